@@ -1,0 +1,439 @@
+//! Agents (contract 3): list, detail, create, delete, lifecycle actions, types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value, json};
+
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::ids;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
+use crate::store::{ReadTx, Source, WriteTx, agents, orgs};
+
+pub const AUTONOMY_LABELS: [&str; 6] =
+    ["Passive", "Notify", "Suggest", "Auto-Low", "Auto-Med", "Full Auto"];
+
+/// An agent as lists show it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentView<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    agent_type: AgentType,
+    status: AgentStatus,
+    autonomy_level: u8,
+    project_id: Option<&'a str>,
+    org_id: &'a str,
+    uptime: i64,
+    last_activity: Option<String>,
+    created_at: String,
+}
+
+impl<'a> AgentView<'a> {
+    fn new(a: &'a AgentRecord, now_ms: i64) -> Self {
+        let running = !matches!(a.status, AgentStatus::Suspended | AgentStatus::Terminated);
+        Self {
+            id: &a.id,
+            name: &a.name,
+            agent_type: a.agent_type,
+            status: a.status,
+            autonomy_level: a.autonomy_level,
+            project_id: a.project_id.as_deref(),
+            org_id: &a.org_id,
+            uptime: if running { (now_ms - a.started_at_ms).max(0) / 1000 } else { 0 },
+            last_activity: a.last_activity_ms.map(clock::rfc3339),
+            created_at: clock::rfc3339(a.created_at_ms),
+        }
+    }
+}
+
+pub fn types() -> Response {
+    let types: Vec<Value> = AgentType::ALL
+        .iter()
+        .map(|t| {
+            json!({
+                "type": t.as_str(),
+                "lifecycle": if t.persistent() { "persistent" } else { "ephemeral" },
+                "description": t.description(),
+            })
+        })
+        .collect();
+    Response::ok(&types)
+}
+
+pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let agent_type = req
+        .query
+        .get("type")
+        .map(|t| {
+            AgentType::parse(t).ok_or_else(|| ApiError::InvalidParameter {
+                name: "type",
+                reason: format!("unknown agent type '{t}'"),
+            })
+        })
+        .transpose()?;
+    let status = req
+        .query
+        .get("status")
+        .map(|s| {
+            AgentStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| ApiError::InvalidParameter {
+                name: "status",
+                reason: format!("unknown status '{s}'"),
+            })
+        })
+        .transpose()?;
+    let project = req.query.get("projectId");
+    let all = agents::list(&app.store.read()?, scope.filter())?;
+    let now = clock::now_ms();
+    let views: Vec<AgentView> = all
+        .iter()
+        .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
+        .filter(|a| status.is_none_or(|s| a.status == s))
+        .filter(|a| project.is_none_or(|p| a.project_id.as_deref() == Some(p)))
+        .map(|a| AgentView::new(a, now))
+        .collect();
+    Ok(Response::ok(&views))
+}
+
+/// Finds an agent visible in `scope`, or 404 `AGENT_NOT_FOUND`.
+fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<AgentRecord, ApiError> {
+    let org = match scope {
+        Scope::Org(org) => Some(org.clone()),
+        Scope::All => agents::org_of(src, id)?,
+    };
+    org.and_then(|org| agents::get(src, &org, id).transpose())
+        .transpose()?
+        .ok_or_else(|| ApiError::AgentNotFound(id.to_owned()))
+}
+
+pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let tx: ReadTx = app.store.read()?;
+    let agent = find(&tx, scope, id)?;
+    let project = match &agent.project_id {
+        Some(p) => orgs::project(&tx, &agent.org_id, p)?.map(|p| {
+            json!({ "id": p.id, "name": p.name, "repo": p.repo, "defaultBranch": p.default_branch })
+        }),
+        None => None,
+    };
+    let mut out = serde_json::to_value(AgentView::new(&agent, clock::now_ms()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    out["project"] = project.unwrap_or(Value::Null);
+    out["stats"] =
+        serde_json::to_value(&agent.stats).map_err(|e| ApiError::Internal(e.to_string()))?;
+    out["memory"] = json!({ "embeddings": [], "storageMB": 0 });
+    Ok(Response::ok(&out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateBody {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    agent_type: Option<String>,
+    project_id: Option<String>,
+    autonomy_level: Option<Number>,
+}
+
+pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let input: CreateBody = body::json(&req.body)?;
+    let name = required(input.name, "name")?;
+    if !valid_agent_name(&name) {
+        return Err(ApiError::InvalidField {
+            field: "name".into(),
+            reason: "must be 3-50 characters: letters, digits and hyphens, not starting or ending with a hyphen".into(),
+        });
+    }
+    let type_name = required(input.agent_type, "type")?;
+    let agent_type = AgentType::parse(&type_name).ok_or(ApiError::InvalidAgentType(type_name))?;
+    let project_id = input.project_id.filter(|p| !p.is_empty());
+    if agent_type == AgentType::Project && project_id.is_none() {
+        return Err(ApiError::MissingField("projectId".into()));
+    }
+    let autonomy_level = match &input.autonomy_level {
+        Some(n) => autonomy(n)?,
+        None => 1,
+    };
+    let org = scope.write_org().to_owned();
+    let actor = req.actor().to_owned();
+    let agent = app
+        .store
+        .write(move |tx| {
+            if agents::id_by_name(tx, &org, &name)?.is_some() {
+                return Err(ApiError::AgentAlreadyExists(name.clone()));
+            }
+            if let Some(p) = &project_id
+                && orgs::project(tx, &org, p)?.is_none()
+            {
+                return Err(ApiError::ProjectNotFound(p.clone()));
+            }
+            let now = clock::now_ms();
+            let agent = AgentRecord {
+                id: fresh_id(tx, agent_type)?,
+                name: name.clone(),
+                agent_type,
+                status: AgentStatus::Active,
+                autonomy_level,
+                project_id: project_id.clone(),
+                org_id: org.clone(),
+                created_at_ms: now,
+                started_at_ms: now,
+                last_activity_ms: None,
+                stats: AgentStats::default(),
+            };
+            agents::put(tx, &agent)?;
+            let draft = agent_draft(&actor, "agent_spawn", &agent)
+                .meta("name", agent.name.as_str())
+                .meta("type", agent_type.as_str());
+            audit::append(tx, &org, draft)?;
+            Ok(agent)
+        })
+        .await?;
+    Ok(Response::json(
+        201,
+        &json!({
+            "id": agent.id,
+            "name": agent.name,
+            "type": agent.agent_type,
+            "status": agent.status,
+            "autonomyLevel": agent.autonomy_level,
+            "projectId": agent.project_id,
+            "orgId": agent.org_id,
+            "createdAt": clock::rfc3339(agent.created_at_ms),
+        }),
+    ))
+}
+
+/// `agent-<kind>-<6 base36>`, never one issued before.
+fn fresh_id(tx: &WriteTx, agent_type: AgentType) -> Result<String, ApiError> {
+    loop {
+        let id = format!("agent-{}-{}", agent_type.id_kind(), ids::base36_6());
+        if agents::org_of(tx, &id)?.is_none() {
+            return Ok(id);
+        }
+    }
+}
+
+pub async fn delete(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let (scope, id, actor) = (scope.clone(), id.to_owned(), req.actor().to_owned());
+    let removed = app
+        .store
+        .write(move |tx| {
+            let agent = find(tx, &scope, &id)?;
+            if let Some(p) = &agent.project_id
+                && orgs::project(tx, &agent.org_id, p)?.is_some_and(|p| p.agent_id == agent.id)
+            {
+                return Err(ApiError::AgentHasProject {
+                    agent: agent.id.clone(),
+                    project: p.clone(),
+                });
+            }
+            agents::remove(tx, &agent)?;
+            let draft = agent_draft(&actor, "agent_terminate", &agent)
+                .meta("previousStatus", agent.status.as_str())
+                .meta("risk", "medium");
+            audit::append(tx, &agent.org_id, draft)?;
+            Ok(agent.id)
+        })
+        .await?;
+    Ok(Response::ok(&json!({ "id": removed, "deleted": true, "message": "Agent removed" })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ActionBody {
+    action: Option<String>,
+    params: Option<ActionParams>,
+    level: Option<Number>,
+    autonomy_level: Option<Number>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionParams {
+    level: Option<Number>,
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Suspend,
+    Resume,
+    Restart,
+    SetAutonomy(u8),
+}
+
+pub async fn action(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let input: ActionBody = body::json(&req.body)?;
+    let action = match required(input.action, "action")?.as_str() {
+        "suspend" => Action::Suspend,
+        "resume" => Action::Resume,
+        "restart" => Action::Restart,
+        "set_autonomy" => {
+            let level = input
+                .params
+                .and_then(|p| p.level)
+                .or(input.level)
+                .or(input.autonomy_level)
+                .ok_or_else(|| ApiError::MissingField("params.level".into()))?;
+            Action::SetAutonomy(autonomy(&level)?)
+        }
+        _ => return Err(ApiError::InvalidAction),
+    };
+    let (scope, id, actor) = (scope.clone(), id.to_owned(), req.actor().to_owned());
+    let (before, after, timestamp) = app
+        .store
+        .write(move |tx| {
+            let before = find(tx, &scope, &id)?;
+            let after = apply(&before, action)?;
+            agents::put(tx, &after)?;
+            let entry =
+                audit::append(tx, &after.org_id, action_draft(&actor, action, &before, &after))?;
+            Ok::<_, ApiError>((before, after, entry.timestamp))
+        })
+        .await?;
+    let body = match action {
+        Action::SetAutonomy(level) => json!({
+            "id": after.id, "action": action_name(action), "previousLevel": before.autonomy_level,
+            "currentLevel": level, "timestamp": timestamp,
+        }),
+        Action::Restart => json!({
+            "id": after.id, "action": action_name(action), "previousStatus": before.status,
+            "currentStatus": after.status, "uptime": 0, "timestamp": timestamp,
+        }),
+        Action::Suspend | Action::Resume => json!({
+            "id": after.id, "action": action_name(action), "previousStatus": before.status,
+            "currentStatus": after.status, "timestamp": timestamp,
+        }),
+    };
+    Ok(Response::ok(&body))
+}
+
+/// The agent after `action`, or 409 `INVALID_STATE` when its state does not allow it.
+fn apply(agent: &AgentRecord, action: Action) -> Result<AgentRecord, ApiError> {
+    if agent.status == AgentStatus::Terminated {
+        return Err(ApiError::InvalidState(format!("Agent '{}' is terminated", agent.id)));
+    }
+    let mut next = agent.clone();
+    let now = clock::now_ms();
+    match action {
+        Action::Suspend => {
+            if agent.status == AgentStatus::Suspended {
+                return Err(ApiError::InvalidState(format!(
+                    "Agent '{}' is already suspended",
+                    agent.id
+                )));
+            }
+            next.status = AgentStatus::Suspended;
+        }
+        Action::Resume => {
+            if agent.status != AgentStatus::Suspended {
+                return Err(ApiError::InvalidState(format!(
+                    "Agent '{}' is not suspended (status {})",
+                    agent.id,
+                    agent.status.as_str()
+                )));
+            }
+            next.status = AgentStatus::Active;
+            next.started_at_ms = now;
+        }
+        Action::Restart => {
+            next.status = AgentStatus::Active;
+            next.started_at_ms = now;
+        }
+        Action::SetAutonomy(level) => next.autonomy_level = level,
+    }
+    Ok(next)
+}
+
+/// The action as the request and response name it.
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Suspend => "suspend",
+        Action::Resume => "resume",
+        Action::Restart => "restart",
+        Action::SetAutonomy(_) => "set_autonomy",
+    }
+}
+
+/// The audit action recorded for it (contract 3).
+fn audit_action(action: Action) -> &'static str {
+    match action {
+        Action::Suspend => "agent.suspend",
+        Action::Resume => "agent.resume",
+        Action::Restart => "agent.restart",
+        Action::SetAutonomy(_) => "autonomy_change",
+    }
+}
+
+fn action_draft(
+    actor: &str,
+    action: Action,
+    before: &AgentRecord,
+    after: &AgentRecord,
+) -> AuditDraft {
+    let draft = agent_draft(actor, audit_action(action), after);
+    match action {
+        Action::SetAutonomy(level) => draft
+            .meta("previousLevel", before.autonomy_level)
+            .meta("currentLevel", level)
+            .meta("label", AUTONOMY_LABELS[usize::from(level)])
+            .meta("risk", "medium"),
+        _ => draft
+            .meta("previousStatus", before.status.as_str())
+            .meta("currentStatus", after.status.as_str()),
+    }
+}
+
+fn agent_draft(actor: &str, action: &'static str, agent: &AgentRecord) -> AuditDraft {
+    let draft = AuditDraft::new(ActorType::User, actor, action).meta("agentId", agent.id.as_str());
+    match &agent.project_id {
+        Some(p) => draft.meta("projectId", p.as_str()),
+        None => draft,
+    }
+}
+
+/// A level 0..=5; any other number is 400 `INVALID_AUTONOMY_LEVEL`.
+fn autonomy(n: &Number) -> Result<u8, ApiError> {
+    n.as_u64()
+        .filter(|l| *l <= 5)
+        .and_then(|l| u8::try_from(l).ok())
+        .ok_or(ApiError::InvalidAutonomyLevel)
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(field.to_owned()))
+}
+
+/// `^[a-zA-Z0-9][a-zA-Z0-9-]{1,48}[a-zA-Z0-9]$`
+fn valid_agent_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=50).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_agent_name;
+
+    #[test]
+    fn agent_name_rule() {
+        for ok in ["abc", "api-gateway-agent", &"a".repeat(50)] {
+            assert!(valid_agent_name(ok), "{ok}");
+        }
+        for bad in ["ab", "-abc", "abc-", "a_bc", "ab c", &"a".repeat(51), "héllo"] {
+            assert!(!valid_agent_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The API's error enum and the one place errors become HTTP responses (contract 2.3).
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use super::{Method, Response};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    // Transport and request shape (contract 2).
+    NotFound,
+    MethodNotAllowed(&'static [Method]),
+    UnsupportedMediaType,
+    PayloadTooLarge {
+        limit: usize,
+    },
+    BodyTimeout,
+    InvalidJson(String),
+    InvalidField {
+        field: String,
+        reason: String,
+    },
+    MissingField(String),
+    InvalidParameter {
+        name: &'static str,
+        reason: String,
+    },
+    InvalidOrgId,
+    OrgNotFound(String),
+    Unauthorized,
+    RateLimited {
+        retry_after: u64,
+    },
+    // Agents (contract 3).
+    AgentNotFound(String),
+    AgentAlreadyExists(String),
+    InvalidAgentType(String),
+    InvalidAutonomyLevel,
+    InvalidAction,
+    InvalidState(String),
+    AgentHasProject {
+        agent: String,
+        project: String,
+    },
+    ProjectNotFound(String),
+    // Orgs (contract 11).
+    OrgAlreadyExists(String),
+    // Server side.
+    ShuttingDown,
+    /// The cause goes to the log, never to the client.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotFound
+            | Self::OrgNotFound(_)
+            | Self::AgentNotFound(_)
+            | Self::ProjectNotFound(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::UnsupportedMediaType => 415,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::BodyTimeout => 408,
+            Self::InvalidJson(_)
+            | Self::InvalidField { .. }
+            | Self::MissingField(_)
+            | Self::InvalidParameter { .. }
+            | Self::InvalidOrgId
+            | Self::InvalidAgentType(_)
+            | Self::InvalidAutonomyLevel
+            | Self::InvalidAction => 400,
+            Self::Unauthorized => 401,
+            Self::RateLimited { .. } => 429,
+            Self::AgentAlreadyExists(_)
+            | Self::InvalidState(_)
+            | Self::AgentHasProject { .. }
+            | Self::OrgAlreadyExists(_) => 409,
+            Self::ShuttingDown => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::BodyTimeout => "REQUEST_TIMEOUT",
+            Self::InvalidJson(_) => "INVALID_JSON",
+            Self::InvalidField { .. } => "INVALID_FIELD",
+            Self::MissingField(_) => "MISSING_FIELD",
+            Self::InvalidParameter { .. } => "INVALID_PARAMETER",
+            Self::InvalidOrgId => "INVALID_ORG_ID",
+            Self::OrgNotFound(_) => "ORG_NOT_FOUND",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::AgentNotFound(_) => "AGENT_NOT_FOUND",
+            Self::AgentAlreadyExists(_) => "AGENT_ALREADY_EXISTS",
+            Self::InvalidAgentType(_) => "INVALID_AGENT_TYPE",
+            Self::InvalidAutonomyLevel => "INVALID_AUTONOMY_LEVEL",
+            Self::InvalidAction => "INVALID_ACTION",
+            Self::InvalidState(_) => "INVALID_STATE",
+            Self::AgentHasProject { .. } => "AGENT_HAS_PROJECT",
+            Self::ProjectNotFound(_) => "PROJECT_NOT_FOUND",
+            Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
+            Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Builds the response. 5xx causes are logged here with the request id, and only here.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(request_id, error = %cause, "internal error");
+        }
+        let mut body = json!({ "error": self.to_string(), "code": self.code(), "status": status });
+        let mut response = match &self {
+            Self::MethodNotAllowed(allowed) => {
+                let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+                Response::json(status, &body).with_header("allow", allow)
+            }
+            Self::RateLimited { retry_after } => {
+                body["retryAfter"] = Value::from(*retry_after);
+                Response::json(status, &body).with_header("retry-after", retry_after.to_string())
+            }
+            Self::Unauthorized => {
+                Response::json(status, &body).with_header("www-authenticate", "Bearer".to_owned())
+            }
+            _ => Response::json(status, &body),
+        };
+        if matches!(self, Self::PayloadTooLarge { .. } | Self::BodyTimeout) {
+            // The rest of the body was never read: the connection cannot be reused.
+            response = response.with_header("connection", "close".to_owned());
+        }
+        response
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => write!(f, "Route not found"),
+            Self::MethodNotAllowed(allowed) => {
+                let names: Vec<_> = allowed.iter().map(|m| m.as_str()).collect();
+                write!(f, "Method not allowed. Allowed: {}", names.join(", "))
+            }
+            Self::UnsupportedMediaType => {
+                write!(f, "Content-Type must be application/json for a request with a body")
+            }
+            Self::PayloadTooLarge { limit } => {
+                write!(f, "Request body exceeds the limit of {limit} bytes")
+            }
+            Self::BodyTimeout => write!(f, "Request body was not received in time"),
+            Self::InvalidJson(detail) => write!(f, "Malformed JSON: {detail}"),
+            Self::InvalidField { field, reason } => write!(f, "Invalid field '{field}': {reason}"),
+            Self::MissingField(field) => write!(f, "Missing required field '{field}'"),
+            Self::InvalidParameter { name, reason } => {
+                write!(f, "Invalid query parameter '{name}': {reason}")
+            }
+            Self::InvalidOrgId => write!(
+                f,
+                "Invalid x-org-id: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            ),
+            Self::OrgNotFound(_) => write!(f, "Organization not found"),
+            Self::Unauthorized => write!(f, "Unauthorized"),
+            Self::RateLimited { .. } => write!(f, "Too Many Requests"),
+            Self::AgentNotFound(_) => write!(f, "Agent not found"),
+            Self::AgentAlreadyExists(name) => write!(f, "Agent '{name}' already exists"),
+            Self::InvalidAgentType(t) => write!(
+                f,
+                "Invalid agent type '{t}'. Must be one of: project, task, review, deploy, incident, coordinator"
+            ),
+            Self::InvalidAutonomyLevel => write!(f, "Autonomy level must be between 0 and 5"),
+            Self::InvalidAction => {
+                write!(f, "Invalid action. Must be one of: suspend, resume, restart, set_autonomy")
+            }
+            Self::InvalidState(why) => write!(f, "{why}"),
+            Self::AgentHasProject { agent, project } => write!(
+                f,
+                "Agent '{agent}' is the agent of project '{project}'; delete the project instead"
+            ),
+            Self::ProjectNotFound(_) => write!(f, "Project not found"),
+            Self::OrgAlreadyExists(slug) => {
+                write!(f, "Organization with slug '{slug}' already exists")
+            }
+            Self::ShuttingDown => write!(f, "Server is shutting down; retry shortly"),
+            Self::Internal(_) => write!(f, "Internal server error"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::WriterStopped => Self::ShuttingDown,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

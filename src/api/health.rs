@@ -1,0 +1,22 @@
+//! `GET /health` (contract 10): never rate limited, never authenticated.
+
+use serde_json::json;
+
+use super::{App, Response};
+use crate::store::agents;
+
+pub fn get(app: &App) -> Response {
+    let agents = app.store.read().and_then(|tx| agents::count(&tx));
+    let ok = agents.is_ok();
+    let body = json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime": app.started.elapsed().as_secs(),
+        "agents": agents.unwrap_or(0),
+        "storage": { "ok": ok, "sizeBytes": app.store.size_bytes() },
+        "index": { "lagSeconds": 0 },
+        "deliveries": { "pending": 0, "dead": 0 },
+    });
+    // A load balancer needs a non-2xx to take a broken instance out.
+    Response::json(if ok { 200 } else { 503 }, &body)
+}

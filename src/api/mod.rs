@@ -1,0 +1,118 @@
+//! The API: framework-free requests in, responses out. `http/` turns hyper requests into
+//! [`Request`]s (after auth, rate limiting and body limits) and [`Response`]s back into hyper.
+//!
+//! **Invariant:** nothing here knows about hyper; handlers are plain functions over [`App`].
+
+mod agents;
+mod audit;
+mod body;
+mod error;
+mod health;
+mod orgs;
+pub mod routes;
+mod scope;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use error::ApiError;
+pub use routes::{Endpoint, Method, PathClass};
+pub use scope::Scope;
+
+use crate::store::Store;
+
+/// Everything a handler can reach.
+pub struct App {
+    pub store: Store,
+    pub started: Instant,
+}
+
+impl App {
+    pub fn new(store: Store) -> Self {
+        Self { store, started: Instant::now() }
+    }
+}
+
+/// A parsed, authenticated, size-checked request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub endpoint: Endpoint,
+    pub query: body::Query,
+    /// `x-org-id`, when present and not empty.
+    pub org_header: Option<String>,
+    /// `X-Actor`: who the audit trail names for this change (default `api`).
+    pub actor: Option<String>,
+    pub body: Vec<u8>,
+    pub request_id: String,
+}
+
+impl Request {
+    pub fn new(endpoint: Endpoint, raw_query: Option<&str>, request_id: String) -> Self {
+        Self {
+            endpoint,
+            query: body::Query::parse(raw_query),
+            org_header: None,
+            actor: None,
+            body: Vec::new(),
+            request_id,
+        }
+    }
+
+    fn actor(&self) -> &str {
+        self.actor.as_deref().unwrap_or("api")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        // Serializing our own response types into a Vec cannot fail.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Self { status, headers: Vec::new(), body }
+    }
+
+    pub fn ok(value: &impl Serialize) -> Self {
+        Self::json(200, value)
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Runs a request to completion. Never fails: errors become their contract responses.
+pub async fn handle(app: &App, req: Request) -> Response {
+    let request_id = req.request_id.clone();
+    match dispatch(app, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(&request_id),
+    }
+}
+
+async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
+    if req.endpoint == Endpoint::Health {
+        return Ok(health::get(app));
+    }
+    let scope = Scope::resolve(&app.store, req.org_header.as_deref())?;
+    match &req.endpoint {
+        Endpoint::Health => Ok(health::get(app)),
+        Endpoint::AgentTypes => Ok(agents::types()),
+        Endpoint::ListAgents => agents::list(app, &scope, &req),
+        Endpoint::CreateAgent => agents::create(app, &scope, &req).await,
+        Endpoint::GetAgent(id) => agents::get(app, &scope, id),
+        Endpoint::DeleteAgent(id) => agents::delete(app, &scope, &req, id).await,
+        Endpoint::AgentAction(id) => agents::action(app, &scope, &req, id).await,
+        Endpoint::ListOrgs => orgs::list(app, &scope),
+        Endpoint::CreateOrg => orgs::create(app, &req).await,
+        Endpoint::GetOrg(id) => orgs::get(app, &scope, id),
+        Endpoint::ListAudit => audit::list(app, &scope, &req),
+    }
+}

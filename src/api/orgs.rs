@@ -1,0 +1,161 @@
+//! Organizations (contract 11): list, create, detail.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::OrgRecord;
+use crate::store::{ReadTx, agents, orgs};
+
+const MAX_NAME: usize = 100;
+const MAX_SLUG: usize = 48;
+
+fn view(tx: &ReadTx, org: &OrgRecord) -> Result<Value, ApiError> {
+    Ok(json!({
+        "id": org.id,
+        "name": org.name,
+        "slug": org.slug,
+        "projectCount": orgs::projects(tx, &org.id)?.len(),
+        "memberCount": 0,
+        "createdAt": clock::rfc3339(org.created_at_ms),
+    }))
+}
+
+pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
+    let tx = app.store.read()?;
+    let views = orgs::list(&tx)?
+        .iter()
+        .filter(|o| scope.sees(&o.id))
+        .map(|o| view(&tx, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Response::ok(&views))
+}
+
+pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let tx = app.store.read()?;
+    let org = orgs::get(&tx, id)?
+        .filter(|o| scope.sees(&o.id))
+        .ok_or_else(|| ApiError::OrgNotFound(id.to_owned()))?;
+    let mut out = view(&tx, &org)?;
+    let projects = orgs::projects(&tx, &org.id)?
+        .into_iter()
+        .map(|p| {
+            let agent = agents::get(&tx, &org.id, &p.agent_id)?;
+            Ok(json!({
+                "id": p.id,
+                "name": p.name,
+                "repo": p.repo,
+                "agentId": p.agent_id,
+                "agentStatus": agent.as_ref().map(|a| a.status),
+                "autonomyLevel": agent.as_ref().map(|a| a.autonomy_level),
+                "createdAt": clock::rfc3339(p.created_at_ms),
+            }))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    out["projects"] = Value::Array(projects);
+    out["members"] = json!([]);
+    Ok(Response::ok(&out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    slug: Option<String>,
+}
+
+pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let input: CreateBody = body::json(&req.body)?;
+    let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let Some(name) = name else {
+        return Err(ApiError::MissingField("name".into()));
+    };
+    if name.chars().count() > MAX_NAME {
+        return Err(invalid("name", format!("must be at most {MAX_NAME} characters")));
+    }
+    let slug = match input.slug.filter(|s| !s.is_empty()) {
+        Some(slug) if valid_slug(&slug) => slug,
+        Some(_) => {
+            return Err(invalid(
+                "slug",
+                format!(
+                    "use 1 to {MAX_SLUG} lowercase letters, digits and '-', not starting or ending with '-'"
+                ),
+            ));
+        }
+        None => slugify(&name),
+    };
+    if slug.is_empty() {
+        return Err(invalid("name", "must contain at least one letter or digit".into()));
+    }
+    let actor = req.actor().to_owned();
+    let org = app
+        .store
+        .write(move |tx| {
+            let id = format!("org-{slug}");
+            if orgs::exists(tx, &id)? {
+                return Err(ApiError::OrgAlreadyExists(slug.clone()));
+            }
+            let org = OrgRecord {
+                id: id.clone(),
+                name: name.clone(),
+                slug: slug.clone(),
+                created_at_ms: clock::now_ms(),
+            };
+            orgs::put(tx, &org)?;
+            let draft = AuditDraft::new(ActorType::User, &actor, "org.create")
+                .meta("orgId", id.as_str())
+                .meta("name", name.as_str())
+                .meta("slug", slug.as_str());
+            audit::append(tx, &id, draft)?;
+            Ok(org)
+        })
+        .await?;
+    Ok(Response::json(
+        201,
+        &json!({
+            "id": org.id, "name": org.name, "slug": org.slug, "projectCount": 0,
+            "memberCount": 0, "createdAt": clock::rfc3339(org.created_at_ms),
+        }),
+    ))
+}
+
+fn invalid(field: &str, reason: String) -> ApiError {
+    ApiError::InvalidField { field: field.into(), reason }
+}
+
+/// Lowercase; every run of other characters becomes one `-`; trimmed of `-`; at most 48 chars.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(MAX_SLUG).collect();
+    slug.trim_end_matches('-').to_owned()
+}
+
+fn valid_slug(s: &str) -> bool {
+    slugify(s) == s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Acme Corp"), "acme-corp");
+        assert_eq!(slugify("  --Ünïcode & Co!! "), "n-code-co");
+        assert_eq!(slugify("!!!"), "");
+        assert_eq!(slugify(&"ab-".repeat(40)).len(), 47);
+        assert!(valid_slug("acme-corp"));
+        assert!(!valid_slug("Acme"));
+        assert!(!valid_slug("-acme"));
+    }
+}

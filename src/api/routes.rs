@@ -1,0 +1,243 @@
+//! The router: a plain `match` over method and path segments into [`Endpoint`].
+//!
+//! Every route is also served under `/v1` (contract 2.1); a trailing slash is tolerated.
+//!
+//! | method | path | endpoint |
+//! |---|---|---|
+//! | GET | `/health` | [`Endpoint::Health`] |
+//! | GET | `/api/agent-types` | [`Endpoint::AgentTypes`] |
+//! | GET, POST | `/api/agents` | [`Endpoint::ListAgents`], [`Endpoint::CreateAgent`] |
+//! | GET, DELETE | `/api/agents/:id` | [`Endpoint::GetAgent`], [`Endpoint::DeleteAgent`] |
+//! | POST | `/api/agents/:id/action` | [`Endpoint::AgentAction`] |
+//! | GET, POST | `/api/orgs` | [`Endpoint::ListOrgs`], [`Endpoint::CreateOrg`] |
+//! | GET | `/api/orgs/:id` | [`Endpoint::GetOrg`] |
+//! | GET | `/api/audit` | [`Endpoint::ListAudit`] |
+//!
+//! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
+//! dot segments (`/api/../api`) match nothing: Spar never resolves them.
+
+use super::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Other => "OTHER",
+        }
+    }
+
+    /// Methods whose requests carry a JSON body (contract 2.2).
+    pub fn has_body(self) -> bool {
+        matches!(self, Self::Post | Self::Put | Self::Patch)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Health,
+    AgentTypes,
+    ListAgents,
+    CreateAgent,
+    GetAgent(String),
+    DeleteAgent(String),
+    AgentAction(String),
+    ListOrgs,
+    CreateOrg,
+    GetOrg(String),
+    ListAudit,
+}
+
+impl Endpoint {
+    /// A stable name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::AgentTypes => "agent_types",
+            Self::ListAgents => "list_agents",
+            Self::CreateAgent => "create_agent",
+            Self::GetAgent(_) => "get_agent",
+            Self::DeleteAgent(_) => "delete_agent",
+            Self::AgentAction(_) => "agent_action",
+            Self::ListOrgs => "list_orgs",
+            Self::CreateOrg => "create_org",
+            Self::GetOrg(_) => "get_org",
+            Self::ListAudit => "list_audit",
+        }
+    }
+
+    /// Largest body this endpoint accepts (contract 2.2).
+    pub fn body_limit(&self) -> usize {
+        1024 * 1024
+    }
+}
+
+/// Which family a path belongs to: decides authentication and the rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathClass {
+    Api,
+    Webhook,
+    Other,
+}
+
+/// A request path split into decoded segments, `/v1` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub segments: Vec<String>,
+}
+
+impl Path {
+    /// Splits a raw request path. `None` when it can never name a route.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let rest = raw.strip_prefix('/')?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let mut segments = Vec::new();
+        if !rest.is_empty() {
+            for seg in rest.split('/') {
+                if seg.is_empty() || seg == "." || seg == ".." {
+                    return None;
+                }
+                segments.push(super::body::percent_decode(seg, false));
+            }
+        }
+        if segments.first().is_some_and(|s| s == "v1") {
+            segments.remove(0);
+            // The agent card is served without the prefix only.
+            if segments.first().is_some_and(|s| s == ".well-known") {
+                return None;
+            }
+        }
+        Some(Self { segments })
+    }
+
+    pub fn class(&self) -> PathClass {
+        match self.segments.first().map(String::as_str) {
+            Some("api") => PathClass::Api,
+            Some("webhooks") => PathClass::Webhook,
+            _ => PathClass::Other,
+        }
+    }
+}
+
+/// Maps method and path to an endpoint; `HEAD` routes like `GET`.
+pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
+    use Method::{Delete, Get, Head, Post};
+    let segs: Vec<&str> = path.segments.iter().map(String::as_str).collect();
+    let method = if method == Head { Get } else { method };
+    let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs.as_slice() {
+        ["health"] => (matches!(method, Get).then_some(Endpoint::Health), &[Get, Head]),
+        ["api", "agent-types"] => {
+            (matches!(method, Get).then_some(Endpoint::AgentTypes), &[Get, Head])
+        }
+        ["api", "agents"] => (
+            match method {
+                Get => Some(Endpoint::ListAgents),
+                Post => Some(Endpoint::CreateAgent),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "agents", id] => (
+            match method {
+                Get => Some(Endpoint::GetAgent((*id).to_owned())),
+                Delete => Some(Endpoint::DeleteAgent((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Delete],
+        ),
+        ["api", "agents", id, "action"] => {
+            (matches!(method, Post).then(|| Endpoint::AgentAction((*id).to_owned())), &[Post])
+        }
+        ["api", "orgs"] => (
+            match method {
+                Get => Some(Endpoint::ListOrgs),
+                Post => Some(Endpoint::CreateOrg),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "orgs", id] => {
+            (matches!(method, Get).then(|| Endpoint::GetOrg((*id).to_owned())), &[Get, Head])
+        }
+        ["api", "audit"] => (matches!(method, Get).then_some(Endpoint::ListAudit), &[Get, Head]),
+        _ => return Err(ApiError::NotFound),
+    };
+    endpoint.ok_or(ApiError::MethodNotAllowed(allowed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(method: &str, path: &str) -> Result<Endpoint, ApiError> {
+        let path = Path::parse(path).ok_or(ApiError::NotFound)?;
+        route(Method::parse(method), &path)
+    }
+
+    #[test]
+    fn matches_routes_with_v1_and_trailing_slash() {
+        assert_eq!(r("GET", "/api/agents").ok(), Some(Endpoint::ListAgents));
+        assert_eq!(r("GET", "/v1/api/agents/").ok(), Some(Endpoint::ListAgents));
+        assert_eq!(r("HEAD", "/health").ok(), Some(Endpoint::Health));
+        assert_eq!(
+            r("POST", "/api/agents/agent-x/action").ok(),
+            Some(Endpoint::AgentAction("agent-x".into()))
+        );
+        assert_eq!(r("GET", "/api/agents/a%20b").ok(), Some(Endpoint::GetAgent("a b".into())));
+    }
+
+    #[test]
+    fn odd_paths_match_nothing() {
+        for p in [
+            "//api/agents",
+            "/api/../api/agents",
+            "/api/./agents",
+            "/v1",
+            "/v1/v1/api/agents",
+            "api/agents",
+            "/api/agents//",
+        ] {
+            assert!(matches!(r("GET", p), Err(ApiError::NotFound)), "{p}");
+        }
+    }
+
+    #[test]
+    fn wrong_method_lists_allowed() {
+        match r("PUT", "/api/agents") {
+            Err(ApiError::MethodNotAllowed(allowed)) => {
+                assert_eq!(allowed, &[Method::Get, Method::Head, Method::Post]);
+            }
+            other => panic!("expected 405, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The `spar` command line (contract 1): argh subcommands, each flag overriding its environment
+//! variable.
+
+mod serve;
+
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+/// Spar: the CodeSpar control plane in one binary.
+#[derive(FromArgs)]
+struct Cli {
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Serve(serve::ServeArgs),
+    Version(VersionArgs),
+}
+
+/// Print the version.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "version")]
+struct VersionArgs {}
+
+pub fn main() -> ExitCode {
+    let cli: Cli = argh::from_env();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Version(_) => {
+            println!("spar {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// A setting from its flag, else its environment variable, else the default.
+fn setting<T: std::str::FromStr>(flag: Option<T>, env: &str, default: T) -> Result<T, String> {
+    if let Some(v) = flag {
+        return Ok(v);
+    }
+    match std::env::var(env) {
+        Ok(raw) if !raw.trim().is_empty() => raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("environment variable {env}={raw:?} is not a valid value")),
+        _ => Ok(default),
+    }
+}
+
+fn env_flag(env: &str) -> bool {
+    std::env::var(env).is_ok_and(|v| {
+        matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+    })
+}

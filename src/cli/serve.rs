@@ -1,0 +1,196 @@
+//! `spar serve`: open the store, bind, serve until SIGINT/SIGTERM, drain, exit 0.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argh::FromArgs;
+use tokio::net::TcpListener;
+
+use super::{env_flag, setting};
+use crate::api::App;
+use crate::http::{self, HttpConfig, Shared};
+use crate::store::Store;
+
+/// The file in the data dir that names the address the server listens on.
+pub const ADDR_FILE: &str = "spar.addr";
+
+/// Run the server.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "serve")]
+pub struct ServeArgs {
+    /// data directory holding the store and indexes [env SPAR_DATA_DIR, default ./spar-data]
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
+    /// address to bind [env HOST, default 0.0.0.0]
+    #[argh(option)]
+    host: Option<String>,
+    /// port to listen on, 0 for any free port [env PORT, default 3000]
+    #[argh(option)]
+    port: Option<u16>,
+    /// requests to /api/* per minute per client IP, 0 disables [env RATE_LIMIT_API, default 100]
+    #[argh(option)]
+    rate_limit_api: Option<u32>,
+    /// webhook requests per minute per client IP, 0 disables [env RATE_LIMIT_WEBHOOKS, default 30]
+    #[argh(option)]
+    rate_limit_webhooks: Option<u32>,
+    /// take the client IP from X-Forwarded-For [env TRUST_PROXY]
+    #[argh(switch)]
+    trust_proxy: bool,
+    /// log format, pretty or json [env LOG_FORMAT, default pretty on a terminal, else json]
+    #[argh(option)]
+    log_format: Option<String>,
+    /// seconds a client may take to send request headers, idle keep-alive included
+    /// [env SPAR_HEADER_TIMEOUT, default 10]
+    #[argh(option)]
+    header_timeout: Option<u64>,
+    /// connections served at once [env SPAR_MAX_CONNECTIONS, default 1024]
+    #[argh(option)]
+    max_connections: Option<usize>,
+}
+
+struct ServeConfig {
+    data_dir: PathBuf,
+    host: String,
+    port: u16,
+    json_logs: bool,
+    http: HttpConfig,
+}
+
+impl ServeConfig {
+    fn resolve(args: ServeArgs) -> Result<Self, String> {
+        let log_format = setting(args.log_format, "LOG_FORMAT", String::new())?;
+        let json_logs = match log_format.as_str() {
+            "json" => true,
+            "pretty" => false,
+            "" => !std::io::stderr().is_terminal(),
+            other => {
+                return Err(format!("--log-format must be pretty or json, not {other:?}"));
+            }
+        };
+        let defaults = HttpConfig::default();
+        let max_connections =
+            setting(args.max_connections, "SPAR_MAX_CONNECTIONS", defaults.max_connections)?;
+        if max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        let header_secs = setting(args.header_timeout, "SPAR_HEADER_TIMEOUT", 10)?;
+        if header_secs == 0 {
+            return Err("--header-timeout must be at least 1 second".into());
+        }
+        let http = HttpConfig {
+            api_token: std::env::var("ENGINE_API_TOKEN").ok().filter(|t| !t.is_empty()),
+            cors_origins: std::env::var("CORS_ORIGIN").ok().filter(|v| !v.trim().is_empty()).map(
+                |v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            ),
+            trust_proxy: args.trust_proxy || env_flag("TRUST_PROXY"),
+            rate_limit_api: setting(
+                args.rate_limit_api,
+                "RATE_LIMIT_API",
+                defaults.rate_limit_api,
+            )?,
+            rate_limit_webhooks: setting(
+                args.rate_limit_webhooks,
+                "RATE_LIMIT_WEBHOOKS",
+                defaults.rate_limit_webhooks,
+            )?,
+            header_timeout: Duration::from_secs(header_secs),
+            max_connections,
+            ..defaults
+        };
+        Ok(Self {
+            data_dir: setting(args.data_dir, "SPAR_DATA_DIR", PathBuf::from("./spar-data"))?,
+            host: setting(args.host, "HOST", "0.0.0.0".to_owned())?,
+            port: setting(args.port, "PORT", 3000)?,
+            json_logs,
+            http,
+        })
+    }
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match ServeConfig::resolve(args) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("spar serve: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.json_logs);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            eprintln!("spar serve: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> Result<(), String> {
+    let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    write_addr_file(&config.data_dir, addr)
+        .map_err(|e| format!("cannot write {ADDR_FILE}: {e}"))?;
+    if config.http.api_token.is_none() {
+        tracing::warn!(
+            "ENGINE_API_TOKEN is not set: /api/* is open to anyone who can reach this port"
+        );
+    }
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
+    let shared = Arc::new(Shared::new(Arc::new(App::new(store.clone())), config.http));
+    http::serve(listener, shared, shutdown_signal()).await;
+    store.close();
+    let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Records the bound address (useful with `--port 0`); written whole via a rename.
+fn write_addr_file(data_dir: &Path, addr: SocketAddr) -> std::io::Result<()> {
+    let tmp = data_dir.join(format!("{ADDR_FILE}.tmp"));
+    std::fs::write(&tmp, addr.to_string())?;
+    std::fs::rename(tmp, data_dir.join(ADDR_FILE))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminate = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,242 @@
+//! One request through the pipeline: path → preflight → auth → rate limit → route → body →
+//! handler, then the headers every response carries (contract 2).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::Shared;
+use super::ratelimit::Decision;
+use crate::api::routes::{self, Path};
+use crate::api::{self, ApiError, Method, PathClass, Response};
+use crate::ids;
+
+const EXPOSED: &str =
+    "X-Request-Id, X-API-Version, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining";
+
+pub async fn serve_request(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let request_id = ids::request_id();
+    let method = Method::parse(req.method().as_str());
+    let origin = req.headers().get("origin").cloned();
+    let uri_path = req.uri().path().to_owned();
+    let mut response = respond(&shared, peer, req, method, &request_id).await;
+    common_headers(&shared, &mut response, origin.as_ref(), &request_id);
+    tracing::debug!(
+        request_id,
+        method = method.as_str(),
+        path = uri_path,
+        status = response.status,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(into_hyper(response))
+}
+
+async fn respond(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+    method: Method,
+    request_id: &str,
+) -> Response {
+    let Some(path) = Path::parse(req.uri().path()) else {
+        return ApiError::NotFound.into_response(request_id);
+    };
+    if method == Method::Options {
+        return preflight(&path, req.headers(), request_id);
+    }
+    let class = path.class();
+    if class == PathClass::Api && !authorized(shared, req.headers()) {
+        return ApiError::Unauthorized.into_response(request_id);
+    }
+    let limiter = match class {
+        PathClass::Api => shared.api_limiter.as_ref(),
+        PathClass::Webhook => shared.webhook_limiter.as_ref(),
+        PathClass::Other => None,
+    };
+    let decision = limiter.map(|l| l.check(client_ip(shared, peer, req.headers())));
+    let response = match decision {
+        Some(Decision::Limited { retry_after_secs, .. }) => {
+            ApiError::RateLimited { retry_after: retry_after_secs }.into_response(request_id)
+        }
+        _ => match routes::route(method, &path) {
+            Ok(endpoint) => match build_request(shared, endpoint, method, req, request_id).await {
+                Ok(request) => api::handle(&shared.app, request).await,
+                Err(e) => e.into_response(request_id),
+            },
+            Err(e) => e.into_response(request_id),
+        },
+    };
+    match decision {
+        Some(Decision::Allowed { limit, remaining }) => {
+            with_limit_headers(response, limit, remaining)
+        }
+        Some(Decision::Limited { limit, .. }) => with_limit_headers(response, limit, 0),
+        None => response,
+    }
+}
+
+fn with_limit_headers(response: Response, limit: u32, remaining: u32) -> Response {
+    response
+        .with_header("x-ratelimit-limit", limit.to_string())
+        .with_header("x-ratelimit-remaining", remaining.to_string())
+}
+
+async fn build_request(
+    shared: &Shared,
+    endpoint: api::Endpoint,
+    method: Method,
+    req: hyper::Request<Incoming>,
+    request_id: &str,
+) -> Result<api::Request, ApiError> {
+    let mut request = api::Request::new(endpoint, req.uri().query(), request_id.to_owned());
+    let headers = req.headers();
+    request.org_header = header_text(headers, "x-org-id").filter(|v| !v.is_empty());
+    request.actor = header_text(headers, "x-actor")
+        .filter(|v| !v.is_empty() && v.len() <= 128 && !v.chars().any(char::is_control));
+    if method.has_body() {
+        let json = header_text(headers, "content-type").is_some_and(|ct| is_json(&ct));
+        let limit = request.endpoint.body_limit();
+        let body = read_body(req, limit, shared.config.body_timeout).await?;
+        if !body.is_empty() && !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        request.body = body;
+    }
+    Ok(request)
+}
+
+/// Reads at most `limit` bytes; an oversized body is refused from its `Content-Length` or as
+/// soon as the limit is crossed, never buffered whole.
+async fn read_body(
+    req: hyper::Request<Incoming>,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ApiError> {
+    let declared = header_text(req.headers(), "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let body = Limited::new(req.into_body(), limit);
+    match tokio::time::timeout(timeout, body.collect()).await {
+        Err(_) => Err(ApiError::BodyTimeout),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Ok(Err(e)) => {
+            Err(ApiError::InvalidJson(format!("the request body could not be read: {e}")))
+        }
+        Ok(Ok(collected)) => Ok(Vec::from(collected.to_bytes())),
+    }
+}
+
+/// `application/json`, parameters such as `; charset=utf-8` allowed.
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Constant-time bearer check (hashing first makes the comparison length-independent).
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(token) = &shared.config.api_token else {
+        return true;
+    };
+    let presented = header_text(headers, "authorization");
+    let Some(presented) = presented.as_deref().and_then(|v| v.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(token.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn client_ip(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if shared.config.trust_proxy {
+        let forwarded = header_text(headers, "x-forwarded-for")
+            .and_then(|v| v.split(',').next().and_then(|first| first.trim().parse().ok()));
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+fn preflight(path: &Path, headers: &HeaderMap, request_id: &str) -> Response {
+    let allowed = match routes::route(Method::Other, path) {
+        Err(ApiError::MethodNotAllowed(allowed)) => allowed,
+        Ok(_) | Err(_) => return ApiError::NotFound.into_response(request_id),
+    };
+    let methods = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    let requested = header_text(headers, "access-control-request-headers")
+        .unwrap_or_else(|| "Content-Type, Authorization, X-Org-Id".to_owned());
+    Response { status: 204, headers: Vec::new(), body: Vec::new() }
+        .with_header("allow", format!("{methods}, OPTIONS"))
+        .with_header("access-control-allow-methods", format!("{methods}, OPTIONS"))
+        .with_header("access-control-allow-headers", requested)
+        .with_header("access-control-max-age", "600".to_owned())
+}
+
+fn common_headers(
+    shared: &Shared,
+    response: &mut Response,
+    origin: Option<&HeaderValue>,
+    request_id: &str,
+) {
+    response.headers.push(("x-api-version", "v1".to_owned()));
+    response.headers.push(("x-request-id", request_id.to_owned()));
+    if !response.body.is_empty() {
+        response.headers.push(("content-type", "application/json; charset=utf-8".to_owned()));
+    }
+    let allowed = origin.and_then(|o| o.to_str().ok()).filter(|o| {
+        shared.config.cors_origins.as_ref().is_none_or(|list| list.iter().any(|a| a == o))
+    });
+    if let Some(origin) = allowed {
+        response.headers.push(("access-control-allow-origin", origin.to_owned()));
+        response.headers.push(("vary", "Origin".to_owned()));
+        response.headers.push(("access-control-expose-headers", EXPOSED.to_owned()));
+    }
+}
+
+fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in response.headers {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.append(HeaderName::from_static(name), value);
+        }
+    }
+    out
+}
+
+/// A header as text; bytes that are not UTF-8 become U+FFFD (and so fail any validation).
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonx"));
+    }
+}

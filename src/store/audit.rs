@@ -1,0 +1,306 @@
+//! The append-only audit trail: one hash chain per org (contract 5).
+//!
+//! `hash = "sha256:" + hex(SHA-256(prev + timestamp + actorType + actorId + action + result +
+//! canonical(metadata)))`, `prev` being the org's previous hash without its prefix (64 zeros for
+//! the first). Entries are only ever appended, by [`append`], inside the transaction of the change
+//! they record.
+
+use std::fmt::Write as _;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+use super::tables::{AUDIT, AUDIT_BY_SEQ, AUDIT_HEADS, AUDIT_SEQ_KEY, META};
+use super::txn::{Source, WriteTx, decode, encode};
+use crate::clock;
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorType {
+    User,
+    Agent,
+    System,
+}
+
+impl ActorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Agent => "agent",
+            Self::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditResult {
+    Completed,
+    Approved,
+    Denied,
+    Failed,
+    Processed,
+    Pending,
+}
+
+impl AuditResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+            Self::Processed => "processed",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One audit entry, stored exactly as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub seq: u64,
+    pub timestamp: String,
+    pub org_id: String,
+    pub actor_type: ActorType,
+    pub actor_id: String,
+    pub action: String,
+    pub result: AuditResult,
+    pub metadata: Value,
+    pub hash: String,
+}
+
+/// What a change says about itself; [`append`] adds the sequence, time and hash.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub actor_type: ActorType,
+    pub actor_id: String,
+    pub action: &'static str,
+    pub result: AuditResult,
+    pub metadata: Map<String, Value>,
+}
+
+impl AuditDraft {
+    pub fn new(actor_type: ActorType, actor_id: &str, action: &'static str) -> Self {
+        Self {
+            actor_type,
+            actor_id: actor_id.to_owned(),
+            action,
+            result: AuditResult::Completed,
+            metadata: Map::new(),
+        }
+    }
+
+    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// Appends an entry to `org`'s chain in the caller's transaction.
+pub fn append(tx: &WriteTx, org: &str, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+    let mut metadata = draft.metadata;
+    metadata.entry("risk").or_insert_with(|| Value::from("low"));
+    let metadata = Value::Object(metadata);
+
+    let seq = {
+        let mut meta = tx.table_mut(META)?;
+        let seq = meta.get(AUDIT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
+        meta.insert(AUDIT_SEQ_KEY, seq)?;
+        seq
+    };
+    let (count, prev) = head(tx, org)?;
+    let timestamp = clock::rfc3339(clock::now_ms());
+    let hash = chain_hash(
+        &prev,
+        &timestamp,
+        draft.actor_type.as_str(),
+        &draft.actor_id,
+        draft.action,
+        draft.result.as_str(),
+        &metadata,
+    );
+    let entry = AuditEntry {
+        id: format!("aud-{seq}"),
+        seq,
+        timestamp,
+        org_id: org.to_owned(),
+        actor_type: draft.actor_type,
+        actor_id: draft.actor_id,
+        action: draft.action.to_owned(),
+        result: draft.result,
+        metadata,
+        hash: format!("sha256:{hash}"),
+    };
+    tx.table_mut(AUDIT)?.insert((org, seq), encode(&entry).as_slice())?;
+    tx.table_mut(AUDIT_BY_SEQ)?.insert(seq, org)?;
+    tx.table_mut(AUDIT_HEADS)?.insert(org, (count + 1, hash.as_str()))?;
+    tx.mark_audited();
+    Ok(entry)
+}
+
+/// `(entries in the chain, last hash hex)` of an org's chain.
+fn head(src: &impl Source, org: &str) -> Result<(u64, String), StoreError> {
+    let heads = src.open(AUDIT_HEADS)?;
+    Ok(match heads.get(org)? {
+        Some(v) => {
+            let (count, hash) = v.value();
+            (count, hash.to_owned())
+        }
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
+/// Number of entries visible in a scope (`None`: every org).
+pub fn total(src: &impl Source, org: Option<&str>) -> Result<u64, StoreError> {
+    match org {
+        Some(org) => Ok(head(src, org)?.0),
+        None => Ok(src.open(AUDIT_BY_SEQ)?.len()?),
+    }
+}
+
+/// Newest-first page: skips `offset` entries, returns up to `limit`.
+pub fn page(
+    src: &impl Source,
+    org: Option<&str>,
+    offset: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let audit = src.open(AUDIT)?;
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(limit);
+    match org {
+        Some(org) => {
+            for row in audit.range((org, 0)..=(org, u64::MAX))?.rev().skip(skip).take(limit) {
+                out.push(decode("audit entry", row?.1.value())?);
+            }
+        }
+        None => {
+            let by_seq = src.open(AUDIT_BY_SEQ)?;
+            for row in by_seq.iter()?.rev().skip(skip).take(limit) {
+                let (seq, org) = row?;
+                let (seq, org) = (seq.value(), org.value());
+                let bytes = audit.get((org, seq))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit index names missing entry aud-{seq}"))
+                })?;
+                out.push(decode("audit entry", bytes.value())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The chain formula of contract 5, returning the 64-hex digest without prefix.
+pub fn chain_hash(
+    prev: &str,
+    timestamp: &str,
+    actor_type: &str,
+    actor_id: &str,
+    action: &str,
+    result: &str,
+    metadata: &Value,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, timestamp, actor_type, actor_id, action, result] {
+        h.update(part.as_bytes());
+    }
+    let mut canon = String::new();
+    canonical_json(metadata, &mut canon);
+    h.update(canon.as_bytes());
+    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Compact JSON with object keys sorted at every depth; strings escape only `"`, `\` and control
+/// characters (as `\u00xx`); numbers as serde_json writes them. Keys are sorted explicitly so
+/// the result does not depend on serde_json's map feature flags.
+pub fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => canonical_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_string(key, out);
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn canonical_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_sorts_keys_at_every_depth_and_escapes_minimally() {
+        let v = json!({"b": {"z": 1, "a": [true, null, 2.5]}, "a": "é\n\"\\/"});
+        let mut s = String::new();
+        canonical_json(&v, &mut s);
+        assert_eq!(s, r#"{"a":"é\u000a\"\\/","b":{"a":[true,null,2.5],"z":1}}"#);
+    }
+
+    #[test]
+    fn chain_hash_matches_an_independent_sha256() {
+        // sha256("0"*64 + "2026-01-01T00:00:00.000Z" + "user" + "api" + "link" + "completed" + "{}")
+        let h = chain_hash(
+            GENESIS,
+            "2026-01-01T00:00:00.000Z",
+            "user",
+            "api",
+            "link",
+            "completed",
+            &json!({}),
+        );
+        let mut d = Sha256::new();
+        d.update(format!("{GENESIS}2026-01-01T00:00:00.000Zuserapilinkcompleted{{}}"));
+        let expected: String = d.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(h, expected);
+    }
+}

@@ -1,0 +1,166 @@
+//! The store: everything Spar knows lives in one redb file, `<data-dir>/spar.redb`.
+//!
+//! **Invariants**
+//! - Only this module touches redb.
+//! - Every write goes through [`Store::write`], which runs it in the group-commit writer
+//!   (`writer.rs`); a change and its audit entry ([`audit::append`]) commit in one transaction,
+//!   and the caller hears back only after the commit is on disk.
+//! - Keys start with the org id (see `tables.rs`).
+
+pub mod agents;
+pub mod audit;
+mod error;
+pub mod orgs;
+pub mod records;
+mod tables;
+mod txn;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use redb::ReadableTable;
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::StoreError;
+pub use txn::{ReadTx, Source, WriteTx};
+
+use records::OrgRecord;
+use tables::{META, SCHEMA_VERSION_KEY};
+use writer::{BoxedJob, TypedJob};
+
+/// The layout version this binary writes. Bump it with a migration in [`Store::open`].
+pub const SCHEMA_VERSION: u64 = 1;
+const DB_FILE: &str = "spar.redb";
+/// redb's page cache; grows lazily up to this.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<redb::Database>,
+    path: PathBuf,
+    jobs: RwLock<Option<mpsc::Sender<BoxedJob>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let db = redb::Database::builder().set_cache_size(CACHE_BYTES).create(&path).map_err(
+            |e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::AlreadyOpen(path.display().to_string())
+                }
+                other => StoreError::Db(other.into()),
+            },
+        )?;
+        init(&db)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
+        let writer_db = Arc::clone(&db);
+        let handle = std::thread::Builder::new()
+            .name("spar-writer".into())
+            .spawn(move || writer::run(writer_db, rx))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                jobs: RwLock::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// A consistent read snapshot.
+    pub fn read(&self) -> Result<ReadTx, StoreError> {
+        ReadTx::begin(&self.inner.db)
+    }
+
+    /// Runs `change` in the next group-commit batch and returns its result once durable.
+    ///
+    /// `change` must check everything before its first mutation, and may run more than once
+    /// (when another job in its batch fails half-way and the batch is retried).
+    pub async fn write<R, E, F>(&self, change: F) -> Result<R, E>
+    where
+        F: FnMut(&WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: BoxedJob = Box::new(TypedJob { f: change, out: None, reply });
+        let sender = self.sender()?;
+        sender.send(job).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<BoxedJob>, StoreError> {
+        let guard = self.inner.jobs.read().map_err(|_| StoreError::WriterStopped)?;
+        guard.clone().ok_or(StoreError::WriterStopped)
+    }
+
+    /// Stops taking writes, lets the writer finish what is queued, and waits for it.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.write() {
+            jobs.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Size of the database file on disk.
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::metadata(&self.inner.path).map_or(0, |m| m.len())
+    }
+}
+
+/// Creates every table, checks the schema version and makes sure org `default` exists.
+fn init(db: &redb::Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        let found = meta.get(SCHEMA_VERSION_KEY)?.map(|v| v.value());
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::SchemaTooNew { found: v, supported: SCHEMA_VERSION });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
+            }
+        }
+    }
+    for name in tables::ALL_BYTES {
+        txn.open_table(*name)?;
+    }
+    for name in tables::ALL_PAIR_BYTES {
+        txn.open_table(*name)?;
+    }
+    txn.open_table(tables::AGENT_IDS)?;
+    txn.open_table(tables::AGENT_NAMES)?;
+    txn.open_table(tables::AUDIT)?;
+    txn.open_table(tables::AUDIT_BY_SEQ)?;
+    txn.open_table(tables::AUDIT_HEADS)?;
+    {
+        let mut orgs = txn.open_table(tables::ORGS)?;
+        if orgs.get(orgs::DEFAULT_ORG)?.is_none() {
+            let default = OrgRecord {
+                id: orgs::DEFAULT_ORG.into(),
+                name: "Default".into(),
+                slug: orgs::DEFAULT_ORG.into(),
+                created_at_ms: crate::clock::now_ms(),
+            };
+            orgs.insert(orgs::DEFAULT_ORG, txn::encode(&default).as_slice())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}

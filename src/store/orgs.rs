@@ -1,0 +1,65 @@
+//! Organizations (`org id -> OrgRecord`) and the projects that belong to them.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::records::{OrgRecord, ProjectRecord};
+use super::tables::{ORGS, PROJECTS};
+use super::txn::{Source, WriteTx, decode, encode};
+
+pub const DEFAULT_ORG: &str = "default";
+
+pub fn get(src: &impl Source, id: &str) -> Result<Option<OrgRecord>, StoreError> {
+    match src.open(ORGS)?.get(id)? {
+        Some(v) => Ok(Some(decode("org", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn exists(src: &impl Source, id: &str) -> Result<bool, StoreError> {
+    Ok(src.open(ORGS)?.get(id)?.is_some())
+}
+
+/// Every org, `default` first, then oldest first.
+pub fn list(src: &impl Source) -> Result<Vec<OrgRecord>, StoreError> {
+    let mut orgs = src
+        .open(ORGS)?
+        .iter()?
+        .map(|row| decode::<OrgRecord>("org", row?.1.value()))
+        .collect::<Result<Vec<_>, _>>()?;
+    orgs.sort_by(|a, b| {
+        (a.id != DEFAULT_ORG, a.created_at_ms, &a.id).cmp(&(
+            b.id != DEFAULT_ORG,
+            b.created_at_ms,
+            &b.id,
+        ))
+    });
+    Ok(orgs)
+}
+
+pub fn put(tx: &WriteTx, org: &OrgRecord) -> Result<(), StoreError> {
+    tx.table_mut(ORGS)?.insert(org.id.as_str(), encode(org).as_slice())?;
+    Ok(())
+}
+
+pub fn project(
+    src: &impl Source,
+    org: &str,
+    id: &str,
+) -> Result<Option<ProjectRecord>, StoreError> {
+    match src.open(PROJECTS)?.get((org, id))? {
+        Some(v) => Ok(Some(decode("project", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// An org's projects, oldest first.
+pub fn projects(src: &impl Source, org: &str) -> Result<Vec<ProjectRecord>, StoreError> {
+    let table = src.open(PROJECTS)?;
+    let mut projects = table
+        .range((org, "")..(format!("{org}\0").as_str(), ""))?
+        .map(|row| decode::<ProjectRecord>("project", row?.1.value()))
+        .collect::<Result<Vec<_>, _>>()?;
+    projects.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+    Ok(projects)
+}

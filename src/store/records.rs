@@ -1,0 +1,143 @@
+//! The records Spar stores. Field names are the API's (camelCase); timestamps are Unix
+//! milliseconds. New fields must carry `#[serde(default)]` so older records still decode.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentType {
+    Project,
+    Task,
+    Review,
+    Deploy,
+    Incident,
+    Coordinator,
+}
+
+impl AgentType {
+    pub const ALL: [AgentType; 6] =
+        [Self::Project, Self::Task, Self::Review, Self::Deploy, Self::Incident, Self::Coordinator];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Task => "task",
+            Self::Review => "review",
+            Self::Deploy => "deploy",
+            Self::Incident => "incident",
+            Self::Coordinator => "coordinator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The `<kind>` part of `agent-<kind>-<6 base36>` (contract 2.7).
+    pub fn id_kind(self) -> &'static str {
+        match self {
+            Self::Project => "proj",
+            Self::Task => "task",
+            Self::Review => "review",
+            Self::Deploy => "deploy",
+            Self::Incident => "inc",
+            Self::Coordinator => "coord",
+        }
+    }
+
+    pub fn persistent(self) -> bool {
+        matches!(self, Self::Project | Self::Coordinator)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Project => "Monitors repo, CI/CD, channels",
+            Self::Task => "Executes coding tasks",
+            Self::Review => "PR analysis and risk classification",
+            Self::Deploy => "Deploy orchestration with approvals",
+            Self::Incident => "CI failure investigation",
+            Self::Coordinator => "Cross-project orchestration",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AgentStatus {
+    Active,
+    Idle,
+    Suspended,
+    Error,
+    Terminated,
+}
+
+impl AgentStatus {
+    pub const ALL: [AgentStatus; 5] =
+        [Self::Active, Self::Idle, Self::Suspended, Self::Error, Self::Terminated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Idle => "IDLE",
+            Self::Suspended => "SUSPENDED",
+            Self::Error => "ERROR",
+            Self::Terminated => "TERMINATED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Real counts of what an agent has done (contract 3, `GET /api/agents/:id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStats {
+    pub messages_processed: u64,
+    pub tasks_completed: u64,
+    pub reviews_performed: u64,
+    pub deploys_triggered: u64,
+    pub incidents_handled: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRecord {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub agent_type: AgentType,
+    pub status: AgentStatus,
+    pub autonomy_level: u8,
+    pub project_id: Option<String>,
+    pub org_id: String,
+    pub created_at_ms: i64,
+    /// When it last started (creation, restart or resume): the base of `uptime`.
+    pub started_at_ms: i64,
+    pub last_activity_ms: Option<i64>,
+    #[serde(default)]
+    pub stats: AgentStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub created_at_ms: i64,
+}
+
+/// A project linked to a GitHub repository (the projects API fills these in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRecord {
+    pub id: String,
+    pub name: String,
+    pub repo: String,
+    pub default_branch: String,
+    pub agent_id: String,
+    pub org_id: String,
+    pub created_at_ms: i64,
+}

@@ -1,0 +1,118 @@
+//! Group commit. One thread owns the write side of redb. Concurrent writers queue jobs; the thread
+//! takes every job waiting, runs them in one transaction, commits once (one fsync), and only
+//! then answers each job. So a write is durable before anyone is told it succeeded, and the cost
+//! of an fsync is shared by everyone who arrived while the previous one ran.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{StoreError, WriteTx};
+
+/// Most jobs in one transaction; bounds the latency a batch adds to its first job.
+const MAX_BATCH: usize = 512;
+/// Queue depth before writers wait (backpressure instead of unbounded memory).
+pub(super) const QUEUE_DEPTH: usize = 4096;
+
+pub(super) type BoxedJob = Box<dyn Job>;
+
+pub(super) enum Ran {
+    /// Succeeded; its writes stay in the batch.
+    Ok,
+    /// Failed before writing anything; the batch goes on.
+    Rejected,
+    /// Failed after writing: the batch must be rolled back.
+    Poisoned,
+}
+
+pub(super) trait Job: Send {
+    fn run(&mut self, tx: &WriteTx) -> Ran;
+    /// Answers the caller once the batch's fate is known.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+pub(super) struct TypedJob<F, R, E> {
+    pub f: F,
+    pub out: Option<Result<R, E>>,
+    pub reply: oneshot::Sender<Result<R, E>>,
+}
+
+impl<F, R, E> Job for TypedJob<F, R, E>
+where
+    F: FnMut(&WriteTx) -> Result<R, E> + Send,
+    R: Send,
+    E: From<StoreError> + Send,
+{
+    fn run(&mut self, tx: &WriteTx) -> Ran {
+        tx.start_job();
+        let result = (self.f)(tx);
+        let ran = match (&result, tx.dirty()) {
+            (Ok(_), _) => Ran::Ok,
+            (Err(_), false) => Ran::Rejected,
+            (Err(_), true) => Ran::Poisoned,
+        };
+        debug_assert!(
+            !matches!(ran, Ran::Ok) || !tx.dirty() || tx.audited(),
+            "every change must append its audit entry in the same transaction"
+        );
+        self.out = Some(result);
+        ran
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let result = match (self.out, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)) | None, Err(msg)) => Err(StoreError::CommitFailed(msg).into()),
+            (None, Ok(())) => Err(StoreError::WriterStopped.into()),
+        };
+        // The caller may have gone away (client disconnected); the write stands regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer thread's loop: runs until every sender is dropped, then returns.
+pub(super) fn run(db: Arc<redb::Database>, mut jobs: mpsc::Receiver<BoxedJob>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, batch);
+    }
+}
+
+fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>) {
+    loop {
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, "cannot begin write transaction");
+                pending.into_iter().for_each(|job| job.finish(Err(msg.clone())));
+                return;
+            }
+        };
+        let tx = WriteTx::new(txn);
+        let poisoned = pending.iter_mut().position(|job| matches!(job.run(&tx), Ran::Poisoned));
+        if let Some(i) = poisoned {
+            // Roll back everything; the poisoned job gets its own error, the rest run again.
+            drop(tx);
+            let job = pending.remove(i);
+            job.finish(Ok(()));
+            if pending.is_empty() {
+                return;
+            }
+            continue;
+        }
+        let commit = tx.txn.commit().map_err(|e| e.to_string());
+        if let Err(msg) = &commit {
+            tracing::error!(error = %msg, "commit failed; {} writes rejected", pending.len());
+        }
+        pending.into_iter().for_each(|job| job.finish(commit.clone()));
+        return;
+    }
+}

@@ -1,0 +1,263 @@
+//! Test harness: runs the real `spar` binary on a temp data dir and talks HTTP/1.1 to it over
+//! 127.0.0.1 with raw sockets, so tests can send exactly the bytes they mean (odd paths,
+//! broken bodies) and see exactly what came back.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    child: Option<Child>,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::with(&[], &[])
+    }
+
+    /// Starts with extra `serve` flags and environment variables.
+    pub fn with(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self {
+            dir,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            child: None,
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            envs: envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn spawn(&mut self) {
+        let addr_file = self.dir.path().join("spar.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spar"));
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            .args(&self.args)
+            .env_remove("ENGINE_API_TOKEN")
+            .env_remove("CORS_ORIGIN")
+            .env_remove("RATE_LIMIT_API")
+            .env_remove("RATE_LIMIT_WEBHOOKS")
+            .env_remove("TRUST_PROXY")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("spawn spar"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&addr_file)
+                && let Ok(addr) = text.trim().parse()
+            {
+                self.addr = addr;
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("spar exited early with {status}: {}", self.log());
+            }
+            assert!(Instant::now() < deadline, "spar did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit and returns its code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        child.wait().expect("wait").code()
+    }
+
+    pub fn restart(&mut self) {
+        self.terminate();
+        self.spawn();
+    }
+
+    /// Starts again after a kill (the process must be gone).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, &[], None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.call("POST", path, &[], Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.call("DELETE", path, &[], None)
+    }
+
+    /// A request with JSON body (when given) and extra headers.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
+        let body = body.map(|b| serde_json::to_vec(b).expect("json"));
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            all.push(("Content-Type", "application/json"));
+        }
+        self.raw_request(method, path, &all, body.as_deref().unwrap_or_default())
+    }
+
+    /// Sends exactly these bytes as the body, with `Content-Length`.
+    pub fn raw_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        let mut req =
+            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.raw(&bytes)
+    }
+
+    /// Writes raw bytes and reads the whole answer (the server closes after it).
+    pub fn raw(&self, bytes: &[u8]) -> Resp {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        // The server may answer (413) and close before reading everything we send.
+        let _ = stream.write_all(bytes);
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        Resp::parse(&out)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Self {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
+            panic!("no HTTP response head in {:?}", String::from_utf8_lossy(raw))
+        });
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+            body = dechunk(&body);
+        }
+        Self { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    /// Asserts the contract error shape (2.3) and returns the body.
+    pub fn expect_error(&self, status: u16, code: &str) -> Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "status for {code}: {body}");
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert_eq!(self.header("x-api-version"), Some("v1"));
+        assert!(self.header("x-request-id").is_some_and(|v| !v.is_empty()));
+        body
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = body.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&body[pos + 2..pos + 2 + size]);
+        body = &body[pos + 4 + size..];
+    }
+    out
+}
+
+pub fn data_path(server: &Server) -> PathBuf {
+    server.data_dir().to_path_buf()
+}

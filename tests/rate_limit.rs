@@ -1,0 +1,62 @@
+//! Contract 2.6: per-IP token buckets on /api/*, never on /health, after the bearer check.
+
+mod common;
+
+use common::Server;
+
+#[test]
+fn sixth_api_request_in_a_minute_is_429_with_retry_after() {
+    let s = Server::with(&["--rate-limit-api", "5"], &[]);
+    for i in 0..5 {
+        let r = s.get("/api/agents");
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.header("x-ratelimit-limit"), Some("5"));
+        assert_eq!(r.header("x-ratelimit-remaining"), Some((4 - i).to_string().as_str()));
+    }
+    let r = s.get("/v1/api/orgs");
+    let body = r.expect_error(429, "RATE_LIMITED");
+    assert_eq!(body["error"], "Too Many Requests");
+    let retry: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=12).contains(&retry), "{retry}");
+    assert_eq!(body["retryAfter"], retry);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("5"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    // /health is never limited.
+    for _ in 0..20 {
+        assert_eq!(s.get("/health").status, 200);
+    }
+}
+
+#[test]
+fn unauthorized_requests_do_not_consume_tokens() {
+    let s = Server::with(&["--rate-limit-api", "5"], &[("ENGINE_API_TOKEN", "tok")]);
+    for _ in 0..10 {
+        s.get("/api/agents").expect_error(401, "UNAUTHORIZED");
+    }
+    let auth = [("Authorization", "Bearer tok")];
+    for i in 0..5 {
+        assert_eq!(s.call("GET", "/api/agents", &auth, None).status, 200, "request {i}");
+    }
+    s.call("GET", "/api/agents", &auth, None).expect_error(429, "RATE_LIMITED");
+}
+
+#[test]
+fn zero_turns_the_limit_off() {
+    let s = Server::with(&["--rate-limit-api", "0"], &[]);
+    for _ in 0..150 {
+        assert_eq!(s.get("/api/agents").status, 200);
+    }
+}
+
+#[test]
+fn environment_sets_the_limit_and_flags_override_it() {
+    let s = Server::with(&[], &[("RATE_LIMIT_API", "2")]);
+    assert_eq!(s.get("/api/agents").status, 200);
+    assert_eq!(s.get("/api/agents").status, 200);
+    assert_eq!(s.get("/api/agents").status, 429);
+    let s = Server::with(&["--rate-limit-api", "3"], &[("RATE_LIMIT_API", "2")]);
+    for _ in 0..3 {
+        assert_eq!(s.get("/api/agents").status, 200);
+    }
+    assert_eq!(s.get("/api/agents").status, 429);
+}
