@@ -5,7 +5,7 @@ mod common;
 use common::Server;
 use serde_json::{Value, json};
 
-fn in_org<'a>(org: &'a str) -> [(&'static str, &'a str); 1] {
+fn in_org(org: &str) -> [(&'static str, &str); 1] {
     [("x-org-id", org)]
 }
 
