@@ -236,3 +236,20 @@ fn agent_types_lists_the_six_with_lifecycles() {
     assert_eq!(pairs, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
     assert!(types[0]["description"].as_str().is_some_and(|d| !d.is_empty()));
 }
+
+#[test]
+fn lists_reflect_every_write_at_once() {
+    // The list is cached per second; every commit must invalidate it immediately.
+    let s = Server::start();
+    for i in 0..5 {
+        assert_eq!(s.get("/api/agents").json().as_array().map(Vec::len), Some(i));
+        let a = create(&s, json!({"name": format!("fresh-{i}"), "type": "task"}));
+        let id = a["id"].as_str().expect("id");
+        let listed = s.get("/api/agents").json();
+        assert_eq!(listed.as_array().map(Vec::len), Some(i + 1));
+        assert_eq!(action(&s, id, json!({"action": "suspend"})).status, 200);
+        let listed = s.get("/api/agents?status=SUSPENDED").json();
+        assert_eq!(listed.as_array().map(Vec::len), Some(i + 1));
+        assert!(listed.as_array().expect("array").iter().any(|a| a["id"] == id));
+    }
+}

@@ -5,13 +5,15 @@ use serde_json::{Number, Value, json};
 
 use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
-use crate::ids;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
-use crate::store::{ReadTx, Source, WriteTx, agents, orgs};
+use crate::store::{ReadTx, Source, agents, orgs};
 
 pub const AUTONOMY_LABELS: [&str; 6] =
     ["Passive", "Notify", "Suggest", "Auto-Low", "Auto-Med", "Full Auto"];
+
+/// What a cached agent list depends on: org, type, status and project filters.
+pub type ListKey = (Option<String>, Option<AgentType>, Option<AgentStatus>, Option<String>);
 
 /// An agent as lists show it.
 #[derive(Serialize)]
@@ -84,16 +86,23 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
         })
         .transpose()?;
     let project = req.query.get("projectId");
-    let all = agents::list(&app.store.read()?, scope.filter())?;
-    let now = clock::now_ms();
-    let views: Vec<AgentView> = all
-        .iter()
-        .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
-        .filter(|a| status.is_none_or(|s| a.status == s))
-        .filter(|a| project.is_none_or(|p| a.project_id.as_deref() == Some(p)))
-        .map(|a| AgentView::new(a, now))
-        .collect();
-    Ok(Response::ok(&views))
+    // Uptimes are whole seconds: render at the start of the current second, so a response is
+    // the same all second long and can be cached (see `cache.rs`).
+    let second = clock::now_ms() / 1000;
+    let key = (scope.filter().map(str::to_owned), agent_type, status, project.map(str::to_owned));
+    let generation = app.store.generation();
+    let body = app.list_cache.get_or_render(key, generation, second, || {
+        let all = agents::list(&app.store.read()?, scope.filter())?;
+        let views: Vec<AgentView> = all
+            .iter()
+            .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
+            .filter(|a| status.is_none_or(|s| a.status == s))
+            .filter(|a| project.is_none_or(|p| a.project_id.as_deref() == Some(p)))
+            .map(|a| AgentView::new(a, second * 1000))
+            .collect();
+        serde_json::to_vec(&views).map_err(|e| ApiError::Internal(e.to_string()))
+    })?;
+    Ok(Response::raw_json(200, body))
 }
 
 /// Finds an agent visible in `scope`, or 404 `AGENT_NOT_FOUND`.
@@ -116,7 +125,8 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
         }),
         None => None,
     };
-    let mut out = serde_json::to_value(AgentView::new(&agent, clock::now_ms()))
+    let now = clock::now_ms() / 1000 * 1000;
+    let mut out = serde_json::to_value(AgentView::new(&agent, now))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     out["project"] = project.unwrap_or(Value::Null);
     out["stats"] =
@@ -169,7 +179,7 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             }
             let now = clock::now_ms();
             let agent = AgentRecord {
-                id: fresh_id(tx, agent_type)?,
+                id: agents::issue_id(tx, agent_type.id_kind())?,
                 name: name.clone(),
                 agent_type,
                 status: AgentStatus::Active,
@@ -202,16 +212,6 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             "createdAt": clock::rfc3339(agent.created_at_ms),
         }),
     ))
-}
-
-/// `agent-<kind>-<6 base36>`, never one issued before.
-fn fresh_id(tx: &WriteTx, agent_type: AgentType) -> Result<String, ApiError> {
-    loop {
-        let id = format!("agent-{}-{}", agent_type.id_kind(), ids::base36_6());
-        if agents::org_of(tx, &id)?.is_none() {
-            return Ok(id);
-        }
-    }
 }
 
 pub async fn delete(

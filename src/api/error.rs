@@ -129,13 +129,13 @@ impl ApiError {
                 Response::json(status, &body).with_header("retry-after", retry_after.to_string())
             }
             Self::Unauthorized => {
-                Response::json(status, &body).with_header("www-authenticate", "Bearer".to_owned())
+                Response::json(status, &body).with_header("www-authenticate", "Bearer")
             }
             _ => Response::json(status, &body),
         };
         if matches!(self, Self::PayloadTooLarge { .. } | Self::BodyTimeout) {
             // The rest of the body was never read: the connection cannot be reused.
-            response = response.with_header("connection", "close".to_owned());
+            response = response.with_header("connection", "close");
         }
         response
     }

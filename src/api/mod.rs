@@ -6,13 +6,17 @@
 mod agents;
 mod audit;
 mod body;
+mod cache;
 mod error;
 mod health;
 mod orgs;
 pub mod routes;
 mod scope;
 
+use std::borrow::Cow;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use serde::Serialize;
 
@@ -26,11 +30,12 @@ use crate::store::Store;
 pub struct App {
     pub store: Store,
     pub started: Instant,
+    list_cache: cache::ResponseCache<agents::ListKey>,
 }
 
 impl App {
     pub fn new(store: Store) -> Self {
-        Self { store, started: Instant::now() }
+        Self { store, started: Instant::now(), list_cache: cache::ResponseCache::default() }
     }
 }
 
@@ -67,25 +72,38 @@ impl Request {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// Reference-counted, so cached bodies are sent without copying.
+    pub body: Bytes,
 }
 
 impl Response {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
-        // Serializing our own response types into a Vec cannot fail.
-        let body = serde_json::to_vec(value).unwrap_or_default();
+        Self::raw_json(status, Bytes::from(to_json(value)))
+    }
+
+    /// A response whose body is already JSON.
+    pub fn raw_json(status: u16, body: Bytes) -> Self {
         Self { status, headers: Vec::new(), body }
+    }
+
+    pub fn empty(status: u16) -> Self {
+        Self::raw_json(status, Bytes::new())
     }
 
     pub fn ok(value: &impl Serialize) -> Self {
         Self::json(200, value)
     }
 
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
+    pub fn with_header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
+}
+
+/// Serializes our own response types (which cannot fail into a Vec).
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 /// Runs a request to completion. Never fails: errors become their contract responses.

@@ -154,9 +154,24 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     let shared = Arc::new(Shared::new(Arc::new(App::new(store.clone())), config.http));
     http::serve(listener, shared, shutdown_signal()).await;
     store.close();
+    log_writer_stats(store.writer_stats());
     let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));
     tracing::info!("stopped");
     Ok(())
+}
+
+fn log_writer_stats(stats: &crate::store::WriterStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (batches, writes) = (stats.batches.load(Relaxed), stats.writes.load(Relaxed));
+    let per_batch = |v: u64| v.checked_div(batches).unwrap_or(0);
+    tracing::info!(
+        batches,
+        writes,
+        avg_batch = writes as f64 / batches.max(1) as f64,
+        avg_run_micros = per_batch(stats.run_micros.load(Relaxed)),
+        avg_commit_micros = per_batch(stats.commit_micros.load(Relaxed)),
+        "group commit"
+    );
 }
 
 /// Records the bound address (useful with `--port 0`); written whole via a rename.

@@ -1,6 +1,7 @@
 //! One request through the pipeline: path → preflight → auth → rate limit → route → body →
 //! handler, then the headers every response carries (contract 2).
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -17,6 +18,10 @@ use super::ratelimit::Decision;
 use crate::api::routes::{self, Path};
 use crate::api::{self, ApiError, Method, PathClass, Response};
 use crate::ids;
+
+const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
+const X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 const EXPOSED: &str =
     "X-Request-Id, X-API-Version, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining";
@@ -29,7 +34,7 @@ pub async fn serve_request(
     let started = Instant::now();
     let request_id = ids::request_id();
     let method = Method::parse(req.method().as_str());
-    let origin = req.headers().get("origin").cloned();
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let uri_path = req.uri().path().to_owned();
     let mut response = respond(&shared, peer, req, method, &request_id).await;
     common_headers(&shared, &mut response, origin.as_ref(), &request_id);
@@ -103,11 +108,11 @@ async fn build_request(
 ) -> Result<api::Request, ApiError> {
     let mut request = api::Request::new(endpoint, req.uri().query(), request_id.to_owned());
     let headers = req.headers();
-    request.org_header = header_text(headers, "x-org-id").filter(|v| !v.is_empty());
-    request.actor = header_text(headers, "x-actor")
+    request.org_header = header_text(headers, X_ORG_ID).filter(|v| !v.is_empty());
+    request.actor = header_text(headers, X_ACTOR)
         .filter(|v| !v.is_empty() && v.len() <= 128 && !v.chars().any(char::is_control));
     if method.has_body() {
-        let json = header_text(headers, "content-type").is_some_and(|ct| is_json(&ct));
+        let json = header_text(headers, header::CONTENT_TYPE).is_some_and(|ct| is_json(&ct));
         let limit = request.endpoint.body_limit();
         let body = read_body(req, limit, shared.config.body_timeout).await?;
         if !body.is_empty() && !json {
@@ -125,7 +130,8 @@ async fn read_body(
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<Vec<u8>, ApiError> {
-    let declared = header_text(req.headers(), "content-length").and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        header_text(req.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
@@ -155,7 +161,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let Some(token) = &shared.config.api_token else {
         return true;
     };
-    let presented = header_text(headers, "authorization");
+    let presented = header_text(headers, header::AUTHORIZATION);
     let Some(presented) = presented.as_deref().and_then(|v| v.strip_prefix("Bearer ")) else {
         return false;
     };
@@ -165,7 +171,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
 
 fn client_ip(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if shared.config.trust_proxy {
-        let forwarded = header_text(headers, "x-forwarded-for")
+        let forwarded = header_text(headers, X_FORWARDED_FOR)
             .and_then(|v| v.split(',').next().and_then(|first| first.trim().parse().ok()));
         if let Some(ip) = forwarded {
             return ip;
@@ -180,13 +186,13 @@ fn preflight(path: &Path, headers: &HeaderMap, request_id: &str) -> Response {
         Ok(_) | Err(_) => return ApiError::NotFound.into_response(request_id),
     };
     let methods = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
-    let requested = header_text(headers, "access-control-request-headers")
+    let requested = header_text(headers, header::ACCESS_CONTROL_REQUEST_HEADERS)
         .unwrap_or_else(|| "Content-Type, Authorization, X-Org-Id".to_owned());
-    Response { status: 204, headers: Vec::new(), body: Vec::new() }
+    Response::empty(204)
         .with_header("allow", format!("{methods}, OPTIONS"))
         .with_header("access-control-allow-methods", format!("{methods}, OPTIONS"))
         .with_header("access-control-allow-headers", requested)
-        .with_header("access-control-max-age", "600".to_owned())
+        .with_header("access-control-max-age", "600")
 }
 
 fn common_headers(
@@ -195,28 +201,32 @@ fn common_headers(
     origin: Option<&HeaderValue>,
     request_id: &str,
 ) {
-    response.headers.push(("x-api-version", "v1".to_owned()));
-    response.headers.push(("x-request-id", request_id.to_owned()));
+    response.headers.push(("x-api-version", "v1".into()));
+    response.headers.push(("x-request-id", request_id.to_owned().into()));
     if !response.body.is_empty() {
-        response.headers.push(("content-type", "application/json; charset=utf-8".to_owned()));
+        response.headers.push(("content-type", "application/json; charset=utf-8".into()));
     }
     let allowed = origin.and_then(|o| o.to_str().ok()).filter(|o| {
         shared.config.cors_origins.as_ref().is_none_or(|list| list.iter().any(|a| a == o))
     });
     if let Some(origin) = allowed {
-        response.headers.push(("access-control-allow-origin", origin.to_owned()));
-        response.headers.push(("vary", "Origin".to_owned()));
-        response.headers.push(("access-control-expose-headers", EXPOSED.to_owned()));
+        response.headers.push(("access-control-allow-origin", origin.to_owned().into()));
+        response.headers.push(("vary", "Origin".into()));
+        response.headers.push(("access-control-expose-headers", EXPOSED.into()));
     }
 }
 
 fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
-    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    let mut out = hyper::Response::new(Full::new(response.body));
     *out.status_mut() =
         StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
     for (name, value) in response.headers {
-        if let Ok(value) = HeaderValue::try_from(value) {
+        let value = match value {
+            Cow::Borrowed(v) => Ok(HeaderValue::from_static(v)),
+            Cow::Owned(v) => HeaderValue::try_from(v),
+        };
+        if let Ok(value) = value {
             headers.append(HeaderName::from_static(name), value);
         }
     }
@@ -224,7 +234,7 @@ fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
 }
 
 /// A header as text; bytes that are not UTF-8 become U+FFFD (and so fail any validation).
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
     headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 

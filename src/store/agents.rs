@@ -4,28 +4,29 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::AgentRecord;
-use super::tables::{AGENT_IDS, AGENT_NAMES, AGENTS};
+use super::tables::{AGENT_ID_KEY, AgentIds, AgentNames, Agents, Meta};
 use super::txn::{Source, WriteTx, decode, encode};
+use crate::ids;
 
 /// The org an agent id was issued in, if it was ever issued (deleted agents included).
 pub fn org_of(src: &impl Source, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(src.open(AGENT_IDS)?.get(id)?.map(|v| v.value().to_owned()))
+    Ok(src.open::<AgentIds>()?.get(id)?.map(|v| v.value().to_owned()))
 }
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-    match src.open(AGENTS)?.get((org, id))? {
+    match src.open::<Agents>()?.get((org, id))? {
         Some(v) => Ok(Some(decode("agent", v.value())?)),
         None => Ok(None),
     }
 }
 
 pub fn id_by_name(src: &impl Source, org: &str, name: &str) -> Result<Option<String>, StoreError> {
-    Ok(src.open(AGENT_NAMES)?.get((org, name))?.map(|v| v.value().to_owned()))
+    Ok(src.open::<AgentNames>()?.get((org, name))?.map(|v| v.value().to_owned()))
 }
 
 /// Agents of one org, or of every org when `org` is `None`, oldest first.
 pub fn list(src: &impl Source, org: Option<&str>) -> Result<Vec<AgentRecord>, StoreError> {
-    let table = src.open(AGENTS)?;
+    let table = src.open::<Agents>()?;
     let rows = match org {
         Some(org) => table.range((org, "")..(format!("{org}\0").as_str(), ""))?,
         None => table.iter()?,
@@ -39,22 +40,46 @@ pub fn list(src: &impl Source, org: Option<&str>) -> Result<Vec<AgentRecord>, St
 
 pub fn count(src: &impl Source) -> Result<u64, StoreError> {
     use redb::ReadableTableMetadata;
-    Ok(src.open(AGENTS)?.len()?)
+    Ok(src.open::<Agents>()?.len()?)
+}
+
+/// Issues a new agent id, `agent-<kind>-<6 base36>`, never issued before.
+///
+/// The six characters come from a stored counter that advances by a random step of 1 to 8, so
+/// ids are time-ordered like ULIDs: new agents append to the B-trees instead of dirtying a
+/// random page each, which keeps group commits small.
+pub fn issue_id(tx: &WriteTx<'_>, kind: &str) -> Result<String, StoreError> {
+    const SPACE: u64 = 36u64.pow(6);
+    loop {
+        let next = {
+            let mut meta = tx.table_mut::<Meta>()?;
+            let current = meta.get(AGENT_ID_KEY)?.map(|v| v.value());
+            // The first id starts somewhere in the lower half, leaving room to grow.
+            let current = current.unwrap_or_else(|| ids::random_u64() % (SPACE / 2));
+            let next = (current + 1 + ids::random_u64() % 8) % SPACE;
+            meta.insert(AGENT_ID_KEY, next)?;
+            next
+        };
+        let id = format!("agent-{kind}-{}", ids::base36(next, 6));
+        if org_of(tx, &id)?.is_none() {
+            return Ok(id);
+        }
+    }
 }
 
 /// Inserts or replaces an agent and its indexes.
-pub fn put(tx: &WriteTx, agent: &AgentRecord) -> Result<(), StoreError> {
+pub fn put(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     let org = agent.org_id.as_str();
-    tx.table_mut(AGENTS)?.insert((org, agent.id.as_str()), encode(agent).as_slice())?;
-    tx.table_mut(AGENT_IDS)?.insert(agent.id.as_str(), org)?;
-    tx.table_mut(AGENT_NAMES)?.insert((org, agent.name.as_str()), agent.id.as_str())?;
+    tx.table_mut::<Agents>()?.insert((org, agent.id.as_str()), encode(agent).as_slice())?;
+    tx.table_mut::<AgentIds>()?.insert(agent.id.as_str(), org)?;
+    tx.table_mut::<AgentNames>()?.insert((org, agent.name.as_str()), agent.id.as_str())?;
     Ok(())
 }
 
 /// Removes an agent; its id stays issued so it is never reused.
-pub fn remove(tx: &WriteTx, agent: &AgentRecord) -> Result<(), StoreError> {
+pub fn remove(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     let org = agent.org_id.as_str();
-    tx.table_mut(AGENTS)?.remove((org, agent.id.as_str()))?;
-    tx.table_mut(AGENT_NAMES)?.remove((org, agent.name.as_str()))?;
+    tx.table_mut::<Agents>()?.remove((org, agent.id.as_str()))?;
+    tx.table_mut::<AgentNames>()?.remove((org, agent.name.as_str()))?;
     Ok(())
 }

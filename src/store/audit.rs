@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
-use super::tables::{AUDIT, AUDIT_BY_SEQ, AUDIT_HEADS, AUDIT_SEQ_KEY, META};
+use super::tables::{AUDIT_SEQ_KEY, Audit, AuditBySeq, AuditHeads, Meta};
 use super::txn::{Source, WriteTx, decode, encode};
 use crate::clock;
 
@@ -105,13 +105,13 @@ impl AuditDraft {
 }
 
 /// Appends an entry to `org`'s chain in the caller's transaction.
-pub fn append(tx: &WriteTx, org: &str, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+pub fn append(tx: &WriteTx<'_>, org: &str, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
     let mut metadata = draft.metadata;
     metadata.entry("risk").or_insert_with(|| Value::from("low"));
     let metadata = Value::Object(metadata);
 
     let seq = {
-        let mut meta = tx.table_mut(META)?;
+        let mut meta = tx.table_mut::<Meta>()?;
         let seq = meta.get(AUDIT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
         meta.insert(AUDIT_SEQ_KEY, seq)?;
         seq
@@ -139,16 +139,16 @@ pub fn append(tx: &WriteTx, org: &str, draft: AuditDraft) -> Result<AuditEntry, 
         metadata,
         hash: format!("sha256:{hash}"),
     };
-    tx.table_mut(AUDIT)?.insert((org, seq), encode(&entry).as_slice())?;
-    tx.table_mut(AUDIT_BY_SEQ)?.insert(seq, org)?;
-    tx.table_mut(AUDIT_HEADS)?.insert(org, (count + 1, hash.as_str()))?;
+    tx.table_mut::<Audit>()?.insert((org, seq), encode(&entry).as_slice())?;
+    tx.table_mut::<AuditBySeq>()?.insert(seq, org)?;
+    tx.table_mut::<AuditHeads>()?.insert(org, (count + 1, hash.as_str()))?;
     tx.mark_audited();
     Ok(entry)
 }
 
 /// `(entries in the chain, last hash hex)` of an org's chain.
 fn head(src: &impl Source, org: &str) -> Result<(u64, String), StoreError> {
-    let heads = src.open(AUDIT_HEADS)?;
+    let heads = src.open::<AuditHeads>()?;
     Ok(match heads.get(org)? {
         Some(v) => {
             let (count, hash) = v.value();
@@ -162,7 +162,7 @@ fn head(src: &impl Source, org: &str) -> Result<(u64, String), StoreError> {
 pub fn total(src: &impl Source, org: Option<&str>) -> Result<u64, StoreError> {
     match org {
         Some(org) => Ok(head(src, org)?.0),
-        None => Ok(src.open(AUDIT_BY_SEQ)?.len()?),
+        None => Ok(src.open::<AuditBySeq>()?.len()?),
     }
 }
 
@@ -173,7 +173,7 @@ pub fn page(
     offset: u64,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let audit = src.open(AUDIT)?;
+    let audit = src.open::<Audit>()?;
     let skip = usize::try_from(offset).unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(limit);
     match org {
@@ -183,7 +183,7 @@ pub fn page(
             }
         }
         None => {
-            let by_seq = src.open(AUDIT_BY_SEQ)?;
+            let by_seq = src.open::<AuditBySeq>()?;
             for row in by_seq.iter()?.rev().skip(skip).take(limit) {
                 let (seq, org) = row?;
                 let (seq, org) = (seq.value(), org.value());

@@ -18,6 +18,8 @@ pub enum StoreError {
     WriterStopped,
     /// The batch's commit failed; nothing in it was stored.
     CommitFailed(String),
+    /// Code asked for a table it already holds open (a bug, reported instead of a panic).
+    TableInUse(String),
 }
 
 impl fmt::Display for StoreError {
@@ -36,6 +38,7 @@ impl fmt::Display for StoreError {
             Self::Corrupt(what) => write!(f, "corrupt record in store: {what}"),
             Self::WriterStopped => write!(f, "the store is shutting down"),
             Self::CommitFailed(e) => write!(f, "commit failed, nothing was stored: {e}"),
+            Self::TableInUse(t) => write!(f, "table {t} opened twice in one transaction"),
         }
     }
 }

@@ -25,9 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::StoreError;
 pub use txn::{ReadTx, Source, WriteTx};
+pub use writer::WriterStats;
 
 use records::OrgRecord;
-use tables::{META, SCHEMA_VERSION_KEY};
+use tables::{Meta, Orgs, SCHEMA_VERSION_KEY, TableSpec};
 use writer::{BoxedJob, TypedJob};
 
 /// The layout version this binary writes. Bump it with a migration in [`Store::open`].
@@ -45,6 +46,7 @@ struct Inner {
     db: Arc<redb::Database>,
     path: PathBuf,
     jobs: RwLock<Option<mpsc::Sender<BoxedJob>>>,
+    stats: Arc<WriterStats>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -65,14 +67,17 @@ impl Store {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
         let writer_db = Arc::clone(&db);
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = Arc::clone(&stats);
         let handle = std::thread::Builder::new()
             .name("spar-writer".into())
-            .spawn(move || writer::run(writer_db, rx))?;
+            .spawn(move || writer::run(writer_db, rx, writer_stats))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 path,
                 jobs: RwLock::new(Some(tx)),
+                stats,
                 writer: Mutex::new(Some(handle)),
             }),
         })
@@ -89,7 +94,7 @@ impl Store {
     /// (when another job in its batch fails half-way and the batch is retried).
     pub async fn write<R, E, F>(&self, change: F) -> Result<R, E>
     where
-        F: FnMut(&WriteTx) -> Result<R, E> + Send + 'static,
+        F: FnMut(&WriteTx<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -116,6 +121,16 @@ impl Store {
         }
     }
 
+    /// Changes whenever a commit lands; for caches derived from the store.
+    pub fn generation(&self) -> u64 {
+        self.inner.stats.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Group-commit counters since start.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.inner.stats
+    }
+
     /// Size of the database file on disk.
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.inner.path).map_or(0, |m| m.len())
@@ -126,7 +141,7 @@ impl Store {
 fn init(db: &redb::Database) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     {
-        let mut meta = txn.open_table(META)?;
+        let mut meta = txn.open_table(Meta::DEF)?;
         let found = meta.get(SCHEMA_VERSION_KEY)?.map(|v| v.value());
         match found {
             Some(v) if v > SCHEMA_VERSION => {
@@ -138,19 +153,9 @@ fn init(db: &redb::Database) -> Result<(), StoreError> {
             }
         }
     }
-    for name in tables::ALL_BYTES {
-        txn.open_table(*name)?;
-    }
-    for name in tables::ALL_PAIR_BYTES {
-        txn.open_table(*name)?;
-    }
-    txn.open_table(tables::AGENT_IDS)?;
-    txn.open_table(tables::AGENT_NAMES)?;
-    txn.open_table(tables::AUDIT)?;
-    txn.open_table(tables::AUDIT_BY_SEQ)?;
-    txn.open_table(tables::AUDIT_HEADS)?;
+    tables::create_all(&txn)?;
     {
-        let mut orgs = txn.open_table(tables::ORGS)?;
+        let mut orgs = txn.open_table(Orgs::DEF)?;
         if orgs.get(orgs::DEFAULT_ORG)?.is_none() {
             let default = OrgRecord {
                 id: orgs::DEFAULT_ORG.into(),

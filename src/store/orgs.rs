@@ -4,26 +4,26 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::{OrgRecord, ProjectRecord};
-use super::tables::{ORGS, PROJECTS};
+use super::tables::{Orgs, Projects};
 use super::txn::{Source, WriteTx, decode, encode};
 
 pub const DEFAULT_ORG: &str = "default";
 
 pub fn get(src: &impl Source, id: &str) -> Result<Option<OrgRecord>, StoreError> {
-    match src.open(ORGS)?.get(id)? {
+    match src.open::<Orgs>()?.get(id)? {
         Some(v) => Ok(Some(decode("org", v.value())?)),
         None => Ok(None),
     }
 }
 
 pub fn exists(src: &impl Source, id: &str) -> Result<bool, StoreError> {
-    Ok(src.open(ORGS)?.get(id)?.is_some())
+    Ok(src.open::<Orgs>()?.get(id)?.is_some())
 }
 
 /// Every org, `default` first, then oldest first.
 pub fn list(src: &impl Source) -> Result<Vec<OrgRecord>, StoreError> {
     let mut orgs = src
-        .open(ORGS)?
+        .open::<Orgs>()?
         .iter()?
         .map(|row| decode::<OrgRecord>("org", row?.1.value()))
         .collect::<Result<Vec<_>, _>>()?;
@@ -37,8 +37,8 @@ pub fn list(src: &impl Source) -> Result<Vec<OrgRecord>, StoreError> {
     Ok(orgs)
 }
 
-pub fn put(tx: &WriteTx, org: &OrgRecord) -> Result<(), StoreError> {
-    tx.table_mut(ORGS)?.insert(org.id.as_str(), encode(org).as_slice())?;
+pub fn put(tx: &WriteTx<'_>, org: &OrgRecord) -> Result<(), StoreError> {
+    tx.table_mut::<Orgs>()?.insert(org.id.as_str(), encode(org).as_slice())?;
     Ok(())
 }
 
@@ -47,7 +47,7 @@ pub fn project(
     org: &str,
     id: &str,
 ) -> Result<Option<ProjectRecord>, StoreError> {
-    match src.open(PROJECTS)?.get((org, id))? {
+    match src.open::<Projects>()?.get((org, id))? {
         Some(v) => Ok(Some(decode("project", v.value())?)),
         None => Ok(None),
     }
@@ -55,7 +55,7 @@ pub fn project(
 
 /// An org's projects, oldest first.
 pub fn projects(src: &impl Source, org: &str) -> Result<Vec<ProjectRecord>, StoreError> {
-    let table = src.open(PROJECTS)?;
+    let table = src.open::<Projects>()?;
     let mut projects = table
         .range((org, "")..(format!("{org}\0").as_str(), ""))?
         .map(|row| decode::<ProjectRecord>("project", row?.1.value()))

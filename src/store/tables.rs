@@ -1,31 +1,73 @@
 //! Every redb table, in one place. Keys put the org first, so an org's rows are contiguous and no
 //! scan of one org can run into another's (contract 2.4).
+//!
+//! Each table is named by a marker type implementing [`TableSpec`]; [`OpenTables`] holds the
+//! tables a write batch has opened, so each is opened once per batch rather than once per use.
 
-use redb::TableDefinition;
+use std::cell::{OnceCell, RefCell};
 
-/// `name -> u64`: the schema version and the server-wide counters (`audit_seq`).
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// `org id -> OrgRecord` (JSON).
-pub const ORGS: TableDefinition<&str, &[u8]> = TableDefinition::new("orgs");
-/// `(org, agent id) -> AgentRecord` (JSON).
-pub const AGENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("agents");
-/// `agent id -> org`: every agent id ever issued. Never shrinks, so an id is never reused.
-pub const AGENT_IDS: TableDefinition<&str, &str> = TableDefinition::new("agent_ids");
-/// `(org, agent name) -> agent id`: names are unique within an org.
-pub const AGENT_NAMES: TableDefinition<(&str, &str), &str> = TableDefinition::new("agent_names");
-/// `(org, project id) -> ProjectRecord` (JSON). Filled by the projects API.
-pub const PROJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("projects");
-/// `(org, seq) -> AuditEntry` (JSON): one hash chain per org, in seq order.
-pub const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
-/// `seq -> org`: the server-wide order of audit entries, for listings across all orgs.
-pub const AUDIT_BY_SEQ: TableDefinition<u64, &str> = TableDefinition::new("audit_by_seq");
-/// `org -> (entry count, last hash hex)`: the head of each org's chain.
-pub const AUDIT_HEADS: TableDefinition<&str, (u64, &str)> = TableDefinition::new("audit_heads");
+use redb::{Key, Table, TableDefinition, Value};
+
+/// A table: its key and value types, its definition, and its slot in [`OpenTables`].
+pub trait TableSpec {
+    type K: Key + 'static;
+    type V: Value + 'static;
+    const DEF: TableDefinition<'static, Self::K, Self::V>;
+    fn slot<'a, 't>(open: &'a OpenTables<'t>)
+    -> &'a OnceCell<RefCell<Table<'t, Self::K, Self::V>>>;
+}
+
+macro_rules! tables {
+    ($( $(#[$doc:meta])* $marker:ident / $field:ident = $name:literal : $k:ty => $v:ty; )*) => {
+        /// The tables opened so far in one write transaction.
+        #[derive(Default)]
+        pub struct OpenTables<'t> {
+            $( $field: OnceCell<RefCell<Table<'t, $k, $v>>>, )*
+        }
+
+        $(
+            $(#[$doc])*
+            pub struct $marker;
+
+            impl TableSpec for $marker {
+                type K = $k;
+                type V = $v;
+                const DEF: TableDefinition<'static, $k, $v> = TableDefinition::new($name);
+                fn slot<'a, 't>(open: &'a OpenTables<'t>) -> &'a OnceCell<RefCell<Table<'t, $k, $v>>> {
+                    &open.$field
+                }
+            }
+        )*
+
+        /// Creates every table (a read transaction cannot open a table never created).
+        pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+            $( txn.open_table(<$marker as TableSpec>::DEF)?; )*
+            Ok(())
+        }
+    };
+}
+
+tables! {
+    /// `name -> u64`: the schema version and the server-wide counters.
+    Meta / meta = "meta": &'static str => u64;
+    /// `org id -> OrgRecord` (JSON).
+    Orgs / orgs = "orgs": &'static str => &'static [u8];
+    /// `(org, agent id) -> AgentRecord` (JSON).
+    Agents / agents = "agents": (&'static str, &'static str) => &'static [u8];
+    /// `agent id -> org`: every agent id ever issued. Never shrinks, so an id is never reused.
+    AgentIds / agent_ids = "agent_ids": &'static str => &'static str;
+    /// `(org, agent name) -> agent id`: names are unique within an org.
+    AgentNames / agent_names = "agent_names": (&'static str, &'static str) => &'static str;
+    /// `(org, project id) -> ProjectRecord` (JSON). Filled by the projects API.
+    Projects / projects = "projects": (&'static str, &'static str) => &'static [u8];
+    /// `(org, seq) -> AuditEntry` (JSON): one hash chain per org, in seq order.
+    Audit / audit = "audit": (&'static str, u64) => &'static [u8];
+    /// `seq -> org`: the server-wide order of audit entries, for listings across all orgs.
+    AuditBySeq / audit_by_seq = "audit_by_seq": u64 => &'static str;
+    /// `org -> (entry count, last hash hex)`: the head of each org's chain.
+    AuditHeads / audit_heads = "audit_heads": &'static str => (u64, &'static str);
+}
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub const AUDIT_SEQ_KEY: &str = "audit_seq";
-
-/// Tables keyed by a plain string, holding JSON records (created at start).
-pub const ALL_BYTES: &[TableDefinition<&str, &[u8]>] = &[ORGS];
-/// Tables keyed by `(org, id)`, holding JSON records (created at start).
-pub const ALL_PAIR_BYTES: &[TableDefinition<(&str, &str), &[u8]>] = &[AGENTS, PROJECTS];
+pub const AGENT_ID_KEY: &str = "agent_id_next";

@@ -1,18 +1,19 @@
 //! Read and write views over redb transactions. Query functions in the sibling modules take any
 //! [`Source`], so the same code reads from a snapshot or from inside the write batch.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell, RefMut};
+use std::ops::Deref;
 
-use redb::{Key, ReadableDatabase, ReadableTable, Table, TableDefinition, Value};
+use redb::{ReadableDatabase, ReadableTable, Table};
 
 use super::StoreError;
+use super::tables::{OpenTables, TableSpec};
 
-/// Something tables can be read from: a read snapshot or the open write transaction.
+/// Something tables can be read from: a read snapshot or the open write batch.
 pub trait Source {
-    fn open<K: Key + 'static, V: Value + 'static>(
+    fn open<T: TableSpec>(
         &self,
-        def: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError>;
+    ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError>;
 }
 
 /// A consistent snapshot. Cheap to take; never blocks the writer.
@@ -26,36 +27,65 @@ impl ReadTx {
     }
 }
 
-impl Source for ReadTx {
-    fn open<K: Key + 'static, V: Value + 'static>(
-        &self,
-        def: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
-        Ok(self.txn.open_table(def)?)
+/// Owns a table opened for reading (a `Deref` so both views return the same shape).
+pub struct Opened<T>(T);
+
+impl<T> Deref for Opened<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
+
+impl Source for ReadTx {
+    fn open<T: TableSpec>(
+        &self,
+    ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError> {
+        Ok(Opened(self.txn.open_table(T::DEF)?))
+    }
+}
+
+/// A batch's exclusive handle on one open table.
+pub type TableMut<'a, 't, T> = RefMut<'a, Table<'t, <T as TableSpec>::K, <T as TableSpec>::V>>;
 
 /// The write transaction shared by one group-commit batch. Each job sees the writes of the jobs
 /// before it in the batch. Invariant: a job that fails must fail before its first mutation
 /// (`dirty`), otherwise the whole batch is rolled back and the other jobs are run again.
-pub struct WriteTx {
-    pub(super) txn: redb::WriteTransaction,
+pub struct WriteTx<'t> {
+    txn: &'t redb::WriteTransaction,
+    tables: OpenTables<'t>,
     dirty: Cell<bool>,
     audited: Cell<bool>,
 }
 
-impl WriteTx {
-    pub(super) fn new(txn: redb::WriteTransaction) -> Self {
-        Self { txn, dirty: Cell::new(false), audited: Cell::new(false) }
+impl<'t> WriteTx<'t> {
+    pub(super) fn new(txn: &'t redb::WriteTransaction) -> Self {
+        Self {
+            txn,
+            tables: OpenTables::default(),
+            dirty: Cell::new(false),
+            audited: Cell::new(false),
+        }
+    }
+
+    /// The batch's handle on a table, opened on first use. Two handles on one table at once
+    /// are refused (an error, not a panic).
+    fn table<T: TableSpec>(&self) -> Result<TableMut<'_, 't, T>, StoreError> {
+        let slot = T::slot(&self.tables);
+        if slot.get().is_none() {
+            let table = self.txn.open_table(T::DEF)?;
+            let _ = slot.set(RefCell::new(table));
+        }
+        slot.get()
+            .ok_or_else(|| StoreError::Corrupt("table slot empty after open".into()))?
+            .try_borrow_mut()
+            .map_err(|_| StoreError::TableInUse(T::DEF.to_string()))
     }
 
     /// Opens a table for mutation. Marks the current job dirty.
-    pub(super) fn table_mut<K: Key + 'static, V: Value + 'static>(
-        &self,
-        def: TableDefinition<K, V>,
-    ) -> Result<Table<'_, K, V>, StoreError> {
+    pub(super) fn table_mut<T: TableSpec>(&self) -> Result<TableMut<'_, 't, T>, StoreError> {
         self.dirty.set(true);
-        Ok(self.txn.open_table(def)?)
+        self.table::<T>()
     }
 
     pub(super) fn start_job(&self) {
@@ -76,12 +106,11 @@ impl WriteTx {
     }
 }
 
-impl Source for WriteTx {
-    fn open<K: Key + 'static, V: Value + 'static>(
+impl Source for WriteTx<'_> {
+    fn open<T: TableSpec>(
         &self,
-        def: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
-        Ok(self.txn.open_table(def)?)
+    ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError> {
+        self.table::<T>()
     }
 }
 

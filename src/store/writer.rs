@@ -4,6 +4,8 @@
 //! of an fsync is shared by everyone who arrived while the previous one ran.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,7 +28,7 @@ pub(super) enum Ran {
 }
 
 pub(super) trait Job: Send {
-    fn run(&mut self, tx: &WriteTx) -> Ran;
+    fn run(&mut self, tx: &WriteTx<'_>) -> Ran;
     /// Answers the caller once the batch's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -39,11 +41,11 @@ pub(super) struct TypedJob<F, R, E> {
 
 impl<F, R, E> Job for TypedJob<F, R, E>
 where
-    F: FnMut(&WriteTx) -> Result<R, E> + Send,
+    F: FnMut(&WriteTx<'_>) -> Result<R, E> + Send,
     R: Send,
     E: From<StoreError> + Send,
 {
-    fn run(&mut self, tx: &WriteTx) -> Ran {
+    fn run(&mut self, tx: &WriteTx<'_>) -> Ran {
         tx.start_job();
         let result = (self.f)(tx);
         let ran = match (&result, tx.dirty()) {
@@ -71,8 +73,34 @@ where
     }
 }
 
+/// What the writer has done since start (read by logs and metrics).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Bumped after every successful commit, before anyone is answered: a reader that sees the
+    /// same generation twice knows nothing was committed in between.
+    pub generation: AtomicU64,
+    pub batches: AtomicU64,
+    pub writes: AtomicU64,
+    /// Time spent running jobs, and committing (fsync included), in microseconds.
+    pub run_micros: AtomicU64,
+    pub commit_micros: AtomicU64,
+}
+
+impl WriterStats {
+    fn record(&self, writes: usize, run: std::time::Duration, commit: std::time::Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+        self.run_micros.fetch_add(run.as_micros() as u64, Ordering::Relaxed);
+        self.commit_micros.fetch_add(commit.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
 /// The writer thread's loop: runs until every sender is dropped, then returns.
-pub(super) fn run(db: Arc<redb::Database>, mut jobs: mpsc::Receiver<BoxedJob>) {
+pub(super) fn run(
+    db: Arc<redb::Database>,
+    mut jobs: mpsc::Receiver<BoxedJob>,
+    stats: Arc<WriterStats>,
+) {
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -81,11 +109,11 @@ pub(super) fn run(db: Arc<redb::Database>, mut jobs: mpsc::Receiver<BoxedJob>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch);
+        commit_batch(&db, batch, &stats);
     }
 }
 
-fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>) {
+fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>, stats: &WriterStats) {
     loop {
         let txn = match db.begin_write() {
             Ok(txn) => txn,
@@ -96,11 +124,14 @@ fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>) {
                 return;
             }
         };
-        let tx = WriteTx::new(txn);
-        let poisoned = pending.iter_mut().position(|job| matches!(job.run(&tx), Ran::Poisoned));
+        let started = Instant::now();
+        let poisoned = {
+            let tx = WriteTx::new(&txn);
+            pending.iter_mut().position(|job| matches!(job.run(&tx), Ran::Poisoned))
+        };
         if let Some(i) = poisoned {
             // Roll back everything; the poisoned job gets its own error, the rest run again.
-            drop(tx);
+            drop(txn);
             let job = pending.remove(i);
             job.finish(Ok(()));
             if pending.is_empty() {
@@ -108,7 +139,12 @@ fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>) {
             }
             continue;
         }
-        let commit = tx.txn.commit().map_err(|e| e.to_string());
+        let ran = started.elapsed();
+        let commit = txn.commit().map_err(|e| e.to_string());
+        stats.record(pending.len(), ran, started.elapsed() - ran);
+        if commit.is_ok() {
+            stats.generation.fetch_add(1, Ordering::Release);
+        }
         if let Err(msg) = &commit {
             tracing::error!(error = %msg, "commit failed; {} writes rejected", pending.len());
         }
