@@ -261,3 +261,27 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 pub fn data_path(server: &Server) -> PathBuf {
     server.data_dir().to_path_buf()
 }
+
+/// Test-only store helper: edits one `(org, id) -> JSON` row of the stopped server's redb file,
+/// standing in for what later features (projects) or damage (corruption) would leave there.
+pub fn put_row(server: &Server, table: &str, org: &str, id: &str, value: &[u8]) {
+    let db = redb::Database::create(server.data_dir().join("spar.redb")).expect("open store");
+    let txn = db.begin_write().expect("write");
+    {
+        let def = redb::TableDefinition::<(&str, &str), &[u8]>::new(table);
+        let mut t = txn.open_table(def).expect("table");
+        t.insert((org, id), value).expect("insert");
+    }
+    txn.commit().expect("commit");
+}
+
+/// Reads one `(org, id) -> JSON` row of the stopped server's store.
+pub fn get_row(server: &Server, table: &str, org: &str, id: &str) -> Option<serde_json::Value> {
+    use redb::ReadableDatabase;
+    let db = redb::Database::create(server.data_dir().join("spar.redb")).expect("open store");
+    let txn = db.begin_read().expect("read");
+    let t =
+        txn.open_table(redb::TableDefinition::<(&str, &str), &[u8]>::new(table)).expect("table");
+    let row = t.get((org, id)).expect("get");
+    row.map(|v| serde_json::from_slice(v.value()).expect("json row"))
+}
