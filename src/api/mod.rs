@@ -132,5 +132,6 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::CreateOrg => orgs::create(app, &req).await,
         Endpoint::GetOrg(id) => orgs::get(app, &scope, id),
         Endpoint::ListAudit => audit::list(app, &scope, &req),
+        Endpoint::VerifyAudit => audit::verify(app, &scope).await,
     }
 }

@@ -12,6 +12,7 @@
 //! | GET, POST | `/api/orgs` | [`Endpoint::ListOrgs`], [`Endpoint::CreateOrg`] |
 //! | GET | `/api/orgs/:id` | [`Endpoint::GetOrg`] |
 //! | GET | `/api/audit` | [`Endpoint::ListAudit`] |
+//! | GET | `/api/audit/verify` | [`Endpoint::VerifyAudit`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -76,6 +77,7 @@ pub enum Endpoint {
     CreateOrg,
     GetOrg(String),
     ListAudit,
+    VerifyAudit,
 }
 
 impl Endpoint {
@@ -93,6 +95,7 @@ impl Endpoint {
             Self::CreateOrg => "create_org",
             Self::GetOrg(_) => "get_org",
             Self::ListAudit => "list_audit",
+            Self::VerifyAudit => "verify_audit",
         }
     }
 
@@ -190,6 +193,9 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
             (matches!(method, Get).then(|| Endpoint::GetOrg((*id).to_owned())), &[Get, Head])
         }
         ["api", "audit"] => (matches!(method, Get).then_some(Endpoint::ListAudit), &[Get, Head]),
+        ["api", "audit", "verify"] => {
+            (matches!(method, Get).then_some(Endpoint::VerifyAudit), &[Get, Head])
+        }
         _ => return Err(ApiError::NotFound),
     };
     endpoint.ok_or(ApiError::MethodNotAllowed(allowed))

@@ -2,6 +2,7 @@
 //! variable.
 
 mod serve;
+mod verify_audit;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::ServeArgs),
+    VerifyAudit(verify_audit::VerifyAuditArgs),
     Version(VersionArgs),
 }
 
@@ -30,6 +32,7 @@ pub fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::VerifyAudit(args) => verify_audit::run(args),
         Command::Version(_) => {
             println!("spar {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -197,6 +197,129 @@ pub fn page(
     Ok(out)
 }
 
+/// Newest-first entries with `seq` below `before` (keyset paging): O(limit) at any depth.
+pub fn page_before(
+    src: &impl Source,
+    org: Option<&str>,
+    before: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let audit = src.open::<Audit>()?;
+    let mut out = Vec::with_capacity(limit);
+    match org {
+        Some(org) => {
+            for row in audit.range((org, 0)..(org, before))?.rev().take(limit) {
+                out.push(decode("audit entry", row?.1.value())?);
+            }
+        }
+        None => {
+            let by_seq = src.open::<AuditBySeq>()?;
+            for row in by_seq.range(..before)?.rev().take(limit) {
+                let (seq, org) = row?;
+                let (seq, org) = (seq.value(), org.value());
+                let bytes = audit.get((org, seq))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit index names missing entry aud-{seq}"))
+                })?;
+                out.push(decode("audit entry", bytes.value())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The outcome of recomputing one org's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub org: String,
+    /// Entries whose hash was recomputed and matched.
+    pub entries: u64,
+    /// The last matching entry's seq and hash (`sha256:`-prefixed).
+    pub last_seq: Option<u64>,
+    pub last_hash: Option<String>,
+    pub broken: Option<Broken>,
+}
+
+/// Where and why a chain stopped matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub at: String,
+    pub reason: String,
+}
+
+/// Every org that has audit entries.
+pub fn chained_orgs(src: &impl Source) -> Result<Vec<String>, StoreError> {
+    let heads = src.open::<AuditHeads>()?;
+    heads.iter()?.map(|row| Ok(row?.0.value().to_owned())).collect()
+}
+
+/// Recomputes `org`'s chain entry by entry and checks that it ends where its head says, so an
+/// altered, reordered, removed or appended-behind-our-back entry is found. Stops at the first
+/// break.
+pub fn verify(src: &impl Source, org: &str) -> Result<Verification, StoreError> {
+    let (count, head_hash) = head(src, org)?;
+    let audit = src.open::<Audit>()?;
+    let mut result = Verification {
+        org: org.to_owned(),
+        entries: 0,
+        last_seq: None,
+        last_hash: None,
+        broken: None,
+    };
+    let mut prev = GENESIS.to_owned();
+    let mut last_id = None;
+    for row in audit.range((org, 0)..=(org, u64::MAX))? {
+        let (key, bytes) = row?;
+        let seq = key.value().1;
+        let id = format!("aud-{seq}");
+        let problem = match serde_json::from_slice::<AuditEntry>(bytes.value()) {
+            Err(e) => Some(format!("the stored entry cannot be read: {e}")),
+            Ok(e) if e.seq != seq || e.id != id || e.org_id != org => {
+                Some("its id, seq or org does not match where it is stored".to_owned())
+            }
+            Ok(e) => {
+                let hash = entry_hash(&prev, &e);
+                if e.hash == format!("sha256:{hash}") {
+                    prev = hash;
+                    result.entries += 1;
+                    result.last_seq = Some(seq);
+                    result.last_hash = Some(e.hash);
+                    None
+                } else {
+                    Some("its hash does not match its content and the entry before it".to_owned())
+                }
+            }
+        };
+        if let Some(reason) = problem {
+            result.broken = Some(Broken { at: id, reason });
+            return Ok(result);
+        }
+        last_id = Some(id);
+    }
+    if result.entries != count || prev != head_hash {
+        result.broken = Some(Broken {
+            at: last_id.unwrap_or_else(|| "the first entry".to_owned()),
+            reason: format!(
+                "the chain ends here after {} entries, but its head records {count} entries ending in sha256:{head_hash}",
+                result.entries
+            ),
+        });
+    }
+    Ok(result)
+}
+
+/// The hash an entry must carry, given the previous hash.
+fn entry_hash(prev: &str, e: &AuditEntry) -> String {
+    chain_hash(
+        prev,
+        &e.timestamp,
+        e.actor_type.as_str(),
+        &e.actor_id,
+        &e.action,
+        e.result.as_str(),
+        &e.metadata,
+    )
+}
+
 /// The chain formula of contract 5, returning the 64-hex digest without prefix.
 pub fn chain_hash(
     prev: &str,

@@ -10,6 +10,8 @@ pub enum StoreError {
     AlreadyOpen(String),
     /// Creating or reading the data dir failed.
     Io(std::io::Error),
+    /// The data dir holds no store.
+    NoStore(String),
     /// The data dir was written by a newer Spar with an incompatible layout.
     SchemaTooNew { found: u64, supported: u64 },
     /// A stored record could not be decoded.
@@ -31,6 +33,7 @@ impl fmt::Display for StoreError {
                 "the database {path} is open in another process; stop the other spar or use another --data-dir"
             ),
             Self::Io(e) => write!(f, "data dir I/O error: {e}"),
+            Self::NoStore(path) => write!(f, "no spar store at {path}: check --data-dir"),
             Self::SchemaTooNew { found, supported } => write!(
                 f,
                 "the data dir was written by a newer spar (schema version {found}); this binary supports up to {supported}: upgrade spar or point --data-dir elsewhere"

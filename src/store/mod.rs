@@ -85,7 +85,7 @@ impl Store {
 
     /// A consistent read snapshot.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
-        ReadTx::begin(&self.inner.db)
+        ReadTx::begin(&*self.inner.db)
     }
 
     /// Runs `change` in the next group-commit batch and returns its result once durable.
@@ -134,6 +134,38 @@ impl Store {
     /// Size of the database file on disk.
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.inner.path).map_or(0, |m| m.len())
+    }
+}
+
+/// A read-only view of a data dir, for offline tools such as `spar verify-audit`.
+pub struct ReadOnlyStore {
+    db: redb::ReadOnlyDatabase,
+}
+
+impl ReadOnlyStore {
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        if !path.is_file() {
+            return Err(StoreError::NoStore(path.display().to_string()));
+        }
+        let db = redb::ReadOnlyDatabase::open(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::AlreadyOpen(path.display().to_string())
+            }
+            other => StoreError::Db(other.into()),
+        })?;
+        let store = Self { db };
+        let found = store.read()?.open::<Meta>()?.get(SCHEMA_VERSION_KEY)?.map(|v| v.value());
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                Err(StoreError::SchemaTooNew { found: v, supported: SCHEMA_VERSION })
+            }
+            _ => Ok(store),
+        }
+    }
+
+    pub fn read(&self) -> Result<ReadTx, StoreError> {
+        ReadTx::begin(&self.db)
     }
 }
 

@@ -22,7 +22,7 @@ pub struct ReadTx {
 }
 
 impl ReadTx {
-    pub(super) fn begin(db: &redb::Database) -> Result<Self, StoreError> {
+    pub(super) fn begin(db: &impl ReadableDatabase) -> Result<Self, StoreError> {
         Ok(Self { txn: db.begin_read()? })
     }
 }

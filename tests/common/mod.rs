@@ -285,3 +285,45 @@ pub fn get_row(server: &Server, table: &str, org: &str, id: &str) -> Option<serd
     let row = t.get((org, id)).expect("get");
     row.map(|v| serde_json::from_slice(v.value()).expect("json row"))
 }
+
+/// Test-only store helper: the stored JSON of audit entry `seq` of `org` (server stopped).
+pub fn audit_row(server: &Server, org: &str, seq: u64) -> Option<serde_json::Value> {
+    use redb::ReadableDatabase;
+    let db = redb::Database::create(server.data_dir().join("spar.redb")).expect("open store");
+    let txn = db.begin_read().expect("read");
+    let t =
+        txn.open_table(redb::TableDefinition::<(&str, u64), &[u8]>::new("audit")).expect("table");
+    let row = t.get((org, seq)).expect("get");
+    row.map(|v| serde_json::from_slice(v.value()).expect("json row"))
+}
+
+/// Test-only store helper: replaces (`Some`) or deletes (`None`) a stored audit entry.
+pub fn set_audit_row(server: &Server, org: &str, seq: u64, value: Option<&serde_json::Value>) {
+    let db = redb::Database::create(server.data_dir().join("spar.redb")).expect("open store");
+    let txn = db.begin_write().expect("write");
+    {
+        let def = redb::TableDefinition::<(&str, u64), &[u8]>::new("audit");
+        let mut t = txn.open_table(def).expect("table");
+        match value {
+            Some(v) => {
+                t.insert((org, seq), serde_json::to_vec(v).expect("json").as_slice())
+                    .expect("insert");
+            }
+            None => {
+                t.remove((org, seq)).expect("remove");
+            }
+        }
+    }
+    txn.commit().expect("commit");
+}
+
+/// Runs `spar verify-audit` on the server's data dir: (exit code, stdout).
+pub fn verify_audit_cli(server: &Server) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spar"))
+        .arg("verify-audit")
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .output()
+        .expect("run spar verify-audit");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
