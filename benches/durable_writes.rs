@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use spar::api::routes::{Path, route};
 use spar::api::{self, App, Method};
+use spar::search::Search;
 use spar::store::Store;
 
 const CLIENTS: usize = 32;
@@ -24,7 +25,11 @@ fn create_request(name: &str) -> api::Request {
 fn durable_creates(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = Arc::new(App::new(Store::open(dir.path()).expect("store")));
+    let app = Arc::new({
+        let store = Store::open(dir.path()).expect("store");
+        let search = Search::open(dir.path(), &store).expect("search");
+        App::new(store, Arc::new(search))
+    });
     let mut round = 0u64;
     let mut group = c.benchmark_group("durable_writes");
     group.throughput(Throughput::Elements(CLIENTS as u64));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use spar::api::routes::{Path, route};
 use spar::api::{self, App, Method};
+use spar::search::Search;
 use spar::store::Store;
 
 fn request(method: Method, raw: &str, body: &str) -> api::Request {
@@ -21,7 +22,11 @@ fn request(method: Method, raw: &str, body: &str) -> api::Request {
 fn router(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = Arc::new(App::new(Store::open(dir.path()).expect("store")));
+    let app = Arc::new({
+        let store = Store::open(dir.path()).expect("store");
+        let search = Search::open(dir.path(), &store).expect("search");
+        App::new(store, Arc::new(search))
+    });
     rt.block_on(async {
         for i in 0..10 {
             let body = format!(r#"{{"name":"bench-agent-{i}","type":"task"}}"#);

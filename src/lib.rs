@@ -5,6 +5,7 @@
 //! - [`http`]: hyper, connections, CORS, auth, rate limiting, body limits;
 //! - [`api`]: the router and one module per resource, free of hyper types;
 //! - [`store`]: redb, the only source of truth, with group commit and the audit hash chain;
+//! - [`search`]: tantivy indexes derived from the store (audit filters and full-text `q`);
 //! - [`clock`], [`ids`]: timestamps and identifiers.
 
 pub mod api;
@@ -12,4 +13,5 @@ pub mod cli;
 pub mod clock;
 pub mod http;
 pub mod ids;
+pub mod search;
 pub mod store;

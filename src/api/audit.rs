@@ -1,53 +1,176 @@
-//! The audit trail (contract 5): `GET /api/audit` (newest first, by page or by keyset) and
-//! `GET /api/audit/verify` (recomputes the hash chains).
+//! The audit trail (contract 5): `GET /api/audit` (newest first, by page or by keyset, with
+//! filters and full-text `q`) and `GET /api/audit/verify` (recomputes the hash chains).
 
 use serde_json::{Value, json};
 
 use super::{ApiError, App, Request, Response, Scope};
+use crate::clock;
+use crate::search::audit::{ActionMatch, AuditFilter};
 use crate::store::audit::{self, AuditEntry, Verification};
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
 
+/// What a listing asks for, parsed from the query string.
+struct Listing {
+    page_size: u64,
+    page: u64,
+    before: Option<u64>,
+    filter: AuditFilter,
+    q: Option<String>,
+}
+
+impl Listing {
+    fn parse(req: &Request) -> Result<Self, ApiError> {
+        let query = &req.query;
+        let one_of = |name: &'static str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
+            match query.get(name) {
+                Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+                Some(v) => Err(ApiError::InvalidParameter {
+                    name,
+                    reason: format!("'{v}' is not one of {}", allowed.join(", ")),
+                }),
+                None => Ok(None),
+            }
+        };
+        let time = |name: &'static str| -> Result<Option<i64>, ApiError> {
+            query
+                .get(name)
+                .map(|v| {
+                    clock::parse_rfc3339(v).ok_or_else(|| ApiError::InvalidParameter {
+                        name,
+                        reason: format!("'{v}' is not an RFC 3339 timestamp"),
+                    })
+                })
+                .transpose()
+        };
+        let risk = one_of("risk", &["low", "medium", "high", "critical", "all"])?;
+        let filter = AuditFilter {
+            risk: risk.filter(|r| r != "all"),
+            actor_type: one_of("actorType", &["user", "agent", "system"])?,
+            actor_id: query.get("actorId").map(str::to_owned),
+            action: query.get("action").map(|a| match a.strip_suffix('*') {
+                Some(prefix) => ActionMatch::Prefix(prefix.to_owned()),
+                None => ActionMatch::Exact(a.to_owned()),
+            }),
+            result: one_of(
+                "result",
+                &["completed", "approved", "denied", "failed", "processed", "pending"],
+            )?,
+            agent_id: query.get("agentId").map(str::to_owned),
+            project: query.get("project").map(str::to_owned),
+            since_ms: time("since")?,
+            until_ms: time("until")?,
+        };
+        Ok(Self {
+            page_size: query.int("limit")?.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as u64,
+            page: query.int("page")?.unwrap_or(1).max(1) as u64,
+            before: query.int("before")?.map(|b| u64::try_from(b).unwrap_or(0)),
+            filter,
+            q: query.get("q").map(str::to_owned),
+        })
+    }
+
+    fn offset(&self) -> u64 {
+        if self.before.is_some() { 0 } else { (self.page - 1).saturating_mul(self.page_size) }
+    }
+}
+
 /// `page` skips `(page-1)*limit` entries; `before=<seq>` starts below that seq instead and costs
 /// the same at any depth. Both answer `nextBefore`, the seq to continue from.
 pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let page_size = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as u64;
-    let before = req.query.int("before")?;
-    let page = req.query.int("page")?.unwrap_or(1).max(1) as u64;
-    let tx = app.store.read()?;
-    let total = audit::total(&tx, scope.filter())?;
-    if let Some(before) = before {
-        let before = u64::try_from(before).unwrap_or(0);
-        // One more than asked tells whether anything lies beyond this page.
-        let mut entries = audit::page_before(&tx, scope.filter(), before, page_size as usize + 1)?;
-        let has_more = entries.len() as u64 > page_size;
-        entries.truncate(page_size as usize);
+    let listing = Listing::parse(req)?;
+    // In keyset mode one more than asked tells whether anything lies beyond this page.
+    let want = listing.page_size + u64::from(listing.before.is_some());
+    let (mut entries, total) = if listing.filter.is_empty() && listing.q.is_none() {
+        from_store(app, scope, &listing, want)?
+    } else {
+        from_search(app, scope, &listing, want)?
+    };
+    if listing.before.is_some() {
+        let has_more = entries.len() as u64 > listing.page_size;
+        entries.truncate(listing.page_size as usize);
         return Ok(Response::ok(&json!({
             "entries": entries,
             "total": total,
-            "pageSize": page_size,
+            "pageSize": listing.page_size,
             "hasMore": has_more,
             "nextBefore": next_before(&entries, has_more),
         })));
     }
-    let offset = (page - 1).saturating_mul(page_size);
-    let entries = if offset < total {
-        audit::page(&tx, scope.filter(), offset, page_size as usize)?
-    } else {
-        Vec::new()
-    };
-    let total_pages = total.div_ceil(page_size).max(1);
-    let has_more = page < total_pages;
+    let total_pages = total.div_ceil(listing.page_size).max(1);
+    let has_more = listing.page < total_pages;
     Ok(Response::ok(&json!({
         "entries": entries,
         "total": total,
-        "page": page,
-        "pageSize": page_size,
+        "page": listing.page,
+        "pageSize": listing.page_size,
         "totalPages": total_pages,
         "hasMore": has_more,
         "nextBefore": next_before(&entries, has_more),
     })))
+}
+
+/// No filter and no `q`: straight from the store, exact and immediate.
+fn from_store(
+    app: &App,
+    scope: &Scope,
+    listing: &Listing,
+    want: u64,
+) -> Result<(Vec<AuditEntry>, u64), ApiError> {
+    let tx = app.store.read()?;
+    let total = audit::total(&tx, scope.filter())?;
+    let entries = match listing.before {
+        Some(before) => audit::page_before(&tx, scope.filter(), before, want as usize)?,
+        None if listing.offset() < total => {
+            audit::page(&tx, scope.filter(), listing.offset(), want as usize)?
+        }
+        None => Vec::new(),
+    };
+    Ok((entries, total))
+}
+
+/// Filters or `q`: the index for what it holds, plus (for filters) a scan of the entries it has
+/// not reached yet, so a filtered listing sees a write as soon as it returns. `q` is answered
+/// by the index alone (an entry is found within about 100 ms of its write).
+fn from_search(
+    app: &App,
+    scope: &Scope,
+    listing: &Listing,
+    want: u64,
+) -> Result<(Vec<AuditEntry>, u64), ApiError> {
+    let index = &app.search.audit;
+    // Read before the snapshot: everything up to `indexed` is both searchable and in it.
+    let indexed = index.indexed();
+    let tx = app.store.read()?;
+    let tail: Vec<AuditEntry> = match listing.q {
+        Some(_) => Vec::new(),
+        None => {
+            audit::newest_between(&tx, scope.filter(), indexed, listing.before.unwrap_or(u64::MAX))?
+                .into_iter()
+                .filter(|e| listing.filter.matches(e))
+                .collect()
+        }
+    };
+    let offset = listing.offset() as usize;
+    let want = want as usize;
+    let mut entries: Vec<AuditEntry> = tail.iter().skip(offset).take(want).cloned().collect();
+    let (seqs, indexed_total) = index.search(
+        scope.filter(),
+        &listing.filter,
+        listing.q.as_deref(),
+        indexed,
+        listing.before,
+        offset.saturating_sub(tail.len()),
+        want - entries.len(),
+    )?;
+    for seq in seqs.into_iter().take(want - entries.len()) {
+        // Gone only if retention removed it after it was indexed.
+        if let Some(entry) = audit::by_seq(&tx, seq)? {
+            entries.push(entry);
+        }
+    }
+    Ok((entries, tail.len() as u64 + indexed_total))
 }
 
 fn next_before(entries: &[AuditEntry], has_more: bool) -> Value {

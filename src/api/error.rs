@@ -5,6 +5,7 @@ use std::fmt;
 use serde_json::{Value, json};
 
 use super::{Method, Response};
+use crate::search::SearchError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -195,6 +196,16 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::InvalidQuery(reason) => Self::InvalidParameter { name: "q", reason },
+            SearchError::Store(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

@@ -14,7 +14,7 @@ pub fn get(app: &App) -> Response {
         "uptime": app.started.elapsed().as_secs(),
         "agents": agents.unwrap_or(0),
         "storage": { "ok": ok, "sizeBytes": app.store.size_bytes() },
-        "index": { "lagSeconds": 0 },
+        "index": { "lagSeconds": app.search.lag_seconds(&app.store) },
         "deliveries": { "pending": 0, "dead": 0 },
     });
     // A load balancer needs a non-2xx to take a broken instance out.

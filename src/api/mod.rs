@@ -14,6 +14,7 @@ pub mod routes;
 mod scope;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,18 +25,20 @@ pub use error::ApiError;
 pub use routes::{Endpoint, Method, PathClass};
 pub use scope::Scope;
 
+use crate::search::Search;
 use crate::store::Store;
 
 /// Everything a handler can reach.
 pub struct App {
     pub store: Store,
+    pub search: Arc<Search>,
     pub started: Instant,
     list_cache: cache::ResponseCache<agents::ListKey>,
 }
 
 impl App {
-    pub fn new(store: Store) -> Self {
-        Self { store, started: Instant::now(), list_cache: cache::ResponseCache::default() }
+    pub fn new(store: Store, search: Arc<Search>) -> Self {
+        Self { store, search, started: Instant::now(), list_cache: cache::ResponseCache::default() }
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use super::{env_flag, setting};
 use crate::api::App;
 use crate::http::{self, HttpConfig, Shared};
+use crate::search::{Indexer, Search};
 use crate::store::Store;
 
 /// The file in the data dir that names the address the server listens on.
@@ -139,6 +140,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
 
 async fn serve(config: ServeConfig) -> Result<(), String> {
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let search = Arc::new(Search::open(&config.data_dir, &store).map_err(|e| e.to_string())?);
+    let indexer = Indexer::start(Arc::clone(&search), store.clone())
+        .map_err(|e| format!("cannot start the indexer: {e}"))?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -151,8 +155,11 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
-    let shared = Arc::new(Shared::new(Arc::new(App::new(store.clone())), config.http));
+    let app = Arc::new(App::new(store.clone(), search));
+    let shared = Arc::new(Shared::new(app, config.http));
     http::serve(listener, shared, shutdown_signal()).await;
+    // Flush the search index (index what is left), then let the writer finish.
+    indexer.stop();
     store.close();
     log_writer_stats(store.writer_stats());
     let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));

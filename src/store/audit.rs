@@ -227,6 +227,83 @@ pub fn page_before(
     Ok(out)
 }
 
+/// Up to `limit` entries of every org with seq above `after`, oldest first (for indexing).
+pub fn entries_after(
+    src: &impl Source,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let audit = src.open::<Audit>()?;
+    let by_seq = src.open::<AuditBySeq>()?;
+    let mut out = Vec::new();
+    for row in by_seq.range(after.saturating_add(1)..)?.take(limit) {
+        let (seq, org) = row?;
+        let (seq, org) = (seq.value(), org.value());
+        if let Some(bytes) = audit.get((org, seq))? {
+            out.push(decode("audit entry", bytes.value())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Entries (of every org) with seq at most `seq`.
+pub fn count_upto(src: &impl Source, seq: u64) -> Result<u64, StoreError> {
+    let by_seq = src.open::<AuditBySeq>()?;
+    let above = by_seq.range(seq.saturating_add(1)..)?.count() as u64;
+    Ok(by_seq.len()?.saturating_sub(above))
+}
+
+/// The highest seq in the store, 0 when empty.
+pub fn last_seq(src: &impl Source) -> Result<u64, StoreError> {
+    let by_seq = src.open::<AuditBySeq>()?;
+    let last = by_seq.last()?.map(|(seq, _)| seq.value());
+    Ok(last.unwrap_or(0))
+}
+
+/// Newest-first entries of the scope with `after < seq < before`: the part of the trail the
+/// search index has not reached yet.
+pub fn newest_between(
+    src: &impl Source,
+    org: Option<&str>,
+    after: u64,
+    before: u64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let from = after.saturating_add(1);
+    if from >= before {
+        return Ok(Vec::new());
+    }
+    let audit = src.open::<Audit>()?;
+    let mut out = Vec::new();
+    match org {
+        Some(org) => {
+            for row in audit.range((org, from)..(org, before))?.rev() {
+                out.push(decode("audit entry", row?.1.value())?);
+            }
+        }
+        None => {
+            let by_seq = src.open::<AuditBySeq>()?;
+            for row in by_seq.range(from..before)?.rev() {
+                let (seq, org) = row?;
+                if let Some(bytes) = audit.get((org.value(), seq.value()))? {
+                    out.push(decode("audit entry", bytes.value())?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entry with this seq, in whatever org it belongs to.
+pub fn by_seq(src: &impl Source, seq: u64) -> Result<Option<AuditEntry>, StoreError> {
+    let Some(org) = src.open::<AuditBySeq>()?.get(seq)?.map(|o| o.value().to_owned()) else {
+        return Ok(None);
+    };
+    match src.open::<Audit>()?.get((org.as_str(), seq))? {
+        Some(bytes) => Ok(Some(decode("audit entry", bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
 /// The outcome of recomputing one org's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {

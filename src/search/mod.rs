@@ -1,0 +1,95 @@
+//! Search: tantivy indexes derived from the store, for filters and full-text queries.
+//!
+//! **Invariants**
+//! - tantivy is never the source of truth: every index can be deleted and is rebuilt from the
+//!   store on the next start (or by `spar reindex`).
+//! - Every query is org-filtered here, inside this module: callers pass the scope's org and
+//!   cannot build an unfiltered query for a scoped request.
+//! - An index publishes `indexed()` only after the documents up to it are searchable.
+
+pub mod audit;
+mod error;
+pub mod seq_index;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use error::SearchError;
+
+use crate::clock;
+use crate::store::Store;
+use audit::AuditStream;
+use seq_index::SeqIndex;
+
+/// How often the indexer looks for new entries: `q` finds an entry within about this long.
+const POLL: Duration = Duration::from_millis(100);
+
+pub struct Search {
+    pub audit: SeqIndex<AuditStream>,
+}
+
+impl Search {
+    /// Opens (or rebuilds) the indexes under `<data-dir>/index/`.
+    pub fn open(data_dir: &Path, store: &Store) -> Result<Self, SearchError> {
+        let audit =
+            SeqIndex::open(&data_dir.join("index").join("audit"), AuditStream::new(), store)?;
+        Ok(Self { audit })
+    }
+
+    /// Indexes everything the store has that the indexes do not.
+    pub fn catch_up(&self, store: &Store) -> Result<u64, SearchError> {
+        self.audit.catch_up(store, |_| {})
+    }
+
+    /// Seconds the audit index trails the store: the age of the oldest entry it does not hold.
+    pub fn lag_seconds(&self, store: &Store) -> u64 {
+        let next = self.audit.indexed() + 1;
+        let oldest =
+            store.read().ok().and_then(|tx| crate::store::audit::by_seq(&tx, next).ok().flatten());
+        oldest
+            .and_then(|e| clock::parse_rfc3339(&e.timestamp))
+            .map_or(0, |ts| u64::try_from((clock::now_ms() - ts) / 1000).unwrap_or(0))
+    }
+}
+
+/// The background indexer: polls the store's generation and indexes what changed.
+pub struct Indexer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Indexer {
+    pub fn start(search: Arc<Search>, store: Store) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new().name("spar-indexer".into()).spawn(move || {
+            let mut seen = u64::MAX;
+            loop {
+                let stopping = flag.load(Ordering::Acquire);
+                let generation = store.generation();
+                if generation != seen || stopping {
+                    match search.catch_up(&store) {
+                        Ok(_) => seen = generation,
+                        Err(e) => tracing::error!(error = %e, "indexing failed; retrying"),
+                    }
+                }
+                if stopping {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        })?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+
+    /// Indexes what is left, then stops.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
