@@ -16,7 +16,8 @@ fn wait_indexed(s: &Server, headers: &[(&str, &str)]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let all = s.call("GET", "/api/audit?limit=1", headers, None).json()["total"].clone();
-        let indexed = s.call("GET", "/api/audit?limit=1&q=*", headers, None).json()["total"].clone();
+        let indexed =
+            s.call("GET", "/api/audit?limit=1&q=*", headers, None).json()["total"].clone();
         if all == indexed {
             return;
         }
@@ -27,13 +28,30 @@ fn wait_indexed(s: &Server, headers: &[(&str, &str)]) {
 
 fn history(s: &Server) -> (String, String) {
     assert_eq!(s.post("/api/orgs", &json!({"name": "Filter Org"})).status, 201);
-    let a = s.call("POST", "/api/agents", &[("X-Actor", "slack:U1")], Some(&json!({"name": "alpha-one", "type": "task"}))).json();
+    let a = s
+        .call(
+            "POST",
+            "/api/agents",
+            &[("X-Actor", "slack:U1")],
+            Some(&json!({"name": "alpha-one", "type": "task"})),
+        )
+        .json();
     let a = a["id"].as_str().expect("id").to_owned();
     let b = s.post("/api/agents", &json!({"name": "beta-two", "type": "review"})).json();
     let b = b["id"].as_str().expect("id").to_owned();
-    assert_eq!(s.post(&format!("/api/agents/{a}/action"), &json!({"action": "suspend"})).status, 200);
-    assert_eq!(s.post(&format!("/api/agents/{b}/action"), &json!({"action": "set_autonomy", "level": 4})).status, 200);
-    assert_eq!(s.call("DELETE", &format!("/api/agents/{b}"), &[("X-Actor", "slack:U1")], None).status, 200);
+    assert_eq!(
+        s.post(&format!("/api/agents/{a}/action"), &json!({"action": "suspend"})).status,
+        200
+    );
+    assert_eq!(
+        s.post(&format!("/api/agents/{b}/action"), &json!({"action": "set_autonomy", "level": 4}))
+            .status,
+        200
+    );
+    assert_eq!(
+        s.call("DELETE", &format!("/api/agents/{b}"), &[("X-Actor", "slack:U1")], None).status,
+        200
+    );
     (a, b)
 }
 
@@ -43,7 +61,8 @@ fn every_filter_gives_the_same_answer_before_and_after_indexing() {
     let (a, b) = history(&s);
     let all = s.get("/api/audit").json();
     assert_eq!(seqs(&all), [6, 5, 4, 3, 2, 1]);
-    let ts = |seq: u64| all["entries"][6 - seq as usize]["timestamp"].as_str().expect("ts").to_owned();
+    let ts =
+        |seq: u64| all["entries"][6 - seq as usize]["timestamp"].as_str().expect("ts").to_owned();
     let cases: Vec<(String, Vec<u64>)> = vec![
         ("risk=medium".into(), vec![6, 5]),
         ("risk=low".into(), vec![4, 3, 2, 1]),
@@ -79,7 +98,10 @@ fn every_filter_gives_the_same_answer_before_and_after_indexing() {
     run(&cases);
     // Paging a filtered listing, by page and by keyset.
     let p1 = s.get("/api/audit?action=agent*&limit=3").json();
-    assert_eq!((seqs(&p1), p1["totalPages"].as_u64(), p1["nextBefore"].as_u64()), (vec![6, 4, 3], Some(2), Some(3)));
+    assert_eq!(
+        (seqs(&p1), p1["totalPages"].as_u64(), p1["nextBefore"].as_u64()),
+        (vec![6, 4, 3], Some(2), Some(3))
+    );
     assert_eq!(seqs(&s.get("/api/audit?action=agent*&limit=3&page=2").json()), [2]);
     let k = s.get("/api/audit?action=agent*&limit=3&before=3").json();
     assert_eq!((seqs(&k), k["hasMore"].as_bool()), (vec![2], Some(false)));
@@ -88,7 +110,16 @@ fn every_filter_gives_the_same_answer_before_and_after_indexing() {
 #[test]
 fn parameter_errors_are_400() {
     let s = Server::start();
-    for query in ["risk=extreme", "actorType=robot", "result=maybe", "since=yesterday", "until=2026-13-01", "q=a%20AND%20(", "limit=x", "before=-"] {
+    for query in [
+        "risk=extreme",
+        "actorType=robot",
+        "result=maybe",
+        "since=yesterday",
+        "until=2026-13-01",
+        "q=a%20AND%20(",
+        "limit=x",
+        "before=-",
+    ] {
         s.get(&format!("/api/audit?{query}")).expect_error(400, "INVALID_PARAMETER");
     }
 }
@@ -100,7 +131,12 @@ fn q_finds_an_entry_within_a_second_and_never_across_orgs() {
         assert_eq!(s.post("/api/orgs", &json!({ "name": name })).status, 201);
     }
     let written = Instant::now();
-    let r = s.call("POST", "/api/agents", &[("x-org-id", "org-aardvark-shared")], Some(&json!({"name": "pangolin-agent", "type": "task"})));
+    let r = s.call(
+        "POST",
+        "/api/agents",
+        &[("x-org-id", "org-aardvark-shared")],
+        Some(&json!({"name": "pangolin-agent", "type": "task"})),
+    );
     assert_eq!(r.status, 201);
     loop {
         let hits = s.get("/api/audit?q=pangolin").json();
@@ -114,7 +150,9 @@ fn q_finds_an_entry_within_a_second_and_never_across_orgs() {
     wait_indexed(&s, &[]);
     // "shared" is in both orgs' entries; each org sees only its own.
     assert_eq!(s.get("/api/audit?q=shared").json()["total"], 2);
-    for (org, other) in [("org-aardvark-shared", "org-zebra-shared"), ("org-zebra-shared", "org-aardvark-shared")] {
+    for (org, other) in
+        [("org-aardvark-shared", "org-zebra-shared"), ("org-zebra-shared", "org-aardvark-shared")]
+    {
         let h = [("x-org-id", org)];
         let hits = s.call("GET", "/api/audit?q=shared", &h, None).json();
         assert_eq!(hits["total"], 1, "{org}: {hits}");
@@ -125,7 +163,8 @@ fn q_finds_an_entry_within_a_second_and_never_across_orgs() {
         let filtered = s.call("GET", "/api/audit?actorType=user", &h, None).json();
         assert!(filtered["entries"].as_array().expect("entries").iter().all(|e| e["orgId"] == org));
     }
-    let pangolin = s.call("GET", "/api/audit?q=pangolin", &[("x-org-id", "org-zebra-shared")], None).json();
+    let pangolin =
+        s.call("GET", "/api/audit?q=pangolin", &[("x-org-id", "org-zebra-shared")], None).json();
     assert_eq!(pangolin["total"], 0);
 }
 
@@ -149,7 +188,8 @@ fn a_corrupt_index_is_rebuilt_with_a_log_line() {
     history(&s);
     wait_indexed(&s, &[]);
     s.terminate();
-    std::fs::write(s.data_dir().join("index").join("audit").join("meta.json"), b"{garbage").expect("corrupt");
+    std::fs::write(s.data_dir().join("index").join("audit").join("meta.json"), b"{garbage")
+        .expect("corrupt");
     s.start_again();
     wait_indexed(&s, &[]);
     assert_eq!(s.get("/api/audit?q=*").json()["total"], 6);

@@ -27,6 +27,7 @@ pub use scope::Scope;
 
 use crate::search::Search;
 use crate::store::Store;
+use crate::store::audit::{Pruned, remove_older_than};
 
 /// Everything a handler can reach.
 pub struct App {
@@ -39,6 +40,28 @@ pub struct App {
 impl App {
     pub fn new(store: Store, search: Arc<Search>) -> Self {
         Self { store, search, started: Instant::now(), list_cache: cache::ResponseCache::default() }
+    }
+}
+
+impl App {
+    /// Audit retention (contract 10's `audit-cleanup` calls this): removes entries older than
+    /// `days`, keeping every chain verifiable, and drops them from the search index.
+    pub async fn prune_audit(&self, days: u32) -> Result<Vec<Pruned>, ApiError> {
+        self.prune_audit_before(crate::clock::now_ms() - i64::from(days) * 86_400_000).await
+    }
+
+    /// Removes audit entries older than `cutoff_ms` (Unix milliseconds); see [`Self::prune_audit`].
+    pub async fn prune_audit_before(&self, cutoff: i64) -> Result<Vec<Pruned>, ApiError> {
+        let pruned =
+            self.store.write(move |tx| Ok::<_, ApiError>(remove_older_than(tx, cutoff)?)).await?;
+        let search = Arc::clone(&self.search);
+        let forget = pruned.clone();
+        tokio::task::spawn_blocking(move || {
+            forget.iter().try_for_each(|p| search.audit.forget(&p.org, p.upto_seq))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("index cleanup failed: {e}")))??;
+        Ok(pruned)
     }
 }
 

@@ -130,14 +130,16 @@ impl<S: Stream> SeqIndex<S> {
     ) -> Result<u64, SearchError> {
         let mut added = 0u64;
         loop {
-            let after = self.indexed();
-            let docs = self.stream.read_after(&store.read()?, after, BATCH)?;
-            let Some(&(last, _)) = docs.last() else { return Ok(added) };
-            let n = docs.len() as u64;
+            // The snapshot is read under the writer lock, so a concurrent `delete` (retention)
+            // either sees these documents committed or runs before this snapshot was taken.
             let mut writer = self
                 .writer
                 .lock()
                 .map_err(|_| SearchError::Index("writer lock poisoned".into()))?;
+            let after = self.indexed();
+            let docs = self.stream.read_after(&store.read()?, after, BATCH)?;
+            let Some(&(last, _)) = docs.last() else { return Ok(added) };
+            let n = docs.len() as u64;
             for (_, doc) in docs {
                 writer.add_document(doc)?;
             }

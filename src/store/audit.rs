@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
-use super::tables::{AUDIT_SEQ_KEY, Audit, AuditBySeq, AuditHeads, Meta};
+use super::tables::{AUDIT_SEQ_KEY, Audit, AuditAnchors, AuditBySeq, AuditHeads, Meta};
 use super::txn::{Source, WriteTx, decode, encode};
 use crate::clock;
 
@@ -156,6 +156,69 @@ fn head(src: &impl Source, org: &str) -> Result<(u64, String), StoreError> {
         }
         None => (0, GENESIS.to_owned()),
     })
+}
+
+/// The hash an org's chain starts from: the last entry retention removed, else 64 zeros.
+fn anchor(src: &impl Source, org: &str) -> Result<String, StoreError> {
+    let anchors = src.open::<AuditAnchors>()?;
+    let found = anchors.get(org)?.map(|v| v.value().to_owned());
+    Ok(found.unwrap_or_else(|| GENESIS.to_owned()))
+}
+
+/// What retention removed from one org's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub org: String,
+    pub removed: u64,
+    /// The highest seq removed; the chain now starts after it.
+    pub upto_seq: u64,
+}
+
+/// Removes every entry older than `cutoff_ms` and records, per org, the hash of the last one
+/// removed as the chain's new anchor (so verification still passes), then appends an
+/// `audit.retention` entry saying what was removed. The only way entries ever leave the trail.
+pub fn remove_older_than(tx: &WriteTx<'_>, cutoff_ms: i64) -> Result<Vec<Pruned>, StoreError> {
+    let mut pruned = Vec::new();
+    for org in chained_orgs(tx)? {
+        let mut doomed = Vec::new();
+        let mut last_hash = None;
+        for row in tx.open::<Audit>()?.range((org.as_str(), 0)..=(org.as_str(), u64::MAX))? {
+            let (key, bytes) = row?;
+            let entry: AuditEntry = decode("audit entry", bytes.value())?;
+            if clock::parse_rfc3339(&entry.timestamp).is_none_or(|ts| ts >= cutoff_ms) {
+                break;
+            }
+            doomed.push(key.value().1);
+            last_hash = Some(entry.hash);
+        }
+        let (Some(&upto_seq), Some(last_hash)) = (doomed.last(), last_hash) else { continue };
+        {
+            let mut audit = tx.table_mut::<Audit>()?;
+            for seq in &doomed {
+                audit.remove((org.as_str(), *seq))?;
+            }
+        }
+        {
+            let mut by_seq = tx.table_mut::<AuditBySeq>()?;
+            for seq in &doomed {
+                by_seq.remove(*seq)?;
+            }
+        }
+        let anchor_hex = last_hash.trim_start_matches("sha256:").to_owned();
+        tx.table_mut::<AuditAnchors>()?.insert(org.as_str(), anchor_hex.as_str())?;
+        let (count, head_hash) = head(tx, &org)?;
+        let removed = doomed.len() as u64;
+        tx.table_mut::<AuditHeads>()?
+            .insert(org.as_str(), (count - removed, head_hash.as_str()))?;
+        let draft = AuditDraft::new(ActorType::System, "scheduler", "audit.retention")
+            .meta("removed", removed)
+            .meta("throughSeq", upto_seq)
+            .meta("olderThan", clock::rfc3339(cutoff_ms))
+            .meta("anchor", last_hash.as_str());
+        append(tx, &org, draft)?;
+        pruned.push(Pruned { org, removed, upto_seq });
+    }
+    Ok(pruned)
 }
 
 /// Number of entries visible in a scope (`None`: every org).
@@ -342,7 +405,7 @@ pub fn verify(src: &impl Source, org: &str) -> Result<Verification, StoreError> 
         last_hash: None,
         broken: None,
     };
-    let mut prev = GENESIS.to_owned();
+    let mut prev = anchor(src, org)?;
     let mut last_id = None;
     for row in audit.range((org, 0)..=(org, u64::MAX))? {
         let (key, bytes) = row?;

@@ -66,6 +66,8 @@ tables! {
     AuditBySeq / audit_by_seq = "audit_by_seq": u64 => &'static str;
     /// `org -> (entry count, last hash hex)`: the head of each org's chain.
     AuditHeads / audit_heads = "audit_heads": &'static str => (u64, &'static str);
+    /// `org -> hash hex`: where an org's chain starts after retention removed its oldest entries.
+    AuditAnchors / audit_anchors = "audit_anchors": &'static str => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
