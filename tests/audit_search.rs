@@ -231,3 +231,32 @@ fn after_sigkill_while_indexing_the_index_holds_exactly_the_store() {
     assert_eq!(s.get("/api/audit?limit=1&q=*").json()["total"].as_u64(), Some(total));
     assert_eq!(s.get("/api/audit?limit=1&q=agent_spawn").json()["total"].as_u64(), Some(total));
 }
+
+#[test]
+fn reindex_rebuilds_the_index_from_the_store() {
+    let run = |s: &Server| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spar"))
+            .arg("reindex")
+            .arg("--data-dir")
+            .arg(s.data_dir())
+            .output()
+            .expect("run spar reindex")
+    };
+    let mut s = Server::start();
+    history(&s);
+    let busy = run(&s);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop the server first"));
+
+    s.terminate();
+    std::fs::remove_dir_all(s.data_dir().join("index")).expect("remove index");
+    let out = run(&s);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 6 audit entries"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("100% 6/6"));
+    s.start_again();
+    assert_eq!(s.get("/api/audit?q=*").json()["total"], 6);
+    // Only the first start created an index; the reindexed one was used as it is.
+    assert_eq!(s.log().matches("creating search index").count(), 1);
+    assert!(!s.log().contains("rebuilding"), "{}", s.log());
+}

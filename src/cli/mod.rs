@@ -1,6 +1,7 @@
 //! The `spar` command line (contract 1): argh subcommands, each flag overriding its environment
 //! variable.
 
+mod reindex;
 mod serve;
 mod verify_audit;
 
@@ -19,6 +20,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::ServeArgs),
+    Reindex(reindex::ReindexArgs),
     VerifyAudit(verify_audit::VerifyAuditArgs),
     Version(VersionArgs),
 }
@@ -32,6 +34,7 @@ pub fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Reindex(args) => reindex::run(args),
         Command::VerifyAudit(args) => verify_audit::run(args),
         Command::Version(_) => {
             println!("spar {}", env!("CARGO_PKG_VERSION"));

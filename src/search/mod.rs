@@ -24,6 +24,11 @@ use crate::store::Store;
 use audit::AuditStream;
 use seq_index::SeqIndex;
 
+/// Where the audit index lives in a data dir.
+pub fn audit_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("index").join("audit")
+}
+
 /// How often the indexer looks for new entries: `q` finds an entry within about this long.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -34,8 +39,7 @@ pub struct Search {
 impl Search {
     /// Opens (or rebuilds) the indexes under `<data-dir>/index/`.
     pub fn open(data_dir: &Path, store: &Store) -> Result<Self, SearchError> {
-        let audit =
-            SeqIndex::open(&data_dir.join("index").join("audit"), AuditStream::new(), store)?;
+        let audit = SeqIndex::open(&audit_dir(data_dir), AuditStream::new(), store)?;
         Ok(Self { audit })
     }
 

@@ -11,7 +11,7 @@ use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use super::SearchError;
-use crate::store::{ReadTx, Store};
+use crate::store::{ReadTx, Snapshots, Store};
 
 /// Documents added per commit at most (bounds memory while catching up).
 const BATCH: usize = 20_000;
@@ -80,7 +80,8 @@ impl<S: Stream> SeqIndex<S> {
         Ok((index, indexed))
     }
 
-    fn rebuild(dir: &Path, stream: S) -> Result<Self, SearchError> {
+    /// Deletes whatever is in `dir` and starts an empty index there.
+    pub fn rebuild(dir: &Path, stream: S) -> Result<Self, SearchError> {
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| SearchError::Index(e.to_string()))?;
         }
@@ -125,7 +126,7 @@ impl<S: Stream> SeqIndex<S> {
     /// documents were added. `progress` hears the running total after each commit.
     pub fn catch_up(
         &self,
-        store: &Store,
+        store: &impl Snapshots,
         mut progress: impl FnMut(u64),
     ) -> Result<u64, SearchError> {
         let mut added = 0u64;
@@ -137,7 +138,7 @@ impl<S: Stream> SeqIndex<S> {
                 .lock()
                 .map_err(|_| SearchError::Index("writer lock poisoned".into()))?;
             let after = self.indexed();
-            let docs = self.stream.read_after(&store.read()?, after, BATCH)?;
+            let docs = self.stream.read_after(&store.snapshot()?, after, BATCH)?;
             let Some(&(last, _)) = docs.last() else { return Ok(added) };
             let n = docs.len() as u64;
             for (_, doc) in docs {

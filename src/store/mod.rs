@@ -137,6 +137,23 @@ impl Store {
     }
 }
 
+/// Anything consistent snapshots can be taken from: the live store or a read-only one.
+pub trait Snapshots {
+    fn snapshot(&self) -> Result<ReadTx, StoreError>;
+}
+
+impl Snapshots for Store {
+    fn snapshot(&self) -> Result<ReadTx, StoreError> {
+        self.read()
+    }
+}
+
+impl Snapshots for ReadOnlyStore {
+    fn snapshot(&self) -> Result<ReadTx, StoreError> {
+        self.read()
+    }
+}
+
 /// A read-only view of a data dir, for offline tools such as `spar verify-audit`.
 pub struct ReadOnlyStore {
     db: redb::ReadOnlyDatabase,
