@@ -78,6 +78,13 @@ fn busy_history(s: &Server) {
         Some(&json!({"name": "other-org-agent", "type": "task"})),
     );
     assert_eq!(b.status, 201, "{}", b.json());
+    // Nested objects, arrays, unicode, floats and negative numbers in the metadata.
+    let nested = json!({"z": {"b": [1, 2.5, -3, {"y": "ü\u{0007}", "a": null}], "a": true}, "emoji": "🚀", "n": 1e21});
+    let m = s.post(
+        "/api/memory",
+        &json!({"content": "deploy notes", "category": "pattern", "metadata": nested}),
+    );
+    assert_eq!(m.status, 201, "{}", m.json());
 }
 
 #[test]
@@ -85,7 +92,7 @@ fn the_chain_matches_the_contract_formula_recomputed_independently() {
     let s = Server::start();
     busy_history(&s);
     let entries = all_entries(&s);
-    assert_eq!(entries.len(), 8);
+    assert_eq!(entries.len(), 9);
     let mut prev_by_org: BTreeMap<String, String> = BTreeMap::new();
     let mut last_seq = 0;
     for e in &entries {
@@ -110,11 +117,16 @@ fn the_chain_matches_the_contract_formula_recomputed_independently() {
     }
     // The control characters really went through the \u00xx path.
     assert!(entries.iter().any(|e| canonical(&e["metadata"]).contains("\\u0001")));
+    let memory = &entries[8]["metadata"]["metadata"];
+    assert_eq!(
+        canonical(memory),
+        r#"{"emoji":"🚀","n":1e+21,"z":{"a":true,"b":[1,2.5,-3,{"a":null,"y":"ü\u0007"}]}}"#
+    );
     assert!(entries.iter().any(|e| e["actorId"] == "whatsapp:5511999990000"));
 
     let v = s.get("/api/audit/verify").json();
-    assert_eq!((v["valid"].as_bool(), v["entries"].as_u64()), (Some(true), Some(8)));
-    assert_eq!(v["lastHash"], entries[7]["hash"]);
+    assert_eq!((v["valid"].as_bool(), v["entries"].as_u64()), (Some(true), Some(9)));
+    assert_eq!(v["lastHash"], entries[8]["hash"]);
     assert_eq!(v["orgs"].as_array().map(Vec::len), Some(4));
     let one = s.call("GET", "/api/audit/verify", &[("x-org-id", "org-org")], None).json();
     assert_eq!(one, json!({"valid": true, "entries": 2, "lastHash": entries[7]["hash"]}));
@@ -127,7 +139,7 @@ fn a_tampered_entry_is_named_by_the_api_and_the_cli() {
     s.terminate();
     let (code, out) = verify_audit_cli(&s);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("audit chains valid: 8 entries in 4 orgs"), "{out}");
+    assert!(out.contains("audit chains valid: 9 entries in 4 orgs"), "{out}");
 
     // Change what aud-5 says, keeping its hash: the recomputation must catch it.
     let mut entry = audit_row(&s, "default", 5).expect("aud-5 in default");
@@ -153,10 +165,10 @@ fn a_removed_newest_entry_is_caught_by_the_chain_head() {
     let mut s = Server::start();
     busy_history(&s);
     s.terminate();
-    set_audit_row(&s, "default", 7, None);
+    set_audit_row(&s, "default", 9, None);
     let (code, out) = verify_audit_cli(&s);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("BROKEN at aud-6"), "{out}");
+    assert!(out.contains("BROKEN at aud-7"), "{out}");
     assert!(out.contains("ends here"), "{out}");
 }
 

@@ -252,11 +252,14 @@ fn reindex_rebuilds_the_index_from_the_store() {
     std::fs::remove_dir_all(s.data_dir().join("index")).expect("remove index");
     let out = run(&s);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 6 audit entries"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("reindexed 6 audit entries and 0 memory entries")
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("100% 6/6"));
     s.start_again();
     assert_eq!(s.get("/api/audit?q=*").json()["total"], 6);
-    // Only the first start created an index; the reindexed one was used as it is.
-    assert_eq!(s.log().matches("creating search index").count(), 1);
+    // Only the first start created indexes (audit and memory); the reindexed ones were used.
+    assert_eq!(s.log().matches("creating search index").count(), 2);
     assert!(!s.log().contains("rebuilding"), "{}", s.log());
 }

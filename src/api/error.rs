@@ -46,8 +46,16 @@ pub enum ApiError {
         project: String,
     },
     ProjectNotFound(String),
-    // Orgs (contract 11).
+    // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
+    FieldTooLarge {
+        field: &'static str,
+        limit: usize,
+    },
+    IdentityAlreadyExists {
+        account: String,
+        identity: String,
+    },
     // Server side.
     ShuttingDown,
     /// The cause goes to the log, never to the client.
@@ -63,7 +71,7 @@ impl ApiError {
             | Self::ProjectNotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
-            Self::PayloadTooLarge { .. } => 413,
+            Self::PayloadTooLarge { .. } | Self::FieldTooLarge { .. } => 413,
             Self::BodyTimeout => 408,
             Self::InvalidJson(_)
             | Self::InvalidField { .. }
@@ -78,7 +86,8 @@ impl ApiError {
             Self::AgentAlreadyExists(_)
             | Self::InvalidState(_)
             | Self::AgentHasProject { .. }
-            | Self::OrgAlreadyExists(_) => 409,
+            | Self::OrgAlreadyExists(_)
+            | Self::IdentityAlreadyExists { .. } => 409,
             Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         }
@@ -89,7 +98,7 @@ impl ApiError {
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::PayloadTooLarge { .. } | Self::FieldTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::BodyTimeout => "REQUEST_TIMEOUT",
             Self::InvalidJson(_) => "INVALID_JSON",
             Self::InvalidField { .. } => "INVALID_FIELD",
@@ -108,6 +117,7 @@ impl ApiError {
             Self::AgentHasProject { .. } => "AGENT_HAS_PROJECT",
             Self::ProjectNotFound(_) => "PROJECT_NOT_FOUND",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
+            Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::Internal(_) => "INTERNAL",
         }
@@ -188,6 +198,12 @@ impl fmt::Display for ApiError {
             Self::ProjectNotFound(_) => write!(f, "Project not found"),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
+            }
+            Self::FieldTooLarge { field, limit } => {
+                write!(f, "Field '{field}' exceeds the limit of {limit} bytes")
+            }
+            Self::IdentityAlreadyExists { account, identity } => {
+                write!(f, "Account '{account}' is already linked to identity '{identity}'")
             }
             Self::ShuttingDown => write!(f, "Server is shutting down; retry shortly"),
             Self::Internal(_) => write!(f, "Internal server error"),

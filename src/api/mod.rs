@@ -9,6 +9,8 @@ mod body;
 mod cache;
 mod error;
 mod health;
+mod identity;
+mod memory;
 mod orgs;
 pub mod routes;
 mod scope;
@@ -159,5 +161,10 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::GetOrg(id) => orgs::get(app, &scope, id),
         Endpoint::ListAudit => audit::list(app, &scope, &req),
         Endpoint::VerifyAudit => audit::verify(app, &scope).await,
+        Endpoint::MemoryStats => memory::stats(app, &scope),
+        Endpoint::AddMemory => memory::add(app, &scope, &req).await,
+        Endpoint::SearchMemory => memory::search(app, &scope, &req),
+        Endpoint::GetIdentity => identity::get(app, &scope, &req),
+        Endpoint::RegisterIdentity => identity::register(app, &scope, &req).await,
     }
 }

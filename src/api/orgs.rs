@@ -7,7 +7,7 @@ use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::OrgRecord;
-use crate::store::{ReadTx, agents, orgs};
+use crate::store::{ReadTx, agents, identity, orgs};
 
 const MAX_NAME: usize = 100;
 const MAX_SLUG: usize = 48;
@@ -18,7 +18,7 @@ fn view(tx: &ReadTx, org: &OrgRecord) -> Result<Value, ApiError> {
         "name": org.name,
         "slug": org.slug,
         "projectCount": orgs::projects(tx, &org.id)?.len(),
-        "memberCount": 0,
+        "memberCount": identity::list(tx, &org.id)?.len(),
         "createdAt": clock::rfc3339(org.created_at_ms),
     }))
 }
@@ -55,7 +55,13 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     out["projects"] = Value::Array(projects);
-    out["members"] = json!([]);
+    let members: Vec<Value> = identity::list(&tx, &org.id)?
+        .iter()
+        .map(|i| {
+            json!({ "identityId": i.id, "displayName": i.display_name, "role": i.role, "joinedAt": i.registered_at })
+        })
+        .collect();
+    out["members"] = Value::Array(members);
     Ok(Response::ok(&out))
 }
 

@@ -13,6 +13,9 @@
 //! | GET | `/api/orgs/:id` | [`Endpoint::GetOrg`] |
 //! | GET | `/api/audit` | [`Endpoint::ListAudit`] |
 //! | GET | `/api/audit/verify` | [`Endpoint::VerifyAudit`] |
+//! | GET, POST | `/api/memory` | [`Endpoint::MemoryStats`], [`Endpoint::AddMemory`] |
+//! | GET | `/api/memory/search` | [`Endpoint::SearchMemory`] |
+//! | GET, POST | `/api/identity` | [`Endpoint::GetIdentity`], [`Endpoint::RegisterIdentity`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -78,6 +81,11 @@ pub enum Endpoint {
     GetOrg(String),
     ListAudit,
     VerifyAudit,
+    MemoryStats,
+    AddMemory,
+    SearchMemory,
+    GetIdentity,
+    RegisterIdentity,
 }
 
 impl Endpoint {
@@ -96,6 +104,11 @@ impl Endpoint {
             Self::GetOrg(_) => "get_org",
             Self::ListAudit => "list_audit",
             Self::VerifyAudit => "verify_audit",
+            Self::MemoryStats => "memory_stats",
+            Self::AddMemory => "add_memory",
+            Self::SearchMemory => "search_memory",
+            Self::GetIdentity => "get_identity",
+            Self::RegisterIdentity => "register_identity",
         }
     }
 
@@ -196,6 +209,25 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ["api", "audit", "verify"] => {
             (matches!(method, Get).then_some(Endpoint::VerifyAudit), &[Get, Head])
         }
+        ["api", "memory"] => (
+            match method {
+                Get => Some(Endpoint::MemoryStats),
+                Post => Some(Endpoint::AddMemory),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "memory", "search"] => {
+            (matches!(method, Get).then_some(Endpoint::SearchMemory), &[Get, Head])
+        }
+        ["api", "identity"] => (
+            match method {
+                Get => Some(Endpoint::GetIdentity),
+                Post => Some(Endpoint::RegisterIdentity),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
         _ => return Err(ApiError::NotFound),
     };
     endpoint.ok_or(ApiError::MethodNotAllowed(allowed))

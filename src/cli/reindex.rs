@@ -10,10 +10,11 @@ use argh::FromArgs;
 
 use super::setting;
 use crate::search::audit::AuditStream;
-use crate::search::seq_index::SeqIndex;
+use crate::search::memory::MemoryStream;
+use crate::search::seq_index::{SeqIndex, Stream};
 use crate::search::{self};
-use crate::store::audit;
 use crate::store::{ReadOnlyStore, StoreError};
+use crate::store::{audit, memory};
 
 /// Rebuild the search indexes of a data dir from its store (the server must be stopped).
 #[derive(FromArgs)]
@@ -42,17 +43,32 @@ fn reindex(args: ReindexArgs) -> Result<(), String> {
         }
         other => other.to_string(),
     })?;
-    let total = audit::count_upto(&store.read().map_err(|e| e.to_string())?, u64::MAX)
-        .map_err(|e| e.to_string())?;
+    let tx = store.read().map_err(|e| e.to_string())?;
+    let audit_total = audit::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
+    let memory_total = memory::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let index = SeqIndex::rebuild(&search::audit_dir(&data_dir), AuditStream::new())
-        .map_err(|e| e.to_string())?;
-    let mut bar = Progress::new("audit", total);
-    let added = index.catch_up(&store, |done| bar.show(done)).map_err(|e| e.to_string())?;
+    let audit = rebuild(&store, search::audit_dir(&data_dir), AuditStream::new(), audit_total)?;
+    let memory = rebuild(&store, search::memory_dir(&data_dir), MemoryStream::new(), memory_total)?;
+    println!(
+        "reindexed {audit} audit entries and {memory} memory entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Rebuilds one index with its own progress bar; returns how many documents it holds.
+fn rebuild<S: Stream>(
+    store: &ReadOnlyStore,
+    dir: PathBuf,
+    stream: S,
+    total: u64,
+) -> Result<u64, String> {
+    let mut bar = Progress::new(stream.name(), total);
+    let index = SeqIndex::rebuild(&dir, stream).map_err(|e| e.to_string())?;
+    let added = index.catch_up(store, |done| bar.show(done)).map_err(|e| e.to_string())?;
     bar.finish(added);
     index.close();
-    println!("reindexed {added} audit entries in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(added)
 }
 
 /// A one-line progress bar, redrawn when the percentage changes.

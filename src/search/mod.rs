@@ -9,6 +9,7 @@
 
 pub mod audit;
 mod error;
+pub mod memory;
 pub mod seq_index;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use error::SearchError;
 use crate::clock;
 use crate::store::Store;
 use audit::AuditStream;
+use memory::MemoryStream;
 use seq_index::SeqIndex;
 
 /// Where the audit index lives in a data dir.
@@ -29,23 +31,30 @@ pub fn audit_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("index").join("audit")
 }
 
+/// Where the memory index lives in a data dir.
+pub fn memory_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("index").join("memory")
+}
+
 /// How often the indexer looks for new entries: `q` finds an entry within about this long.
 const POLL: Duration = Duration::from_millis(100);
 
 pub struct Search {
     pub audit: SeqIndex<AuditStream>,
+    pub memory: SeqIndex<MemoryStream>,
 }
 
 impl Search {
     /// Opens (or rebuilds) the indexes under `<data-dir>/index/`.
     pub fn open(data_dir: &Path, store: &Store) -> Result<Self, SearchError> {
         let audit = SeqIndex::open(&audit_dir(data_dir), AuditStream::new(), store)?;
-        Ok(Self { audit })
+        let memory = SeqIndex::open(&memory_dir(data_dir), MemoryStream::new(), store)?;
+        Ok(Self { audit, memory })
     }
 
     /// Indexes everything the store has that the indexes do not.
     pub fn catch_up(&self, store: &Store) -> Result<u64, SearchError> {
-        self.audit.catch_up(store, |_| {})
+        Ok(self.audit.catch_up(store, |_| {})? + self.memory.catch_up(store, |_| {})?)
     }
 
     /// Seconds the audit index trails the store: the age of the oldest entry it does not hold.

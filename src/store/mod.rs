@@ -10,6 +10,8 @@
 pub mod agents;
 pub mod audit;
 mod error;
+pub mod identity;
+pub mod memory;
 pub mod orgs;
 pub mod records;
 mod tables;

@@ -129,6 +129,44 @@ pub struct OrgRecord {
     pub created_at_ms: i64,
 }
 
+/// Something an agent or a user wants remembered (contract 11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryEntry {
+    pub id: String,
+    pub seq: u64,
+    pub org_id: String,
+    pub agent_id: Option<String>,
+    pub project_id: Option<String>,
+    pub category: String,
+    pub content: String,
+    pub metadata: serde_json::Value,
+    pub created_at: String,
+}
+
+/// A person, known by their accounts on chat channels (contract 11, CodeSpar 3.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityRecord {
+    pub id: String,
+    pub org_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub channels: Vec<ChannelAccount>,
+    pub registered_at: String,
+    pub last_seen: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelAccount {
+    #[serde(rename = "type")]
+    pub channel_type: String,
+    pub user_id: String,
+    pub username: Option<String>,
+    pub linked_at: String,
+}
+
 /// A project linked to a GitHub repository (the projects API fills these in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -66,6 +66,14 @@ tables! {
     AuditBySeq / audit_by_seq = "audit_by_seq": u64 => &'static str;
     /// `org -> (entry count, last hash hex)`: the head of each org's chain.
     AuditHeads / audit_heads = "audit_heads": &'static str => (u64, &'static str);
+    /// `(org, seq) -> MemoryEntry` (JSON).
+    Memory / memory = "memory": (&'static str, u64) => &'static [u8];
+    /// `seq -> org`: memory entries in server-wide order, for indexing.
+    MemoryBySeq / memory_by_seq = "memory_by_seq": u64 => &'static str;
+    /// `(org, identity id) -> IdentityRecord` (JSON).
+    Identities / identities = "identities": (&'static str, &'static str) => &'static [u8];
+    /// `(org, "<channel type>:<user id>") -> identity id`: a chat account names one identity.
+    IdentityLinks / identity_links = "identity_links": (&'static str, &'static str) => &'static str;
     /// `org -> hash hex`: where an org's chain starts after retention removed its oldest entries.
     AuditAnchors / audit_anchors = "audit_anchors": &'static str => &'static str;
 }
@@ -73,3 +81,5 @@ tables! {
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub const AUDIT_SEQ_KEY: &str = "audit_seq";
 pub const AGENT_ID_KEY: &str = "agent_id_next";
+pub const MEMORY_SEQ_KEY: &str = "memory_seq";
+pub const IDENTITY_SEQ_KEY: &str = "identity_seq";

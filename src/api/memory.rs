@@ -1,0 +1,189 @@
+//! Memory (contract 11): add an entry, statistics, ranked search.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::search::memory::MemoryFilter;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::MemoryEntry;
+use crate::store::{agents, memory, orgs};
+
+const MAX_CONTENT: usize = 64 * 1024;
+const CATEGORIES: [&str; 5] = ["code", "conversation", "pattern", "incident", "ci"];
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddBody {
+    content: Option<String>,
+    category: Option<String>,
+    agent_id: Option<String>,
+    project_id: Option<String>,
+    metadata: Option<Map<String, Value>>,
+}
+
+pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let input: AddBody = body::json(&req.body)?;
+    let content = input
+        .content
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| ApiError::MissingField("content".into()))?;
+    if content.len() > MAX_CONTENT {
+        return Err(ApiError::FieldTooLarge { field: "content", limit: MAX_CONTENT });
+    }
+    let category = input.category.unwrap_or_else(|| "conversation".into());
+    if !CATEGORIES.contains(&category.as_str()) {
+        return Err(ApiError::InvalidField {
+            field: "category".into(),
+            reason: format!("must be one of {}", CATEGORIES.join(", ")),
+        });
+    }
+    let metadata = Value::Object(input.metadata.unwrap_or_default());
+    let (agent_id, project_id) =
+        (input.agent_id.filter(|a| !a.is_empty()), input.project_id.filter(|p| !p.is_empty()));
+    let (org, actor) = (scope.write_org().to_owned(), req.actor().to_owned());
+    let entry = app
+        .store
+        .write(move |tx| {
+            if let Some(a) = &agent_id
+                && agents::get(tx, &org, a)?.is_none()
+            {
+                return Err(ApiError::AgentNotFound(a.clone()));
+            }
+            if let Some(p) = &project_id
+                && orgs::project(tx, &org, p)?.is_none()
+            {
+                return Err(ApiError::ProjectNotFound(p.clone()));
+            }
+            let seq = memory::next_seq(tx)?;
+            let entry = MemoryEntry {
+                id: format!("mem-{seq}"),
+                seq,
+                org_id: org.clone(),
+                agent_id: agent_id.clone(),
+                project_id: project_id.clone(),
+                category: category.clone(),
+                content: content.clone(),
+                metadata: metadata.clone(),
+                created_at: clock::rfc3339(clock::now_ms()),
+            };
+            memory::put(tx, &entry)?;
+            let mut draft = AuditDraft::new(ActorType::User, &actor, "memory.add")
+                .meta("memoryId", entry.id.as_str())
+                .meta("category", entry.category.as_str())
+                .meta("bytes", entry.content.len())
+                .meta("metadata", entry.metadata.clone());
+            if let Some(a) = &entry.agent_id {
+                draft = draft.meta("agentId", a.as_str());
+            }
+            if let Some(p) = &entry.project_id {
+                draft = draft.meta("projectId", p.as_str());
+            }
+            audit::append(tx, &org, draft)?;
+            Ok(entry)
+        })
+        .await?;
+    Ok(Response::json(201, &view(&entry)))
+}
+
+/// An entry as the API shows it (the internal seq stays internal).
+fn view(e: &MemoryEntry) -> Value {
+    json!({
+        "id": e.id, "orgId": e.org_id, "agentId": e.agent_id, "projectId": e.project_id,
+        "category": e.category, "content": e.content, "metadata": e.metadata,
+        "createdAt": e.created_at,
+    })
+}
+
+/// Statistics of the scope's memory. A full scan: it reads every entry of the scope.
+pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
+    let entries = memory::all(&app.store.read()?, scope.filter())?;
+    let bytes: usize = entries.iter().map(|e| e.content.len()).sum();
+    let conversations: Vec<&MemoryEntry> =
+        entries.iter().filter(|e| e.category == "conversation").collect();
+    let users: BTreeSet<&str> = conversations
+        .iter()
+        .filter_map(|e| e.metadata.get("userId").and_then(Value::as_str))
+        .collect();
+    let mut channels: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &conversations {
+        if let Some(c) = e.metadata.get("channel").and_then(Value::as_str) {
+            *channels.entry(c).or_default() += 1;
+        }
+    }
+    let code: Vec<&MemoryEntry> = entries.iter().filter(|e| e.category == "code").collect();
+    let indexed = app.search.memory.indexed();
+    let last_sync = entries.iter().rev().find(|e| e.seq <= indexed).map(|e| e.created_at.clone());
+    Ok(Response::ok(&json!({
+        "vectorStore": {
+            "totalEmbeddings": entries.len(),
+            "storageMB": (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0,
+            "lastSync": last_sync,
+            "dimensions": null,
+            "backend": "tantivy",
+        },
+        "conversations": {
+            "totalMessages": conversations.len(),
+            "uniqueUsers": users.len(),
+            "channels": channels,
+            "retentionDays": null,
+        },
+        "projectContext": {
+            "filesIndexed": code.len(),
+            "lastIndexed": code.last().map(|e| e.created_at.clone()),
+            "repo": null,
+        },
+    })))
+}
+
+/// Ranked full-text search (tantivy query syntax in `q`), org-filtered by the search module.
+pub fn search(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let q = req.query.get("q").ok_or_else(|| ApiError::MissingField("q".into()))?;
+    let category = req.query.get("category").map(str::to_owned);
+    if let Some(c) = &category
+        && !CATEGORIES.contains(&c.as_str())
+    {
+        return Err(ApiError::InvalidParameter {
+            name: "category",
+            reason: format!("'{c}' is not one of {}", CATEGORIES.join(", ")),
+        });
+    }
+    let filter = MemoryFilter {
+        agent_id: req.query.get("agentId").map(str::to_owned),
+        project_id: req.query.get("projectId").map(str::to_owned),
+        category,
+    };
+    let page_size = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as u64;
+    let page = req.query.int("page")?.unwrap_or(1).max(1) as u64;
+    let offset = (page - 1).saturating_mul(page_size);
+    let (hits, total) = app.search.memory.search(
+        scope.filter(),
+        q,
+        &filter,
+        usize::try_from(offset).unwrap_or(usize::MAX),
+        page_size as usize,
+    )?;
+    let tx = app.store.read()?;
+    let mut results = Vec::with_capacity(hits.len());
+    for (seq, score) in hits {
+        if let Some(entry) = memory::by_seq(&tx, seq)? {
+            let mut v = view(&entry);
+            v["score"] = json!(score);
+            results.push(v);
+        }
+    }
+    let total_pages = total.div_ceil(page_size).max(1);
+    Ok(Response::ok(&json!({
+        "results": results,
+        "total": total,
+        "page": page,
+        "pageSize": page_size,
+        "totalPages": total_pages,
+        "hasMore": page < total_pages,
+    })))
+}

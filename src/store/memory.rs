@@ -1,0 +1,67 @@
+//! Memory entries: `(org, seq) -> MemoryEntry`, plus `seq -> org` for indexing in order.
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use super::StoreError;
+use super::records::MemoryEntry;
+use super::tables::{MEMORY_SEQ_KEY, Memory, MemoryBySeq, Meta};
+use super::txn::{Source, WriteTx, decode, encode};
+
+/// The next memory seq (its id is `mem-<seq>`).
+pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
+    let mut meta = tx.table_mut::<Meta>()?;
+    let seq = meta.get(MEMORY_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(MEMORY_SEQ_KEY, seq)?;
+    Ok(seq)
+}
+
+pub fn put(tx: &WriteTx<'_>, entry: &MemoryEntry) -> Result<(), StoreError> {
+    let org = entry.org_id.as_str();
+    tx.table_mut::<Memory>()?.insert((org, entry.seq), encode(entry).as_slice())?;
+    tx.table_mut::<MemoryBySeq>()?.insert(entry.seq, org)?;
+    Ok(())
+}
+
+/// The entry with this seq, whatever its org.
+pub fn by_seq(src: &impl Source, seq: u64) -> Result<Option<MemoryEntry>, StoreError> {
+    let Some(org) = src.open::<MemoryBySeq>()?.get(seq)?.map(|o| o.value().to_owned()) else {
+        return Ok(None);
+    };
+    match src.open::<Memory>()?.get((org.as_str(), seq))? {
+        Some(bytes) => Ok(Some(decode("memory entry", bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Up to `limit` entries with seq above `after`, oldest first (for indexing).
+pub fn entries_after(
+    src: &impl Source,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<MemoryEntry>, StoreError> {
+    let memory = src.open::<Memory>()?;
+    let mut out = Vec::new();
+    for row in src.open::<MemoryBySeq>()?.range(after.saturating_add(1)..)?.take(limit) {
+        let (seq, org) = row?;
+        if let Some(bytes) = memory.get((org.value(), seq.value()))? {
+            out.push(decode("memory entry", bytes.value())?);
+        }
+    }
+    Ok(out)
+}
+
+pub fn count_upto(src: &impl Source, seq: u64) -> Result<u64, StoreError> {
+    let by_seq = src.open::<MemoryBySeq>()?;
+    let above = by_seq.range(seq.saturating_add(1)..)?.count() as u64;
+    Ok(by_seq.len()?.saturating_sub(above))
+}
+
+/// Every entry of a scope (`None`: all orgs), oldest first, for statistics.
+pub fn all(src: &impl Source, org: Option<&str>) -> Result<Vec<MemoryEntry>, StoreError> {
+    let memory = src.open::<Memory>()?;
+    let rows = match org {
+        Some(org) => memory.range((org, 0)..=(org, u64::MAX))?,
+        None => memory.iter()?,
+    };
+    rows.map(|row| decode("memory entry", row?.1.value())).collect()
+}
