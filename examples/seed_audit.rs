@@ -13,7 +13,8 @@ use spar::store::audit::{self, ActorType, AuditDraft, AuditResult};
 use spar::store::{Store, StoreError};
 
 const PER_TXN: u64 = 5_000;
-const WORDS: [&str; 8] = ["deploy", "rollback", "review", "build", "incident", "cache", "queue", "schema"];
+const WORDS: [&str; 8] =
+    ["deploy", "rollback", "review", "build", "incident", "cache", "queue", "schema"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -57,11 +58,12 @@ fn entry(i: u64) -> AuditDraft {
     } else {
         format!("{word} #{i} finished on branch main")
     };
-    let mut d = AuditDraft::new(ActorType::Agent, &format!("agent-task-{:06}", i % 5000), "ci_event")
-        .meta("repo", format!("acme/svc-{}", i % 40))
-        .meta("branch", "main")
-        .meta("detail", detail)
-        .meta("build", json!({"number": i, "durationMs": i % 9000}));
+    let mut d =
+        AuditDraft::new(ActorType::Agent, &format!("agent-task-{:06}", i % 5000), "ci_event")
+            .meta("repo", format!("acme/svc-{}", i % 40))
+            .meta("branch", "main")
+            .meta("detail", detail)
+            .meta("build", json!({"number": i, "durationMs": i % 9000}));
     if i % 10 == 0 {
         d = d.meta("risk", "high");
         d.result = AuditResult::Failed;
