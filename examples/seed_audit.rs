@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, StoreError>(())
         }))?;
         written += batch;
-        if written % 100_000 == 0 {
+        if written.is_multiple_of(100_000) {
             eprintln!("{written} entries written ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
@@ -64,7 +64,7 @@ fn entry(i: u64) -> AuditDraft {
             .meta("branch", "main")
             .meta("detail", detail)
             .meta("build", json!({"number": i, "durationMs": i % 9000}));
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         d = d.meta("risk", "high");
         d.result = AuditResult::Failed;
     }
