@@ -236,28 +236,7 @@ pub fn page(
     offset: u64,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let audit = src.open::<Audit>()?;
-    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(limit);
-    match org {
-        Some(org) => {
-            for row in audit.range((org, 0)..=(org, u64::MAX))?.rev().skip(skip).take(limit) {
-                out.push(decode("audit entry", row?.1.value())?);
-            }
-        }
-        None => {
-            let by_seq = src.open::<AuditBySeq>()?;
-            for row in by_seq.iter()?.rev().skip(skip).take(limit) {
-                let (seq, org) = row?;
-                let (seq, org) = (seq.value(), org.value());
-                let bytes = audit.get((org, seq))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("audit index names missing entry aud-{seq}"))
-                })?;
-                out.push(decode("audit entry", bytes.value())?);
-            }
-        }
-    }
-    Ok(out)
+    newest(src, org, 0..u64::MAX, usize::try_from(offset).unwrap_or(usize::MAX), limit)
 }
 
 /// Newest-first entries with `seq` below `before` (keyset paging): O(limit) at any depth.
@@ -267,27 +246,51 @@ pub fn page_before(
     before: u64,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
+    newest(src, org, 0..before, 0, limit)
+}
+
+/// The newest entries of a scope (`None`: every org) with seq in `seqs`, newest first: a redb
+/// range read backwards, so its cost is `skip + limit` whatever the trail's size.
+fn newest(
+    src: &impl Source,
+    org: Option<&str>,
+    seqs: std::ops::Range<u64>,
+    skip: usize,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let audit = src.open::<Audit>()?;
-    let mut out = Vec::with_capacity(limit);
+    let mut out = Vec::new();
+    if seqs.is_empty() {
+        return Ok(out);
+    }
     match org {
         Some(org) => {
-            for row in audit.range((org, 0)..(org, before))?.rev().take(limit) {
+            let rows = audit.range((org, seqs.start)..(org, seqs.end))?;
+            for row in rows.rev().skip(skip).take(limit) {
                 out.push(decode("audit entry", row?.1.value())?);
             }
         }
         None => {
             let by_seq = src.open::<AuditBySeq>()?;
-            for row in by_seq.range(..before)?.rev().take(limit) {
+            for row in by_seq.range(seqs)?.rev().skip(skip).take(limit) {
                 let (seq, org) = row?;
-                let (seq, org) = (seq.value(), org.value());
-                let bytes = audit.get((org, seq))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("audit index names missing entry aud-{seq}"))
-                })?;
-                out.push(decode("audit entry", bytes.value())?);
+                out.push(load(&*audit, org.value(), seq.value())?);
             }
         }
     }
     Ok(out)
+}
+
+/// The entry `seq` of `org`, which the `AuditBySeq` index says exists.
+fn load(
+    audit: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    org: &str,
+    seq: u64,
+) -> Result<AuditEntry, StoreError> {
+    let bytes = audit
+        .get((org, seq))?
+        .ok_or_else(|| StoreError::Corrupt(format!("audit index names missing entry aud-{seq}")))?;
+    decode("audit entry", bytes.value())
 }
 
 /// Up to `limit` entries of every org with seq above `after`, oldest first (for indexing).
@@ -301,10 +304,7 @@ pub fn entries_after(
     let mut out = Vec::new();
     for row in by_seq.range(after.saturating_add(1)..)?.take(limit) {
         let (seq, org) = row?;
-        let (seq, org) = (seq.value(), org.value());
-        if let Some(bytes) = audit.get((org, seq))? {
-            out.push(decode("audit entry", bytes.value())?);
-        }
+        out.push(load(&*audit, org.value(), seq.value())?);
     }
     Ok(out)
 }
@@ -331,29 +331,7 @@ pub fn newest_between(
     after: u64,
     before: u64,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let from = after.saturating_add(1);
-    if from >= before {
-        return Ok(Vec::new());
-    }
-    let audit = src.open::<Audit>()?;
-    let mut out = Vec::new();
-    match org {
-        Some(org) => {
-            for row in audit.range((org, from)..(org, before))?.rev() {
-                out.push(decode("audit entry", row?.1.value())?);
-            }
-        }
-        None => {
-            let by_seq = src.open::<AuditBySeq>()?;
-            for row in by_seq.range(from..before)?.rev() {
-                let (seq, org) = row?;
-                if let Some(bytes) = audit.get((org.value(), seq.value()))? {
-                    out.push(decode("audit entry", bytes.value())?);
-                }
-            }
-        }
-    }
-    Ok(out)
+    newest(src, org, after.saturating_add(1)..before, 0, usize::MAX)
 }
 
 /// The entry with this seq, in whatever org it belongs to.
@@ -361,10 +339,7 @@ pub fn by_seq(src: &impl Source, seq: u64) -> Result<Option<AuditEntry>, StoreEr
     let Some(org) = src.open::<AuditBySeq>()?.get(seq)?.map(|o| o.value().to_owned()) else {
         return Ok(None);
     };
-    match src.open::<Audit>()?.get((org.as_str(), seq))? {
-        Some(bytes) => Ok(Some(decode("audit entry", bytes.value())?)),
-        None => Ok(None),
-    }
+    load(&*src.open::<Audit>()?, &org, seq).map(Some)
 }
 
 /// The outcome of recomputing one org's chain.
