@@ -100,7 +100,8 @@ impl Indexer {
                 if stopping {
                     return;
                 }
-                std::thread::sleep(if added >= BUSY_BATCH { POLL_BUSY } else { POLL_QUIET });
+                // Parked rather than asleep, so `stop` wakes it at once.
+                std::thread::park_timeout(if added >= BUSY_BATCH { POLL_BUSY } else { POLL_QUIET });
             }
         })?;
         Ok(Self { stop, thread: Some(thread) })
@@ -110,6 +111,7 @@ impl Indexer {
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
