@@ -247,3 +247,18 @@ fn sigterm_exits_zero_and_removes_the_address_file() {
     assert_eq!(s.terminate(), Some(0));
     assert!(!s.data_dir().join("spar.addr").exists());
 }
+
+#[test]
+fn oversized_request_heads_are_refused() {
+    let s = Server::start();
+    let mut req = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ".to_vec();
+    req.extend(std::iter::repeat_n(b'a', 40 * 1024));
+    req.extend_from_slice(b"\r\n\r\n");
+    let r = s.raw(&req);
+    assert_eq!(r.status, 431);
+    // A head under the limit is served.
+    let mut ok = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ".to_vec();
+    ok.extend(std::iter::repeat_n(b'a', 16 * 1024));
+    ok.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(s.raw(&ok).status, 200);
+}

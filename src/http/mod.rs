@@ -1,4 +1,4 @@
-//! HTTP transport: the listener, connection limits and timeouts, and the request pipeline
+//! HTTP transport: the listener, connection and header limits, timeouts, and the request pipeline
 //! (CORS, bearer auth, rate limiting, body limits) in front of [`crate::api`].
 //!
 //! **Invariant:** this is the only module that knows hyper types.

@@ -16,6 +16,8 @@ use super::Shared;
 use super::service::serve_request;
 
 const DRAIN: Duration = Duration::from_secs(10);
+/// Request line plus headers; larger heads are answered 431 by hyper.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
@@ -24,6 +26,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_timeout)
+        // Bounds what one client can make us buffer before its request is even routed.
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_headers(100)
         .max_buf_size(64 * 1024);
     let permits = Arc::new(Semaphore::new(shared.config.max_connections));
     let graceful = GracefulShutdown::new();
