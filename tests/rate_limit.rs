@@ -60,3 +60,37 @@ fn environment_sets_the_limit_and_flags_override_it() {
     }
     assert_eq!(s.get("/api/agents").status, 429);
 }
+
+#[test]
+fn trust_proxy_buckets_by_forwarded_address_and_webhooks_have_their_own_bucket() {
+    let xff = |ip: &'static str| [("X-Forwarded-For", ip)];
+    // Untrusted: the header is ignored, every request is the socket peer's.
+    let s = Server::with(&["--rate-limit-api", "2"], &[]);
+    assert_eq!(s.call("GET", "/api/agents", &xff("10.0.0.1"), None).status, 200);
+    assert_eq!(s.call("GET", "/api/agents", &xff("10.0.0.2"), None).status, 200);
+    assert_eq!(s.call("GET", "/api/agents", &xff("10.0.0.3"), None).status, 429);
+    // Trusted (flag or TRUST_PROXY): each forwarded client has its own bucket.
+    for s in [
+        Server::with(&["--rate-limit-api", "2", "--trust-proxy"], &[]),
+        Server::with(&["--rate-limit-api", "2"], &[("TRUST_PROXY", "true")]),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(
+                s.call("GET", "/api/agents", &xff("10.0.0.1, 172.16.0.9"), None).status,
+                200
+            );
+        }
+        assert_eq!(s.call("GET", "/api/agents", &xff("10.0.0.1"), None).status, 429);
+        assert_eq!(s.call("GET", "/api/agents", &xff("10.0.0.2"), None).status, 200);
+    }
+    // Webhooks are limited apart from the API.
+    let s = Server::with(&["--rate-limit-api", "1", "--rate-limit-webhooks", "2"], &[]);
+    assert_eq!(s.get("/api/agents").status, 200);
+    assert_eq!(s.get("/api/agents").status, 429);
+    for _ in 0..2 {
+        assert_ne!(s.post("/webhooks/github", &serde_json::json!({})).status, 429);
+    }
+    let r = s.post("/webhooks/github", &serde_json::json!({}));
+    r.expect_error(429, "RATE_LIMITED");
+    assert_eq!(r.header("x-ratelimit-limit"), Some("2"));
+}
