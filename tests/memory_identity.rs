@@ -98,6 +98,12 @@ fn memory_entries_are_stored_searchable_and_ranked() {
 
     let audit = s.get("/api/audit?action=memory.add").json();
     assert_eq!(audit["total"], 3);
+    // The agent's detail lists its memory entries.
+    let detail = s.get(&format!("/api/agents/{agent}")).json();
+    let embeddings = detail["memory"]["embeddings"].as_array().expect("embeddings");
+    assert_eq!(embeddings.len(), 1);
+    assert_eq!(embeddings[0]["id"], e["id"]);
+    assert!(detail["memory"]["storageMB"].is_number());
 }
 
 #[test]

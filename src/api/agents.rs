@@ -7,7 +7,7 @@ use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
-use crate::store::{ReadTx, Source, agents, orgs};
+use crate::store::{ReadTx, Source, agents, memory, orgs};
 
 pub const AUTONOMY_LABELS: [&str; 6] =
     ["Passive", "Notify", "Suggest", "Auto-Low", "Auto-Med", "Full Auto"];
@@ -131,7 +131,12 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
     out["project"] = project.unwrap_or(Value::Null);
     out["stats"] =
         serde_json::to_value(&agent.stats).map_err(|e| ApiError::Internal(e.to_string()))?;
-    out["memory"] = json!({ "embeddings": [], "storageMB": 0 });
+    let memory = memory::of_agent(&tx, &agent.org_id, &agent.id)?;
+    let bytes: usize = memory.iter().map(|m| m.content.len()).sum();
+    out["memory"] = json!({
+        "embeddings": memory.iter().map(super::memory::view).collect::<Vec<_>>(),
+        "storageMB": super::memory::storage_mb(bytes),
+    });
     Ok(Response::ok(&out))
 }
 

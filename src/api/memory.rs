@@ -92,12 +92,17 @@ pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, Ap
 }
 
 /// An entry as the API shows it (the internal seq stays internal).
-fn view(e: &MemoryEntry) -> Value {
+pub fn view(e: &MemoryEntry) -> Value {
     json!({
         "id": e.id, "orgId": e.org_id, "agentId": e.agent_id, "projectId": e.project_id,
         "category": e.category, "content": e.content, "metadata": e.metadata,
         "createdAt": e.created_at,
     })
+}
+
+/// Content bytes as megabytes with two decimals, as `storageMB` shows them.
+pub fn storage_mb(bytes: usize) -> f64 {
+    (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
 }
 
 /// Statistics of the scope's memory. A full scan: it reads every entry of the scope.
@@ -122,7 +127,7 @@ pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
     Ok(Response::ok(&json!({
         "vectorStore": {
             "totalEmbeddings": entries.len(),
-            "storageMB": (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0,
+            "storageMB": storage_mb(bytes),
             "lastSync": last_sync,
             "dimensions": null,
             "backend": "tantivy",

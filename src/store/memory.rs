@@ -56,6 +56,19 @@ pub fn count_upto(src: &impl Source, seq: u64) -> Result<u64, StoreError> {
     Ok(by_seq.len()?.saturating_sub(above))
 }
 
+/// An agent's entries, oldest first. Scans the org's memory: fine at appliance sizes; an index
+/// by agent is the next step if it ever is not.
+pub fn of_agent(
+    src: &impl Source,
+    org: &str,
+    agent_id: &str,
+) -> Result<Vec<MemoryEntry>, StoreError> {
+    Ok(all(src, Some(org))?
+        .into_iter()
+        .filter(|e| e.agent_id.as_deref() == Some(agent_id))
+        .collect())
+}
+
 /// Every entry of a scope (`None`: all orgs), oldest first, for statistics.
 pub fn all(src: &impl Source, org: Option<&str>) -> Result<Vec<MemoryEntry>, StoreError> {
     let memory = src.open::<Memory>()?;
