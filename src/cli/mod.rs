@@ -57,6 +57,23 @@ fn setting<T: std::str::FromStr>(flag: Option<T>, env: &str, default: T) -> Resu
     }
 }
 
+/// The data dir of `--data-dir` (or `SPAR_DATA_DIR`, or `./spar-data`).
+fn data_dir(flag: Option<std::path::PathBuf>) -> Result<std::path::PathBuf, String> {
+    setting(flag, "SPAR_DATA_DIR", std::path::PathBuf::from("./spar-data"))
+}
+
+/// Opens a stopped server's store for an offline command; `while_running` tells the user what
+/// to do instead when the server holds it.
+fn open_stopped(
+    data_dir: &std::path::Path,
+    while_running: &str,
+) -> Result<crate::store::ReadOnlyStore, String> {
+    crate::store::ReadOnlyStore::open(data_dir).map_err(|e| match e {
+        crate::store::StoreError::AlreadyOpen(_) => format!("{e}\n({while_running})"),
+        other => other.to_string(),
+    })
+}
+
 fn env_flag(env: &str) -> bool {
     std::env::var(env).is_ok_and(|v| {
         matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use argh::FromArgs;
 
-use super::setting;
+use super::{data_dir, open_stopped};
 use crate::search::audit::AuditStream;
 use crate::search::memory::MemoryStream;
 use crate::search::seq_index::{SeqIndex, Stream};
 use crate::search::{self};
-use crate::store::{ReadOnlyStore, StoreError};
+use crate::store::ReadOnlyStore;
 use crate::store::{audit, memory};
 
 /// Rebuild the search indexes of a data dir from its store (the server must be stopped).
@@ -36,13 +36,8 @@ pub fn run(args: ReindexArgs) -> ExitCode {
 }
 
 fn reindex(args: ReindexArgs) -> Result<(), String> {
-    let data_dir = setting(args.data_dir, "SPAR_DATA_DIR", PathBuf::from("./spar-data"))?;
-    let store = ReadOnlyStore::open(&data_dir).map_err(|e| match e {
-        StoreError::AlreadyOpen(_) => {
-            format!("{e}\n(stop the server first: it keeps its indexes current)")
-        }
-        other => other.to_string(),
-    })?;
+    let data_dir = data_dir(args.data_dir)?;
+    let store = open_stopped(&data_dir, "stop the server first: it keeps its indexes current")?;
     let tx = store.read().map_err(|e| e.to_string())?;
     let audit_total = audit::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
     let memory_total = memory::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;

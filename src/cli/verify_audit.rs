@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 
-use super::setting;
+use super::{data_dir, open_stopped};
 use crate::store::audit::{self, Verification};
-use crate::store::{ReadOnlyStore, StoreError};
 
 /// Check the audit hash chains of a data dir.
 #[derive(FromArgs)]
@@ -33,13 +32,10 @@ pub fn run(args: VerifyAuditArgs) -> ExitCode {
 }
 
 fn verify(args: VerifyAuditArgs) -> Result<Vec<Verification>, String> {
-    let data_dir = setting(args.data_dir, "SPAR_DATA_DIR", PathBuf::from("./spar-data"))?;
-    let store = ReadOnlyStore::open(&data_dir).map_err(|e| match e {
-        StoreError::AlreadyOpen(_) => {
-            format!("{e}\n(while the server runs, use GET /api/audit/verify instead)")
-        }
-        other => other.to_string(),
-    })?;
+    let store = open_stopped(
+        &data_dir(args.data_dir)?,
+        "while the server runs, use GET /api/audit/verify instead",
+    )?;
     let tx = store.read().map_err(|e| e.to_string())?;
     let orgs = match args.org {
         Some(org) => vec![org],

@@ -4,8 +4,8 @@ use std::ops::Bound;
 
 use serde_json::Value;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TEXT};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
 use tantivy::{Order, TantivyDocument, Term};
 
 use super::SearchError;
@@ -141,10 +141,6 @@ impl AuditStream {
         doc
     }
 
-    fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
-    }
-
     /// The clauses every document must match: org, filters, seq bound, and `q`.
     fn query(
         &self,
@@ -157,7 +153,7 @@ impl AuditStream {
         let mut must: Vec<Box<dyn Query>> = Vec::new();
         // The org filter lives here, so no caller can forget it.
         if let Some(org) = org {
-            must.push(self.term(self.org, org));
+            must.push(super::term(self.org, org));
         }
         let exact = [
             (self.risk, &filter.risk),
@@ -169,11 +165,11 @@ impl AuditStream {
         ];
         for (field, value) in exact {
             if let Some(v) = value {
-                must.push(self.term(field, v));
+                must.push(super::term(field, v));
             }
         }
         match &filter.action {
-            Some(ActionMatch::Exact(a)) => must.push(self.term(self.action, a)),
+            Some(ActionMatch::Exact(a)) => must.push(super::term(self.action, a)),
             Some(ActionMatch::Prefix(p)) => must.push(Box::new(RangeQuery::new(
                 Bound::Included(Term::from_field_text(self.action, p)),
                 Bound::Excluded(Term::from_field_text(self.action, &format!("{p}\u{10FFFF}"))),
@@ -289,7 +285,7 @@ impl SeqIndex<AuditStream> {
     pub fn forget(&self, org: &str, upto: u64) -> Result<(), SearchError> {
         let s = &self.stream;
         let query = BooleanQuery::new(vec![
-            (Occur::Must, s.term(s.org, org)),
+            (Occur::Must, super::term(s.org, org)),
             (
                 Occur::Must,
                 Box::new(RangeQuery::new(

@@ -1,9 +1,9 @@
 //! The memory index: full-text search over memory entries, ranked by relevance (BM25).
 
+use tantivy::TantivyDocument;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TEXT};
-use tantivy::{TantivyDocument, Term};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser};
+use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
 
 use super::SearchError;
 use super::seq_index::{SeqIndex, Stream};
@@ -56,10 +56,6 @@ impl MemoryStream {
         doc.add_text(self.text, &e.content);
         doc
     }
-
-    fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
-    }
 }
 
 impl Default for MemoryStream {
@@ -111,7 +107,7 @@ impl SeqIndex<MemoryStream> {
         let mut must: Vec<Box<dyn Query>> = vec![parsed];
         // The org filter lives here, so no caller can forget it.
         if let Some(org) = org {
-            must.push(s.term(s.org, org));
+            must.push(super::term(s.org, org));
         }
         for (field, value) in [
             (s.agent_id, &filter.agent_id),
@@ -119,7 +115,7 @@ impl SeqIndex<MemoryStream> {
             (s.category, &filter.category),
         ] {
             if let Some(v) = value {
-                must.push(s.term(field, v));
+                must.push(super::term(field, v));
             }
         }
         let query = BooleanQuery::new(must.into_iter().map(|q| (Occur::Must, q)).collect());

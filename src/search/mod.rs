@@ -26,6 +26,14 @@ use audit::AuditStream;
 use memory::MemoryStream;
 use seq_index::SeqIndex;
 
+/// Documents whose raw (`STRING`) `field` is exactly `value`.
+fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn tantivy::query::Query> {
+    Box::new(tantivy::query::TermQuery::new(
+        tantivy::Term::from_field_text(field, value),
+        tantivy::schema::IndexRecordOption::Basic,
+    ))
+}
+
 /// Where the audit index lives in a data dir.
 pub fn audit_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("index").join("audit")
