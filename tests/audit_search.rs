@@ -263,3 +263,27 @@ fn reindex_rebuilds_the_index_from_the_store() {
     assert_eq!(s.log().matches("creating search index").count(), 2);
     assert!(!s.log().contains("rebuilding"), "{}", s.log());
 }
+
+#[test]
+fn absurdly_deep_search_pages_are_400_not_a_crash() {
+    let s = Server::start();
+    history(&s);
+    wait_indexed(&s, &[]);
+    let huge = "1000000000000000";
+    for url in [
+        format!("/api/audit?q=*&page={huge}"),
+        format!("/api/audit?risk=low&page={huge}"),
+        format!("/api/audit?q=*&limit=100&page={}", 100_000 / 100 + 1),
+        format!("/api/memory/search?q=x&page={huge}"),
+    ] {
+        let body = s.get(&url).expect_error(400, "INVALID_PARAMETER");
+        assert!(body["error"].as_str().is_some_and(|m| m.contains("page")), "{url}: {body}");
+    }
+    // The deepest page inside the window still answers, and the server is fine.
+    let deepest = s.get(&format!("/api/audit?q=*&limit=100&page={}", 100_000 / 100)).json();
+    assert_eq!(deepest["entries"], json!([]));
+    assert_eq!(deepest["total"], 6);
+    // Unfiltered listings read the store directly and have no such limit.
+    assert_eq!(s.get(&format!("/api/audit?page={huge}")).json()["entries"], json!([]));
+    assert_eq!(s.get("/health").status, 200);
+}

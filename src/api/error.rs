@@ -217,6 +217,12 @@ impl From<SearchError> for ApiError {
     fn from(e: SearchError) -> Self {
         match e {
             SearchError::InvalidQuery(reason) => Self::InvalidParameter { name: "q", reason },
+            SearchError::TooDeep { max } => Self::InvalidParameter {
+                name: "page",
+                reason: format!(
+                    "filtered and full-text searches page at most {max} results deep; page the audit trail further with before=<seq>"
+                ),
+            },
             SearchError::Store(e) => e.into(),
             other => Self::Internal(other.to_string()),
         }

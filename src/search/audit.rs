@@ -3,7 +3,7 @@
 use std::ops::Bound;
 
 use serde_json::Value;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
 use tantivy::{Order, TantivyDocument, Term};
@@ -273,9 +273,7 @@ impl SeqIndex<AuditStream> {
             None => max_seq,
         };
         let query = self.stream.query(&self.index, org, filter, q, max_seq)?;
-        let top = TopDocs::with_limit(limit.max(1))
-            .and_offset(offset)
-            .order_by_fast_field::<u64>("seq", Order::Desc);
+        let top = super::window(offset, limit)?.order_by_fast_field::<u64>("seq", Order::Desc);
         let (hits, total) = self.reader().searcher().search(&query, &(top, Count))?;
         let seqs = hits.into_iter().filter_map(|(seq, _)| seq).take(limit).collect();
         Ok((seqs, total as u64))

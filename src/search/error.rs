@@ -8,6 +8,8 @@ use crate::store::StoreError;
 pub enum SearchError {
     /// The `q` string is not valid query syntax.
     InvalidQuery(String),
+    /// A page lies deeper than a ranked or filtered search will go (its cost grows with depth).
+    TooDeep { max: usize },
     /// tantivy failed (I/O or a damaged index).
     Index(String),
     /// Reading the store failed.
@@ -18,6 +20,7 @@ impl fmt::Display for SearchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidQuery(e) => write!(f, "invalid search query: {e}"),
+            Self::TooDeep { max } => write!(f, "searches page at most {max} results deep"),
             Self::Index(e) => write!(f, "search index error: {e}"),
             Self::Store(e) => write!(f, "{e}"),
         }

@@ -1,7 +1,7 @@
 //! The memory index: full-text search over memory entries, ranked by relevance (BM25).
 
 use tantivy::TantivyDocument;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser};
 use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema, TEXT};
 
@@ -120,7 +120,7 @@ impl SeqIndex<MemoryStream> {
         }
         let query = BooleanQuery::new(must.into_iter().map(|q| (Occur::Must, q)).collect());
         let searcher = self.reader().searcher();
-        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score();
+        let top = super::window(offset, limit)?.order_by_score();
         let (hits, total) = searcher.search(&query, &(top, Count))?;
         let mut out = Vec::with_capacity(hits.len());
         for (score, address) in hits.into_iter().take(limit) {

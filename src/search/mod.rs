@@ -26,6 +26,19 @@ use audit::AuditStream;
 use memory::MemoryStream;
 use seq_index::SeqIndex;
 
+/// How deep an index-backed search pages: tantivy's top-N collector holds `offset + limit`
+/// hits, so the window must be bounded (an unbounded one is a memory exhaustion a single
+/// request could trigger). The audit trail pages deeper with `before=`.
+pub const MAX_WINDOW: usize = 100_000;
+
+/// The top-N collector for a page, or `TooDeep` past [`MAX_WINDOW`].
+fn window(offset: usize, limit: usize) -> Result<tantivy::collector::TopDocs, SearchError> {
+    if offset.saturating_add(limit) > MAX_WINDOW {
+        return Err(SearchError::TooDeep { max: MAX_WINDOW });
+    }
+    Ok(tantivy::collector::TopDocs::with_limit(limit.max(1)).and_offset(offset))
+}
+
 /// Documents whose raw (`STRING`) `field` is exactly `value`.
 fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn tantivy::query::Query> {
     Box::new(tantivy::query::TermQuery::new(
