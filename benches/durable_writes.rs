@@ -3,33 +3,20 @@
 //!
 //! `cargo bench --bench durable_writes`
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use spar::api::routes::{Path, route};
-use spar::api::{self, App, Method};
-use spar::search::Search;
-use spar::store::Store;
+use spar::api::{self, Method};
 
 const CLIENTS: usize = 32;
-
-fn create_request(name: &str) -> api::Request {
-    let path = Path::parse("/api/agents").expect("path");
-    let endpoint = route(Method::Post, &path).expect("route");
-    let mut req = api::Request::new(endpoint, None, String::new());
-    req.body = format!(r#"{{"name":"{name}","type":"task"}}"#).into_bytes();
-    req
-}
 
 fn durable_creates(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = Arc::new({
-        let store = Store::open(dir.path()).expect("store");
-        let search = Search::open(dir.path(), &store).expect("search");
-        App::new(store, Arc::new(search))
-    });
+    let app = common::app(dir.path());
     let mut round = 0u64;
     let mut group = c.benchmark_group("durable_writes");
     group.throughput(Throughput::Elements(CLIENTS as u64));
@@ -48,7 +35,13 @@ fn durable_creates(c: &mut Criterion) {
                             for i in 0..iters {
                                 let res = api::handle(
                                     &app,
-                                    create_request(&format!("r{r}-c{client}-i{i}")),
+                                    common::request(
+                                        Method::Post,
+                                        "/api/agents",
+                                        &format!(
+                                            r#"{{"name":"r{r}-c{client}-i{i}","type":"task"}}"#
+                                        ),
+                                    ),
                                 )
                                 .await;
                                 assert_eq!(res.status, 201);

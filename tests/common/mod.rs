@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -256,10 +256,6 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[pos + 4 + size..];
     }
     out
-}
-
-pub fn data_path(server: &Server) -> PathBuf {
-    server.data_dir().to_path_buf()
 }
 
 /// Test-only store helper: edits one `(org, id) -> JSON` row of the stopped server's redb file,
