@@ -4,14 +4,20 @@
 //! - [`cli`]: the `spar` command and its subcommands;
 //! - [`http`]: hyper, connections, CORS, auth, rate limiting, body limits;
 //! - [`api`]: the router and one module per resource, free of hyper types;
+//! - [`engine`]: inbound webhooks into normalized events, signatures;
+//! - [`upstream`]: outbound calls to GitHub and the other services (ureq);
 //! - [`store`]: redb, the only source of truth, with group commit and the audit hash chain;
 //! - [`search`]: tantivy indexes derived from the store (audit filters and full-text `q`);
+//! - [`settings`]: what the server reads from its environment;
 //! - [`clock`], [`ids`]: timestamps and identifiers.
 
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod engine;
 pub mod http;
 pub mod ids;
 pub mod search;
+pub mod settings;
 pub mod store;
+pub mod upstream;

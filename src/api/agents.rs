@@ -7,7 +7,7 @@ use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
-use crate::store::{ReadTx, Source, agents, memory, orgs};
+use crate::store::{ReadTx, Source, agents, memory, projects};
 
 pub const AUTONOMY_LABELS: [&str; 6] =
     ["Passive", "Notify", "Suggest", "Auto-Low", "Auto-Med", "Full Auto"];
@@ -106,7 +106,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
 }
 
 /// Finds an agent visible in `scope`, or 404 `AGENT_NOT_FOUND`.
-fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<AgentRecord, ApiError> {
+pub(super) fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<AgentRecord, ApiError> {
     let org = match scope {
         Scope::Org(org) => Some(org.clone()),
         Scope::All => agents::org_of(src, id)?,
@@ -120,7 +120,7 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
     let tx: ReadTx = app.store.read()?;
     let agent = find(&tx, scope, id)?;
     let project = match &agent.project_id {
-        Some(p) => orgs::project(&tx, &agent.org_id, p)?.map(|p| {
+        Some(p) => projects::get(&tx, &agent.org_id, p)?.map(|p| {
             json!({ "id": p.id, "name": p.name, "repo": p.repo, "defaultBranch": p.default_branch })
         }),
         None => None,
@@ -178,7 +178,7 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
                 return Err(ApiError::AgentAlreadyExists(name.clone()));
             }
             if let Some(p) = &project_id
-                && orgs::project(tx, &org, p)?.is_none()
+                && projects::get(tx, &org, p)?.is_none()
             {
                 return Err(ApiError::ProjectNotFound(p.clone()));
             }
@@ -231,7 +231,7 @@ pub async fn delete(
         .write(move |tx| {
             let agent = find(tx, &scope, &id)?;
             if let Some(p) = &agent.project_id
-                && orgs::project(tx, &agent.org_id, p)?.is_some_and(|p| p.agent_id == agent.id)
+                && projects::get(tx, &agent.org_id, p)?.is_some_and(|p| p.agent_id == agent.id)
             {
                 return Err(ApiError::AgentHasProject {
                     agent: agent.id.clone(),

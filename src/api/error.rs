@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{Method, Response};
 use crate::search::SearchError;
 use crate::store::StoreError;
+use crate::upstream::UpstreamError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -46,6 +47,25 @@ pub enum ApiError {
         project: String,
     },
     ProjectNotFound(String),
+    // Projects and GitHub (contract 4).
+    MissingConfig(&'static str),
+    InvalidRepo(String),
+    RepoNotFound(String),
+    AlreadyLinked(String),
+    NotLinked(String),
+    ProjectAlreadyExists(String),
+    /// An upstream service failed: 502 `UPSTREAM_ERROR` / `UPSTREAM_AUTH_FAILED`, 504
+    /// `UPSTREAM_TIMEOUT`, with the upstream's answer as `details`.
+    Upstream(UpstreamError),
+    // Webhooks (contract 7).
+    MissingHeader(&'static str),
+    InvalidHeader {
+        name: &'static str,
+        reason: String,
+    },
+    MissingSignature(&'static str),
+    InvalidSignature,
+    WebhookSecretNotConfigured(&'static str),
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -68,7 +88,9 @@ impl ApiError {
             Self::NotFound
             | Self::OrgNotFound(_)
             | Self::AgentNotFound(_)
-            | Self::ProjectNotFound(_) => 404,
+            | Self::ProjectNotFound(_)
+            | Self::RepoNotFound(_)
+            | Self::NotLinked(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
             Self::PayloadTooLarge { .. } | Self::FieldTooLarge { .. } => 413,
@@ -80,14 +102,25 @@ impl ApiError {
             | Self::InvalidOrgId
             | Self::InvalidAgentType(_)
             | Self::InvalidAutonomyLevel
-            | Self::InvalidAction => 400,
-            Self::Unauthorized => 401,
+            | Self::InvalidAction
+            | Self::MissingConfig(_)
+            | Self::InvalidRepo(_)
+            | Self::MissingHeader(_)
+            | Self::InvalidHeader { .. } => 400,
+            Self::Unauthorized
+            | Self::MissingSignature(_)
+            | Self::InvalidSignature
+            | Self::WebhookSecretNotConfigured(_) => 401,
             Self::RateLimited { .. } => 429,
             Self::AgentAlreadyExists(_)
             | Self::InvalidState(_)
             | Self::AgentHasProject { .. }
             | Self::OrgAlreadyExists(_)
-            | Self::IdentityAlreadyExists { .. } => 409,
+            | Self::IdentityAlreadyExists { .. }
+            | Self::AlreadyLinked(_)
+            | Self::ProjectAlreadyExists(_) => 409,
+            Self::Upstream(UpstreamError::Timeout { .. }) => 504,
+            Self::Upstream(_) => 502,
             Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         }
@@ -116,6 +149,20 @@ impl ApiError {
             Self::InvalidState(_) => "INVALID_STATE",
             Self::AgentHasProject { .. } => "AGENT_HAS_PROJECT",
             Self::ProjectNotFound(_) => "PROJECT_NOT_FOUND",
+            Self::MissingConfig(_) => "MISSING_CONFIG",
+            Self::InvalidRepo(_) => "INVALID_REPO",
+            Self::RepoNotFound(_) => "REPO_NOT_FOUND",
+            Self::AlreadyLinked(_) => "ALREADY_LINKED",
+            Self::NotLinked(_) => "NOT_LINKED",
+            Self::ProjectAlreadyExists(_) => "PROJECT_ALREADY_EXISTS",
+            Self::Upstream(UpstreamError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
+            Self::Upstream(UpstreamError::AuthFailed { .. }) => "UPSTREAM_AUTH_FAILED",
+            Self::Upstream(_) => "UPSTREAM_ERROR",
+            Self::MissingHeader(_) => "MISSING_HEADER",
+            Self::InvalidHeader { .. } => "INVALID_HEADER",
+            Self::MissingSignature(_) => "MISSING_SIGNATURE",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::WebhookSecretNotConfigured(_) => "WEBHOOK_SECRET_NOT_CONFIGURED",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -129,7 +176,13 @@ impl ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(request_id, error = %cause, "internal error");
         }
+        if let Self::Upstream(cause) = &self {
+            tracing::warn!(request_id, error = %cause, "upstream call failed");
+        }
         let mut body = json!({ "error": self.to_string(), "code": self.code(), "status": status });
+        if let Self::Upstream(cause) = &self {
+            body["details"] = Value::from(cause.to_string());
+        }
         let mut response = match &self {
             Self::MethodNotAllowed(allowed) => {
                 let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
@@ -196,6 +249,36 @@ impl fmt::Display for ApiError {
                 "Agent '{agent}' is the agent of project '{project}'; delete the project instead"
             ),
             Self::ProjectNotFound(_) => write!(f, "Project not found"),
+            Self::MissingConfig(what) => write!(f, "{what} is not configured"),
+            Self::InvalidRepo(repo) => {
+                write!(f, "Invalid repo '{repo}': use owner/name or https://github.com/owner/name")
+            }
+            Self::RepoNotFound(_) => write!(f, "Repository not found or insufficient permissions"),
+            Self::AlreadyLinked(_) => {
+                write!(f, "Agent already has a linked project. Unlink first.")
+            }
+            Self::NotLinked(agent) => write!(f, "Agent '{agent}' has no linked project"),
+            Self::ProjectAlreadyExists(repo) => {
+                write!(f, "A project for '{repo}' already exists in this organization")
+            }
+            Self::Upstream(cause) => match cause {
+                UpstreamError::Timeout { service } => write!(f, "{service} did not answer in time"),
+                UpstreamError::AuthFailed { service, .. } => {
+                    write!(f, "{service} rejected the configured credentials")
+                }
+                UpstreamError::Unreachable { service, .. }
+                | UpstreamError::Status { service, .. }
+                | UpstreamError::BadAnswer { service, .. } => write!(f, "{service} request failed"),
+                UpstreamError::Aborted => write!(f, "Upstream request aborted"),
+            },
+            Self::MissingHeader(name) => write!(f, "Missing required header {name}"),
+            Self::InvalidHeader { name, reason } => write!(f, "Invalid header {name}: {reason}"),
+            Self::MissingSignature(header) => write!(f, "Missing {header} header"),
+            Self::InvalidSignature => write!(f, "Invalid webhook signature"),
+            Self::WebhookSecretNotConfigured(provider) => write!(
+                f,
+                "{provider} webhook secret not configured. Set the secret or disable WEBHOOK_STRICT_MODE."
+            ),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }
@@ -226,6 +309,12 @@ impl From<SearchError> for ApiError {
             SearchError::Store(e) => e.into(),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        Self::Upstream(e)
     }
 }
 

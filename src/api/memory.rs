@@ -10,7 +10,7 @@ use crate::clock;
 use crate::search::memory::MemoryFilter;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::MemoryEntry;
-use crate::store::{agents, memory, orgs};
+use crate::store::{agents, memory, projects};
 
 const MAX_CONTENT: usize = 64 * 1024;
 const CATEGORIES: [&str; 5] = ["code", "conversation", "pattern", "incident", "ci"];
@@ -56,7 +56,7 @@ pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, Ap
                 return Err(ApiError::AgentNotFound(a.clone()));
             }
             if let Some(p) = &project_id
-                && orgs::project(tx, &org, p)?.is_none()
+                && projects::get(tx, &org, p)?.is_none()
             {
                 return Err(ApiError::ProjectNotFound(p.clone()));
             }

@@ -12,8 +12,10 @@ mod health;
 mod identity;
 mod memory;
 mod orgs;
+mod projects;
 pub mod routes;
 mod scope;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -28,20 +30,43 @@ pub use routes::{Endpoint, Method, PathClass};
 pub use scope::Scope;
 
 use crate::search::Search;
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::audit::{Pruned, remove_older_than};
+use crate::upstream::Upstream;
+use crate::upstream::github::GitHub;
 
 /// Everything a handler can reach.
 pub struct App {
     pub store: Store,
     pub search: Arc<Search>,
+    pub settings: Settings,
+    pub upstream: Upstream,
     pub started: Instant,
     list_cache: cache::ResponseCache<agents::ListKey>,
 }
 
 impl App {
+    /// An app with default settings: no upstream credentials, no webhook secrets.
     pub fn new(store: Store, search: Arc<Search>) -> Self {
-        Self { store, search, started: Instant::now(), list_cache: cache::ResponseCache::default() }
+        Self::with_settings(store, search, Settings::default())
+    }
+
+    pub fn with_settings(store: Store, search: Arc<Search>, settings: Settings) -> Self {
+        Self {
+            store,
+            search,
+            upstream: Upstream::new(settings.upstream_timeout),
+            settings,
+            started: Instant::now(),
+            list_cache: cache::ResponseCache::default(),
+        }
+    }
+
+    /// The GitHub client, when `GITHUB_TOKEN` is set.
+    pub fn github(&self) -> Option<GitHub> {
+        let token = self.settings.github_token.clone()?;
+        Some(GitHub::new(self.upstream.clone(), &self.settings.github_api_url, token))
     }
 }
 
@@ -78,6 +103,9 @@ pub struct Request {
     pub actor: Option<String>,
     pub body: Vec<u8>,
     pub request_id: String,
+    /// Headers with lower-case names; filled only for endpoints that read their own headers
+    /// (webhooks: event, delivery, signature, content type).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -89,11 +117,17 @@ impl Request {
             actor: None,
             body: Vec::new(),
             request_id,
+            headers: Vec::new(),
         }
     }
 
     fn actor(&self) -> &str {
         self.actor.as_deref().unwrap_or("api")
+    }
+
+    /// A header by lower-case name (see [`Request::headers`]).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -144,8 +178,11 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
-    if req.endpoint == Endpoint::Health {
-        return Ok(health::get(app));
+    match req.endpoint {
+        Endpoint::Health => return Ok(health::get(app)),
+        // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
+        Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
+        _ => {}
     }
     let scope = Scope::resolve(&app.store, req.org_header.as_deref())?;
     match &req.endpoint {
@@ -166,5 +203,13 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::SearchMemory => memory::search(app, &scope, &req),
         Endpoint::GetIdentity => identity::get(app, &scope, &req),
         Endpoint::RegisterIdentity => identity::register(app, &scope, &req).await,
+        Endpoint::GetProjectLink => projects::get_link(app, &scope, &req),
+        Endpoint::LinkProject => projects::link(app, &scope, &req).await,
+        Endpoint::UnlinkProject => projects::unlink(app, &scope, &req).await,
+        Endpoint::ListProjects => projects::list(app, &scope),
+        Endpoint::CreateProject => projects::create(app, &scope, &req).await,
+        Endpoint::GetProject(id) => projects::get(app, &scope, id),
+        Endpoint::DeleteProject(id) => projects::delete(app, &scope, &req, id).await,
+        Endpoint::GithubWebhook => webhooks::github(app, &req).await,
     }
 }

@@ -7,7 +7,7 @@ use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::OrgRecord;
-use crate::store::{ReadTx, agents, identity, orgs};
+use crate::store::{ReadTx, agents, identity, orgs, projects};
 
 const MAX_NAME: usize = 100;
 const MAX_SLUG: usize = 48;
@@ -17,7 +17,7 @@ fn view(tx: &ReadTx, org: &OrgRecord) -> Result<Value, ApiError> {
         "id": org.id,
         "name": org.name,
         "slug": org.slug,
-        "projectCount": orgs::projects(tx, &org.id)?.len(),
+        "projectCount": projects::list(tx, Some(&org.id))?.len(),
         "memberCount": identity::list(tx, &org.id)?.len(),
         "createdAt": clock::rfc3339(org.created_at_ms),
     }))
@@ -39,7 +39,7 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
         .filter(|o| scope.sees(&o.id))
         .ok_or_else(|| ApiError::OrgNotFound(id.to_owned()))?;
     let mut out = view(&tx, &org)?;
-    let projects = orgs::projects(&tx, &org.id)?
+    let project_views = projects::list(&tx, Some(&org.id))?
         .into_iter()
         .map(|p| {
             let agent = agents::get(&tx, &org.id, &p.agent_id)?;
@@ -54,7 +54,7 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
             }))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    out["projects"] = Value::Array(projects);
+    out["projects"] = Value::Array(project_views);
     let members: Vec<Value> = identity::list(&tx, &org.id)?
         .iter()
         .map(|i| {

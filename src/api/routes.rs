@@ -16,6 +16,11 @@
 //! | GET, POST | `/api/memory` | [`Endpoint::MemoryStats`], [`Endpoint::AddMemory`] |
 //! | GET | `/api/memory/search` | [`Endpoint::SearchMemory`] |
 //! | GET, POST | `/api/identity` | [`Endpoint::GetIdentity`], [`Endpoint::RegisterIdentity`] |
+//! | GET | `/api/project?agentId=` | [`Endpoint::GetProjectLink`] |
+//! | POST, DELETE | `/api/project/link` | [`Endpoint::LinkProject`], [`Endpoint::UnlinkProject`] |
+//! | GET, POST | `/api/projects` | [`Endpoint::ListProjects`], [`Endpoint::CreateProject`] |
+//! | GET, DELETE | `/api/projects/:id` | [`Endpoint::GetProject`], [`Endpoint::DeleteProject`] |
+//! | POST | `/webhooks/github` | [`Endpoint::GithubWebhook`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -86,6 +91,14 @@ pub enum Endpoint {
     SearchMemory,
     GetIdentity,
     RegisterIdentity,
+    GetProjectLink,
+    LinkProject,
+    UnlinkProject,
+    ListProjects,
+    CreateProject,
+    GetProject(String),
+    DeleteProject(String),
+    GithubWebhook,
 }
 
 impl Endpoint {
@@ -109,12 +122,26 @@ impl Endpoint {
             Self::SearchMemory => "search_memory",
             Self::GetIdentity => "get_identity",
             Self::RegisterIdentity => "register_identity",
+            Self::GetProjectLink => "get_project_link",
+            Self::LinkProject => "link_project",
+            Self::UnlinkProject => "unlink_project",
+            Self::ListProjects => "list_projects",
+            Self::CreateProject => "create_project",
+            Self::GetProject(_) => "get_project",
+            Self::DeleteProject(_) => "delete_project",
+            Self::GithubWebhook => "github_webhook",
         }
     }
 
-    /// Largest body this endpoint accepts (contract 2.2).
+    /// Largest body this endpoint accepts (contract 2.2: webhooks 5 MiB, the rest 1 MiB).
     pub fn body_limit(&self) -> usize {
-        1024 * 1024
+        if self.is_webhook() { 5 * 1024 * 1024 } else { 1024 * 1024 }
+    }
+
+    /// Inbound webhooks: they read their own headers (event, delivery, signature) and take
+    /// form-encoded bodies as well as JSON (GitHub sends either).
+    pub fn is_webhook(&self) -> bool {
+        matches!(self, Self::GithubWebhook)
     }
 }
 
@@ -228,6 +255,36 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
             },
             &[Get, Head, Post],
         ),
+        ["api", "project"] => {
+            (matches!(method, Get).then_some(Endpoint::GetProjectLink), &[Get, Head])
+        }
+        ["api", "project", "link"] => (
+            match method {
+                Post => Some(Endpoint::LinkProject),
+                Delete => Some(Endpoint::UnlinkProject),
+                _ => None,
+            },
+            &[Post, Delete],
+        ),
+        ["api", "projects"] => (
+            match method {
+                Get => Some(Endpoint::ListProjects),
+                Post => Some(Endpoint::CreateProject),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "projects", id] => (
+            match method {
+                Get => Some(Endpoint::GetProject((*id).to_owned())),
+                Delete => Some(Endpoint::DeleteProject((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Delete],
+        ),
+        ["webhooks", "github"] => {
+            (matches!(method, Post).then_some(Endpoint::GithubWebhook), &[Post])
+        }
         _ => return Err(ApiError::NotFound),
     };
     endpoint.ok_or(ApiError::MethodNotAllowed(allowed))

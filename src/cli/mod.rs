@@ -2,6 +2,7 @@
 //! variable.
 
 mod reindex;
+mod replay;
 mod serve;
 mod verify_audit;
 
@@ -21,6 +22,7 @@ struct Cli {
 enum Command {
     Serve(serve::ServeArgs),
     Reindex(reindex::ReindexArgs),
+    Replay(replay::ReplayArgs),
     VerifyAudit(verify_audit::VerifyAuditArgs),
     Version(VersionArgs),
 }
@@ -35,6 +37,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Reindex(args) => reindex::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::VerifyAudit(args) => verify_audit::run(args),
         Command::Version(_) => {
             println!("spar {}", env!("CARGO_PKG_VERSION"));

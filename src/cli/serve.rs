@@ -14,6 +14,7 @@ use super::{env_flag, setting};
 use crate::api::App;
 use crate::http::{self, HttpConfig, Shared};
 use crate::search::{Indexer, Search};
+use crate::settings::Settings;
 use crate::store::Store;
 
 /// The file in the data dir that names the address the server listens on.
@@ -59,6 +60,7 @@ struct ServeConfig {
     port: u16,
     json_logs: bool,
     http: HttpConfig,
+    settings: Settings,
 }
 
 impl ServeConfig {
@@ -108,6 +110,7 @@ impl ServeConfig {
             port: setting(args.port, "PORT", 3000)?,
             json_logs,
             http,
+            settings: Settings::from_env()?,
         })
     }
 }
@@ -155,7 +158,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
-    let app = Arc::new(App::new(store.clone(), search));
+    let app = Arc::new(App::with_settings(store.clone(), search, config.settings));
     let shared = Arc::new(Shared::new(app, config.http));
     http::serve(listener, shared, shutdown_signal()).await;
     // Flush the search index (index what is left), then let the writer finish.

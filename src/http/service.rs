@@ -111,11 +111,22 @@ async fn build_request(
     request.org_header = header_text(headers, X_ORG_ID).filter(|v| !v.is_empty());
     request.actor = header_text(headers, X_ACTOR)
         .filter(|v| !v.is_empty() && v.len() <= 128 && !v.chars().any(char::is_control));
+    let webhook = request.endpoint.is_webhook();
+    if webhook {
+        // Webhooks read their own headers (event, delivery, signature, content type).
+        request.headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
+            .collect();
+    }
     if method.has_body() {
-        let json = header_text(headers, header::CONTENT_TYPE).is_some_and(|ct| is_json(&ct));
+        let accepted = header_text(headers, header::CONTENT_TYPE)
+            .is_some_and(|ct| is_json(&ct) || (webhook && is_form(&ct)));
         let limit = request.endpoint.body_limit();
         let body = read_body(req, limit, shared.config.body_timeout).await?;
-        if !body.is_empty() && !json {
+        if !body.is_empty() && !accepted {
             return Err(ApiError::UnsupportedMediaType);
         }
         request.body = body;
@@ -150,10 +161,16 @@ async fn read_body(
 
 /// `application/json`, parameters such as `; charset=utf-8` allowed.
 fn is_json(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    media_type_is(content_type, "application/json")
+}
+
+/// `application/x-www-form-urlencoded`: GitHub hooks created with `content_type: form`.
+fn is_form(content_type: &str) -> bool {
+    media_type_is(content_type, "application/x-www-form-urlencoded")
+}
+
+fn media_type_is(content_type: &str, expected: &str) -> bool {
+    content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
 }
 
 /// Constant-time bearer check (hashing first makes the comparison length-independent).

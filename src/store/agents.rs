@@ -80,6 +80,20 @@ pub fn put(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
 pub fn remove(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     let org = agent.org_id.as_str();
     tx.table_mut::<Agents>()?.remove((org, agent.id.as_str()))?;
-    tx.table_mut::<AgentNames>()?.remove((org, agent.name.as_str()))?;
+    // A terminated agent's name may already belong to a newer agent.
+    if id_by_name(tx, org, &agent.name)?.as_deref() == Some(agent.id.as_str()) {
+        tx.table_mut::<AgentNames>()?.remove((org, agent.name.as_str()))?;
+    }
     Ok(())
+}
+
+/// Marks an agent `TERMINATED` (the end state of ephemeral agents, and of a deleted project's
+/// agent). The record stays for history; its name is freed for reuse.
+pub fn terminate(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<AgentRecord, StoreError> {
+    let mut ended = agent.clone();
+    ended.status = super::records::AgentStatus::Terminated;
+    let org = agent.org_id.as_str();
+    tx.table_mut::<Agents>()?.insert((org, agent.id.as_str()), encode(&ended).as_slice())?;
+    tx.table_mut::<AgentNames>()?.remove((org, agent.name.as_str()))?;
+    Ok(ended)
 }

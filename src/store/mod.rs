@@ -5,14 +5,16 @@
 //! - Every write goes through [`Store::write`], which runs it in the group-commit writer
 //!   (`writer.rs`); a change and its audit entry ([`audit::append`]) commit in one transaction,
 //!   and the caller hears back only after the commit is on disk.
-//! - Keys start with the org id (see `tables.rs`).
+//! - Keys start with the org id, except the lookups that find an org (see `tables.rs`).
 
 pub mod agents;
 pub mod audit;
 mod error;
+pub mod events;
 pub mod identity;
 pub mod memory;
 pub mod orgs;
+pub mod projects;
 pub mod records;
 mod tables;
 mod txn;

@@ -1,10 +1,10 @@
-//! Organizations (`org id -> OrgRecord`) and the projects that belong to them.
+//! Organizations: `org id -> OrgRecord`.
 
 use redb::ReadableTable;
 
 use super::StoreError;
-use super::records::{OrgRecord, ProjectRecord};
-use super::tables::{Orgs, Projects};
+use super::records::OrgRecord;
+use super::tables::Orgs;
 use super::txn::{Source, WriteTx, decode, encode};
 
 pub const DEFAULT_ORG: &str = "default";
@@ -40,26 +40,4 @@ pub fn list(src: &impl Source) -> Result<Vec<OrgRecord>, StoreError> {
 pub fn put(tx: &WriteTx<'_>, org: &OrgRecord) -> Result<(), StoreError> {
     tx.table_mut::<Orgs>()?.insert(org.id.as_str(), encode(org).as_slice())?;
     Ok(())
-}
-
-pub fn project(
-    src: &impl Source,
-    org: &str,
-    id: &str,
-) -> Result<Option<ProjectRecord>, StoreError> {
-    match src.open::<Projects>()?.get((org, id))? {
-        Some(v) => Ok(Some(decode("project", v.value())?)),
-        None => Ok(None),
-    }
-}
-
-/// An org's projects, oldest first.
-pub fn projects(src: &impl Source, org: &str) -> Result<Vec<ProjectRecord>, StoreError> {
-    let table = src.open::<Projects>()?;
-    let mut projects = table
-        .range((org, "")..(format!("{org}\0").as_str(), ""))?
-        .map(|row| decode::<ProjectRecord>("project", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
-    projects.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
-    Ok(projects)
 }

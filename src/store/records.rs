@@ -167,15 +167,53 @@ pub struct ChannelAccount {
     pub linked_at: String,
 }
 
-/// A project linked to a GitHub repository (the projects API fills these in).
+/// A project: a GitHub repository and the agent that watches it (contract 4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectRecord {
     pub id: String,
     pub name: String,
+    /// `owner/name` as GitHub spells it (as the user typed it when GitHub was not asked).
     pub repo: String,
+    #[serde(default)]
+    pub repo_url: String,
     pub default_branch: String,
+    /// The id of the hook on GitHub that delivers to this server, when there is one.
+    #[serde(default)]
+    pub webhook_id: Option<u64>,
     pub agent_id: String,
     pub org_id: String,
+    /// When it was created or linked.
     pub created_at_ms: i64,
+    /// Who linked it (`X-Actor`, default `api`).
+    #[serde(default)]
+    pub linked_by: String,
+}
+
+impl ProjectRecord {
+    pub fn repo_url(&self) -> String {
+        if self.repo_url.is_empty() {
+            format!("https://github.com/{}", self.repo)
+        } else {
+            self.repo_url.clone()
+        }
+    }
+}
+
+/// A normalized inbound event (contract 8): what a webhook said, in one shape for every source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub id: String,
+    pub seq: u64,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub severity: String,
+    pub title: String,
+    pub details: serde_json::Value,
+    pub fingerprint: String,
+    pub occurred_at: String,
 }

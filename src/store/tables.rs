@@ -1,5 +1,6 @@
 //! Every redb table, in one place. Keys put the org first, so an org's rows are contiguous and no
-//! scan of one org can run into another's (contract 2.4).
+//! scan of one org can run into another's (contract 2.4). The exceptions are lookups that run
+//! before the org is known: the id registries (`agent_ids`, `project_ids`) and `repo_projects`.
 //!
 //! Each table is named by a marker type implementing [`TableSpec`]; [`OpenTables`] holds the
 //! tables a write batch has opened, so each is opened once per batch rather than once per use.
@@ -58,8 +59,14 @@ tables! {
     AgentIds / agent_ids = "agent_ids": &'static str => &'static str;
     /// `(org, agent name) -> agent id`: names are unique within an org.
     AgentNames / agent_names = "agent_names": (&'static str, &'static str) => &'static str;
-    /// `(org, project id) -> ProjectRecord` (JSON). Filled by the projects API.
+    /// `(org, project id) -> ProjectRecord` (JSON).
     Projects / projects = "projects": (&'static str, &'static str) => &'static [u8];
+    /// `project id -> org`: every project id ever issued. Never shrinks, so an id is never reused.
+    ProjectIds / project_ids = "project_ids": &'static str => &'static str;
+    /// `(lower-case repo full name, org) -> project id`: one project per repo in an org, and the
+    /// org an incoming GitHub delivery belongs to. Repo first on purpose: it is looked up before
+    /// the org is known.
+    RepoProjects / repo_projects = "repo_projects": (&'static str, &'static str) => &'static str;
     /// `(org, seq) -> AuditEntry` (JSON): one hash chain per org, in seq order.
     Audit / audit = "audit": (&'static str, u64) => &'static [u8];
     /// `seq -> org`: the server-wide order of audit entries, for listings across all orgs.
@@ -76,6 +83,13 @@ tables! {
     IdentityLinks / identity_links = "identity_links": (&'static str, &'static str) => &'static str;
     /// `org -> hash hex`: where an org's chain starts after retention removed its oldest entries.
     AuditAnchors / audit_anchors = "audit_anchors": &'static str => &'static str;
+    /// `(org, seq) -> EventRecord` (JSON): normalized inbound events (contract 8).
+    Events / events = "events": (&'static str, u64) => &'static [u8];
+    /// `seq -> org`: events in server-wide order.
+    EventsBySeq / events_by_seq = "events_by_seq": u64 => &'static str;
+    /// `(org, "<source>:<delivery id>") -> Unix ms received`: webhook deliveries already
+    /// recorded, so a redelivery changes nothing.
+    WebhookReceipts / webhook_receipts = "webhook_receipts": (&'static str, &'static str) => u64;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -83,3 +97,5 @@ pub const AUDIT_SEQ_KEY: &str = "audit_seq";
 pub const AGENT_ID_KEY: &str = "agent_id_next";
 pub const MEMORY_SEQ_KEY: &str = "memory_seq";
 pub const IDENTITY_SEQ_KEY: &str = "identity_seq";
+pub const PROJECT_SEQ_KEY: &str = "project_seq";
+pub const EVENT_SEQ_KEY: &str = "event_seq";

@@ -1,0 +1,153 @@
+//! Inbound webhooks (contract 7). GitHub: `POST /webhooks/github`.
+//!
+//! Order of work: resolve the org (the secret depends on it), verify the signature over the raw
+//! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
+//! a duplicate exactly when the first was acknowledged).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::{Value, json};
+
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::engine::github::{self, MissingField, Parsed};
+use crate::engine::{self, Ingested, signature};
+use crate::store::{orgs, projects};
+
+const MAX_DELIVERY_ID: usize = 128;
+
+pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let event = header_token(req, "x-github-event", "X-GitHub-Event")?
+        .ok_or(ApiError::MissingHeader("X-GitHub-Event"))?;
+    let delivery = header_token(req, "x-github-delivery", "X-GitHub-Delivery")?;
+    // Decoded before verification only to find the org; not acted on until verified.
+    let payload = decode_payload(req);
+    let org = webhook_org(app, req, payload.as_ref().ok())?;
+    verify_github(app, &org, req)?;
+    let payload = payload?;
+    let parsed = github::parse(&event, &payload)
+        .map_err(|MissingField(field)| ApiError::MissingField(field.into()))?;
+    match &parsed {
+        Parsed::Unhandled => {
+            return Ok(Response::ok(&json!({
+                "received": true, "event": event, "processed": false,
+                "reason": "Event type not handled",
+            })));
+        }
+        Parsed::Skipped { action, repo, reason } => {
+            return Ok(Response::ok(&json!({
+                "received": true, "event": event, "action": action, "repo": repo,
+                "processed": false, "reason": reason,
+            })));
+        }
+        Parsed::Ping { .. } | Parsed::Ci(_) => {}
+    }
+    let recorded = parsed.clone();
+    let receipt = delivery.clone();
+    let ingested =
+        app.store.write(move |tx| engine::ingest(tx, &org, &recorded, receipt.as_deref())).await?;
+    let answer = match (ingested, &parsed) {
+        (Ingested::Duplicate, _) => json!({ "received": true, "duplicate": true }),
+        (Ingested::Event { event_id, project_id }, Parsed::Ci(ci)) => {
+            let mut answer = json!({ "received": true, "event": event });
+            if let Some(action) = &ci.action {
+                answer["action"] = action.as_str().into();
+            }
+            answer["repo"] = ci.repo.as_str().into();
+            answer["processed"] = true.into();
+            answer["eventId"] = event_id.into();
+            answer["projectId"] = project_id.map_or(Value::Null, Value::from);
+            answer
+        }
+        _ => json!({ "received": true, "event": event, "processed": true }),
+    };
+    Ok(Response::ok(&answer))
+}
+
+/// A short printable header value (event names, delivery ids), or 400 `INVALID_HEADER`.
+fn header_token(
+    req: &Request,
+    name: &str,
+    shown: &'static str,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.header(name).map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.len() > MAX_DELIVERY_ID || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::InvalidHeader {
+            name: shown,
+            reason: format!("must be 1 to {MAX_DELIVERY_ID} printable ASCII characters"),
+        });
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// The payload: a JSON body, or the `payload` field of a form-encoded one.
+fn decode_payload(req: &Request) -> Result<Value, ApiError> {
+    let form = req
+        .header("content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !form {
+        return body::json_value(&req.body);
+    }
+    let text = std::str::from_utf8(&req.body)
+        .map_err(|_| ApiError::InvalidJson("the form-encoded body is not UTF-8".into()))?;
+    let encoded = text
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("payload="))
+        .ok_or_else(|| ApiError::MissingField("payload".into()))?;
+    body::json_value(body::percent_decode(encoded, true).as_bytes())
+}
+
+/// The org a delivery belongs to: `?orgId=`, else `x-org-id`, else the org of the project whose
+/// repository sent it, else `default`.
+fn webhook_org(app: &App, req: &Request, payload: Option<&Value>) -> Result<String, ApiError> {
+    let named = req.query.get("orgId").filter(|o| !o.is_empty()).or(req.org_header.as_deref());
+    if let Some(org) = named {
+        return Ok(Scope::resolve(&app.store, Some(org))?.write_org().to_owned());
+    }
+    let repo = payload.and_then(|p| p.pointer("/repository/full_name")).and_then(Value::as_str);
+    if let Some(repo) = repo
+        && let Some(org) = projects::orgs_of_repo(&app.store.read()?, repo)?.into_iter().next()
+    {
+        return Ok(org);
+    }
+    Ok(orgs::DEFAULT_ORG.to_owned())
+}
+
+/// Contract 7.1: a configured secret requires a valid `X-Hub-Signature-256`; no secret accepts
+/// (with a warning) unless strict mode is on.
+fn verify_github(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
+    let Some(secret) = app.settings.github_secret_for(org) else {
+        if app.settings.webhook_strict_mode {
+            return Err(ApiError::WebhookSecretNotConfigured("GitHub"));
+        }
+        warn_unsigned(org);
+        return Ok(());
+    };
+    let header = req
+        .header("x-hub-signature-256")
+        .ok_or(ApiError::MissingSignature("X-Hub-Signature-256"))?;
+    let hex = header.trim().strip_prefix("sha256=").ok_or(ApiError::InvalidSignature)?;
+    if signature::verify_hex(secret.expose().as_bytes(), &req.body, hex) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidSignature)
+    }
+}
+
+/// Warns that deliveries go unverified, at most once a minute (not once per delivery).
+fn warn_unsigned(org: &str) {
+    static LAST_WARNED_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+    let now = clock::now_ms();
+    let last = LAST_WARNED_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60_000
+        && LAST_WARNED_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        tracing::warn!(
+            org,
+            "GitHub webhook accepted without a signature check: no secret is configured (set GITHUB_WEBHOOK_SECRET, or WEBHOOK_STRICT_MODE=true to refuse)"
+        );
+    }
+}

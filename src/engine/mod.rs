@@ -1,0 +1,154 @@
+//! The automation engine: inbound webhooks become normalized events (contract 8), recorded with
+//! their audit entry and memory entry in the transaction that acknowledges the delivery.
+//!
+//! Agents' reactions by autonomy level, the outbox and the event stream build on [`ingest`].
+//!
+//! **Invariant:** a delivery is recorded at most once: its receipt is written in the same
+//! transaction as everything it caused, so a redelivery after a crash is a duplicate exactly when
+//! the first delivery was acknowledged.
+
+pub mod github;
+pub mod signature;
+
+use serde_json::{Map, Value, json};
+
+use crate::clock;
+use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
+use crate::store::records::{EventRecord, MemoryEntry};
+use crate::store::{StoreError, WriteTx, events, memory, projects};
+use github::{CiEvent, Parsed};
+
+/// What recording a delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// The delivery id was recorded before: nothing changed.
+    Duplicate,
+    /// A CI event was recorded.
+    Event { event_id: String, project_id: Option<String> },
+    /// A ping was recorded.
+    Ping,
+    /// Nothing to record (unhandled or skipped).
+    Ignored,
+}
+
+/// Records a parsed GitHub delivery for `org`, unless `delivery` was already recorded.
+pub fn ingest(
+    tx: &WriteTx<'_>,
+    org: &str,
+    parsed: &Parsed,
+    delivery: Option<&str>,
+) -> Result<Ingested, StoreError> {
+    let receipt = delivery.map(|d| format!("github:{d}"));
+    if let Some(key) = &receipt
+        && events::received(tx, org, key)?
+    {
+        return Ok(Ingested::Duplicate);
+    }
+    let ingested = match parsed {
+        Parsed::Ci(ci) => record_ci(tx, org, ci, delivery)?,
+        Parsed::Ping { repo, hook_id } => {
+            let mut draft = AuditDraft::new(ActorType::System, "github", "webhook.ping")
+                .meta("hookId", hook_id.map_or(Value::Null, Value::from))
+                .meta("repo", repo.clone().map_or(Value::Null, Value::from));
+            if let Some(d) = delivery {
+                draft = draft.meta("deliveryId", d);
+            }
+            audit::append(tx, org, draft)?;
+            Ingested::Ping
+        }
+        Parsed::Skipped { .. } | Parsed::Unhandled => return Ok(Ingested::Ignored),
+    };
+    if let Some(key) = &receipt {
+        events::record_receipt(tx, org, key, clock::now_ms())?;
+    }
+    Ok(ingested)
+}
+
+/// The normalized event, audit `ci_event` and a `ci` memory entry for one CI event.
+fn record_ci(
+    tx: &WriteTx<'_>,
+    org: &str,
+    ci: &CiEvent,
+    delivery: Option<&str>,
+) -> Result<Ingested, StoreError> {
+    let project = projects::by_repo(tx, org, &ci.repo)?;
+    let (project_id, agent_id) = match &project {
+        Some(p) => (Some(p.id.clone()), Some(p.agent_id.clone())),
+        None => (None, None),
+    };
+    let now = clock::now_ms();
+    let seq = events::next_seq(tx)?;
+    let event = EventRecord {
+        id: format!("evt-{seq}"),
+        seq,
+        org_id: org.to_owned(),
+        project_id: project_id.clone(),
+        source: "github".into(),
+        event_type: ci.event_type(),
+        severity: if ci.is_build_failure() { "high" } else { "low" }.into(),
+        title: ci.summary.clone(),
+        details: details(ci, delivery),
+        fingerprint: ci.fingerprint(),
+        occurred_at: clock::rfc3339(ci.occurred_at_ms.unwrap_or(now)),
+    };
+    events::put(tx, &event)?;
+
+    let mut draft = AuditDraft::new(ActorType::System, "github", "ci_event")
+        .meta("eventId", event.id.as_str())
+        .meta("eventType", event.event_type.as_str())
+        .meta("repo", ci.repo.as_str())
+        .meta("branch", ci.branch.as_str())
+        .meta("status", ci.status.as_str())
+        .meta("conclusion", ci.conclusion.clone().map_or(Value::Null, Value::from))
+        .meta("details", ci.summary.as_str())
+        .meta("deliveryId", delivery.map_or(Value::Null, Value::from))
+        .meta("risk", if ci.is_build_failure() { "high" } else { "low" });
+    draft.result = AuditResult::Processed;
+    if let (Some(p), Some(a)) = (&project_id, &agent_id) {
+        draft = draft.meta("projectId", p.as_str()).meta("agentId", a.as_str());
+    }
+    audit::append(tx, org, draft)?;
+
+    let mem_seq = memory::next_seq(tx)?;
+    memory::put(
+        tx,
+        &MemoryEntry {
+            id: format!("mem-{mem_seq}"),
+            seq: mem_seq,
+            org_id: org.to_owned(),
+            agent_id,
+            project_id: project_id.clone(),
+            category: "ci".into(),
+            content: format!("{}: {}", ci.repo, ci.summary),
+            metadata: json!({
+                "eventId": event.id, "eventType": event.event_type, "repo": ci.repo,
+                "branch": ci.branch, "url": ci.url,
+            }),
+            created_at: clock::rfc3339(now),
+        },
+    )?;
+    Ok(Ingested::Event { event_id: event.id, project_id })
+}
+
+/// The event's own words, for messages: everything known, nothing null.
+fn details(ci: &CiEvent, delivery: Option<&str>) -> Value {
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(v) = value {
+            out.insert(key.to_owned(), v);
+        }
+    };
+    put("repo", Some(ci.repo.as_str().into()));
+    put("branch", Some(ci.branch.as_str().into()));
+    put("status", Some(ci.status.as_str().into()));
+    put("conclusion", ci.conclusion.as_deref().map(Value::from));
+    put("action", ci.action.as_deref().map(Value::from));
+    put("url", ci.url.as_deref().map(Value::from));
+    put("sha", ci.sha.as_deref().map(Value::from));
+    put("author", ci.author.as_deref().map(Value::from));
+    put("message", ci.message.as_deref().map(Value::from));
+    put("number", ci.number.map(Value::from));
+    put("name", ci.name.as_deref().map(Value::from));
+    put("deliveryId", delivery.map(Value::from));
+    Value::Object(out)
+}

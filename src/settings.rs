@@ -1,0 +1,171 @@
+//! What the server reads from its environment (contract 1.1), resolved once at start so that no
+//! handler reads the environment and tests can build any configuration in-process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A credential. Its `Debug` never shows the value, so secrets cannot reach logs by accident;
+/// the value is only reachable through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(••••)")
+    }
+}
+
+/// Environment-derived settings of the API and the upstream clients.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `WEBHOOK_BASE_URL` without a trailing `/`: where GitHub should send this server's hooks.
+    pub webhook_base_url: Option<String>,
+    /// `GITHUB_API_URL`.
+    pub github_api_url: String,
+    /// `GITHUB_TOKEN`.
+    pub github_token: Option<Secret>,
+    /// `GITHUB_WEBHOOK_SECRET`.
+    pub github_webhook_secret: Option<Secret>,
+    /// `GITHUB_WEBHOOK_SECRET_<ORG>`, keyed by the `<ORG>` suffix as written in the environment.
+    pub github_webhook_secrets: HashMap<String, Secret>,
+    /// `WEBHOOK_STRICT_MODE=true`: refuse webhooks for which no secret is configured.
+    pub webhook_strict_mode: bool,
+    /// `SPAR_UPSTREAM_TIMEOUT_MS`: the overall limit of one outbound call (default 10 s).
+    pub upstream_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            webhook_base_url: None,
+            github_api_url: "https://api.github.com".into(),
+            github_token: None,
+            github_webhook_secret: None,
+            github_webhook_secrets: HashMap::new(),
+            webhook_strict_mode: false,
+            upstream_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from `(name, value)` pairs; empty values count as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let vars: HashMap<String, String> =
+            vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+        let text = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
+        let secret = |name: &str| vars.get(name).map(Secret::new);
+        let defaults = Self::default();
+        let upstream_timeout = match text("SPAR_UPSTREAM_TIMEOUT_MS") {
+            None => defaults.upstream_timeout,
+            Some(ms) => match ms.parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => {
+                    return Err(format!("SPAR_UPSTREAM_TIMEOUT_MS={ms:?} is not a positive number"));
+                }
+            },
+        };
+        Ok(Self {
+            webhook_base_url: text("WEBHOOK_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            github_api_url: text("GITHUB_API_URL")
+                .map_or(defaults.github_api_url, |u| u.trim_end_matches('/').to_owned()),
+            github_token: secret("GITHUB_TOKEN"),
+            github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET"),
+            github_webhook_secrets: vars
+                .iter()
+                .filter_map(|(k, v)| {
+                    let org = k.strip_prefix("GITHUB_WEBHOOK_SECRET_")?;
+                    Some((org.to_owned(), Secret::new(v.clone())))
+                })
+                .collect(),
+            webhook_strict_mode: text("WEBHOOK_STRICT_MODE")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            upstream_timeout,
+        })
+    }
+
+    /// The secret GitHub deliveries for `org` are signed with: `GITHUB_WEBHOOK_SECRET_<ORG>`
+    /// (upper-cased, `-` and `.` as `_`), then `GITHUB_WEBHOOK_SECRET`.
+    pub fn github_secret_for(&self, org: &str) -> Option<&Secret> {
+        self.github_webhook_secrets.get(&env_suffix(org)).or(self.github_webhook_secret.as_ref())
+    }
+
+    /// The URL GitHub should deliver `org`'s events to. The default org's is
+    /// `<WEBHOOK_BASE_URL>/webhooks/github` exactly as the seed says; other orgs add `?orgId=`,
+    /// so their deliveries land in (and are verified with the secret of) the right org.
+    pub fn github_hook_url(&self, org: &str) -> Option<String> {
+        let base = self.webhook_base_url.as_ref()?;
+        Some(if org == crate::store::orgs::DEFAULT_ORG {
+            format!("{base}/webhooks/github")
+        } else {
+            format!("{base}/webhooks/github?orgId={org}")
+        })
+    }
+}
+
+/// `acme-corp` → `ACME_CORP`: how an org id appears in an environment variable name.
+pub fn env_suffix(org: &str) -> String {
+    org.chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_vars(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .expect("settings")
+    }
+
+    #[test]
+    fn per_org_secret_wins_over_the_global_one() {
+        let s = vars(&[
+            ("GITHUB_WEBHOOK_SECRET", "global"),
+            ("GITHUB_WEBHOOK_SECRET_ORG_ACME_CORP", "acme"),
+        ]);
+        assert_eq!(s.github_secret_for("org-acme-corp").map(Secret::expose), Some("acme"));
+        assert_eq!(s.github_secret_for("default").map(Secret::expose), Some("global"));
+        assert_eq!(vars(&[]).github_secret_for("default"), None);
+    }
+
+    #[test]
+    fn urls_lose_trailing_slashes_and_empty_values_are_unset() {
+        let s = vars(&[("WEBHOOK_BASE_URL", "https://spar.example.com/"), ("GITHUB_TOKEN", " ")]);
+        assert_eq!(
+            s.github_hook_url("default").as_deref(),
+            Some("https://spar.example.com/webhooks/github")
+        );
+        assert_eq!(
+            s.github_hook_url("org-a").as_deref(),
+            Some("https://spar.example.com/webhooks/github?orgId=org-a")
+        );
+        assert!(s.github_token.is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = vars(&[("GITHUB_TOKEN", "ghp_verysecret")]);
+        assert!(!format!("{s:?}").contains("verysecret"));
+    }
+}

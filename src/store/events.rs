@@ -1,0 +1,59 @@
+//! Normalized events (`(org, seq) -> EventRecord`, plus `seq -> org`) and the receipts of webhook
+//! deliveries already recorded.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::records::EventRecord;
+use super::tables::{EVENT_SEQ_KEY, Events, EventsBySeq, Meta, WebhookReceipts};
+use super::txn::{Source, WriteTx, decode, encode};
+
+/// The next event seq (its id is `evt-<seq>`).
+pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
+    let mut meta = tx.table_mut::<Meta>()?;
+    let seq = meta.get(EVENT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(EVENT_SEQ_KEY, seq)?;
+    Ok(seq)
+}
+
+pub fn put(tx: &WriteTx<'_>, event: &EventRecord) -> Result<(), StoreError> {
+    let org = event.org_id.as_str();
+    tx.table_mut::<Events>()?.insert((org, event.seq), encode(event).as_slice())?;
+    tx.table_mut::<EventsBySeq>()?.insert(event.seq, org)?;
+    Ok(())
+}
+
+/// The event with this seq, whatever its org.
+pub fn by_seq(src: &impl Source, seq: u64) -> Result<Option<EventRecord>, StoreError> {
+    let Some(org) = src.open::<EventsBySeq>()?.get(seq)?.map(|o| o.value().to_owned()) else {
+        return Ok(None);
+    };
+    match src.open::<Events>()?.get((org.as_str(), seq))? {
+        Some(bytes) => Ok(Some(decode("event", bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// An org's events, newest first, at most `limit`.
+pub fn newest(src: &impl Source, org: &str, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+    let events = src.open::<Events>()?;
+    let rows = events.range((org, 0)..=(org, u64::MAX))?.rev().take(limit);
+    rows.map(|row| decode("event", row?.1.value())).collect()
+}
+
+/// Whether a delivery (`key` is `<source>:<delivery id>`) was already recorded for `org`.
+pub fn received(src: &impl Source, org: &str, key: &str) -> Result<bool, StoreError> {
+    Ok(src.open::<WebhookReceipts>()?.get((org, key))?.is_some())
+}
+
+/// Remembers a delivery, so a redelivery is answered as a duplicate.
+pub fn record_receipt(
+    tx: &WriteTx<'_>,
+    org: &str,
+    key: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let at = u64::try_from(at_ms).unwrap_or(0);
+    tx.table_mut::<WebhookReceipts>()?.insert((org, key), at)?;
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Outbound HTTP to third-party services (contract 1.1): one shared ureq agent with a 10 s overall
+//! timeout and `User-Agent: spar/<version>`, and one client module per service.
+//!
+//! **Invariants**
+//! - Every outbound call goes through [`Upstream`], whose base URLs come from [`Settings`]; none
+//!   is hard-coded elsewhere.
+//! - ureq blocks: callers in async code run calls through [`blocking`], never on the executor.
+//! - Errors carry the service and status, never a credential.
+//!
+//! [`Settings`]: crate::settings::Settings
+
+pub mod github;
+
+use std::fmt;
+use std::time::Duration;
+
+use ureq::http;
+
+/// Largest upstream answer read into memory.
+const MAX_ANSWER: u64 = 8 * 1024 * 1024;
+
+/// The shared outbound HTTP agent (cheap to clone: its pool is shared).
+#[derive(Clone)]
+pub struct Upstream {
+    agent: ureq::Agent,
+}
+
+impl Upstream {
+    pub fn new(timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("spar/", env!("CARGO_PKG_VERSION")))
+            .max_redirects(0)
+            .build();
+        Self { agent: config.into() }
+    }
+
+    /// Sends one request and reads the whole answer. Any status is an answer; only transport
+    /// failures are errors.
+    fn send(
+        &self,
+        service: &'static str,
+        request: http::request::Builder,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, UpstreamError> {
+        let invalid = |e: http::Error| UpstreamError::Unreachable {
+            service,
+            reason: format!("the request could not be built (check the configured URL): {e}"),
+        };
+        let sent = match body {
+            Some(bytes) => self.agent.run(request.body(bytes).map_err(invalid)?),
+            None => self.agent.run(request.body(()).map_err(invalid)?),
+        };
+        let mut response = sent.map_err(|e| transport_error(service, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_vec()
+            .map_err(|e| transport_error(service, e))?;
+        Ok(Answer { service, status, body })
+    }
+}
+
+/// An upstream's answer: any status, the body read whole.
+pub struct Answer {
+    service: &'static str,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON of type `T`, or [`UpstreamError::BadAnswer`].
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&self.body).map_err(|e| UpstreamError::BadAnswer {
+            service: self.service,
+            reason: format!("unexpected response body: {e}"),
+        })
+    }
+
+    /// This answer as an error: 401 is an authentication failure, anything else a status error.
+    pub fn into_error(self) -> UpstreamError {
+        let message = upstream_message(&self.body);
+        match self.status {
+            401 => UpstreamError::AuthFailed { service: self.service, message },
+            status => UpstreamError::Status { service: self.service, status, message },
+        }
+    }
+}
+
+/// The `message` field most APIs put in their error bodies, cut short.
+fn upstream_message(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    message.chars().take(200).collect()
+}
+
+fn transport_error(service: &'static str, e: ureq::Error) -> UpstreamError {
+    match e {
+        ureq::Error::Timeout(_) => UpstreamError::Timeout { service },
+        other => UpstreamError::Unreachable { service, reason: other.to_string() },
+    }
+}
+
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// No answer: DNS, connection refused, TLS, a broken connection.
+    Unreachable { service: &'static str, reason: String },
+    /// No answer within the overall timeout.
+    Timeout { service: &'static str },
+    /// The service refused our credentials (HTTP 401).
+    AuthFailed { service: &'static str, message: String },
+    /// An answer with an unexpected status.
+    Status { service: &'static str, status: u16, message: String },
+    /// An answer we could not read.
+    BadAnswer { service: &'static str, reason: String },
+    /// The blocking call could not run (the runtime is shutting down).
+    Aborted,
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable { service, reason } => {
+                write!(f, "{service} is unreachable: {reason}")
+            }
+            Self::Timeout { service } => write!(f, "{service} did not answer in time"),
+            Self::AuthFailed { service, message } => {
+                write!(f, "{service} rejected the configured credentials (HTTP 401: {message})")
+            }
+            Self::Status { service, status, message } => {
+                write!(f, "{service} answered HTTP {status}: {message}")
+            }
+            Self::BadAnswer { service, reason } => {
+                write!(f, "{service} sent a bad answer: {reason}")
+            }
+            Self::Aborted => write!(f, "the upstream call was aborted"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
+/// Runs blocking upstream work on tokio's blocking pool.
+pub async fn blocking<T, E, F>(work: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<UpstreamError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|_| UpstreamError::Aborted)?
+}
