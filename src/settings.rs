@@ -77,7 +77,9 @@ impl Settings {
             Some(ms) => match ms.parse::<u64>() {
                 Ok(ms) if ms > 0 => Duration::from_millis(ms),
                 _ => {
-                    return Err(format!("SPAR_UPSTREAM_TIMEOUT_MS={ms:?} is not a positive number"));
+                    return Err(format!(
+                        "SPAR_UPSTREAM_TIMEOUT_MS={ms:?} is not a positive number"
+                    ));
                 }
             },
         };

@@ -1,30 +1,22 @@
-//! Behaviour that depends on state no API can create yet (projects arrive with the projects
-//! API, terminated agents with the engine) or on damage: set up through the test-only store
-//! helper while the server is stopped, then driven over HTTP.
+//! Behaviour that depends on state no API can create directly (an agent terminated by other
+//! means) or on damage: set up through the test-only store helper while the server is stopped,
+//! then driven over HTTP. Projects are created through their API.
 
 mod common;
 
-use common::{Server, get_row, put_row};
+use common::{Server, put_row};
 use serde_json::json;
-
-fn project(id: &str, agent_id: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": id, "name": "api", "repo": "acme/api", "defaultBranch": "main",
-        "agentId": agent_id, "orgId": "default", "createdAtMs": 1_795_429_800_000_i64,
-    }))
-    .expect("json")
-}
 
 #[test]
 fn the_agent_of_a_project_cannot_be_deleted_and_shows_its_project() {
-    let mut s = Server::start();
-    s.terminate();
-    put_row(&s, "projects", "default", "proj-001", &project("proj-001", "pending"));
-    s.start_again();
+    let s = Server::start();
+    let p = s.post("/api/projects", &json!({"repo": "acme/api"}));
+    assert_eq!(p.status, 201, "{}", p.json());
+    let own = p.json()["agentId"].as_str().expect("agentId").to_owned();
 
     let a = s.post(
         "/api/agents",
-        &json!({"name": "api-agent", "type": "project", "projectId": "proj-001"}),
+        &json!({"name": "api-worker", "type": "project", "projectId": "proj-001"}),
     );
     assert_eq!(a.status, 201, "{}", a.json());
     let id = a.json()["id"].as_str().expect("id").to_owned();
@@ -34,46 +26,61 @@ fn the_agent_of_a_project_cannot_be_deleted_and_shows_its_project() {
         detail["project"],
         json!({"id": "proj-001", "name": "api", "repo": "acme/api", "defaultBranch": "main"})
     );
-    assert_eq!(s.get("/api/agents?projectId=proj-001").json().as_array().map(Vec::len), Some(1));
+    assert_eq!(s.get("/api/agents?projectId=proj-001").json().as_array().map(Vec::len), Some(2));
 
-    s.terminate();
-    put_row(&s, "projects", "default", "proj-001", &project("proj-001", &id));
-    s.start_again();
-    s.delete(&format!("/api/agents/{id}")).expect_error(409, "AGENT_HAS_PROJECT");
+    s.delete(&format!("/api/agents/{own}")).expect_error(409, "AGENT_HAS_PROJECT");
     let org = s.get("/api/orgs/default").json();
     assert_eq!(org["projectCount"], 1);
-    assert_eq!(org["projects"][0]["agentId"], id.as_str());
+    assert_eq!(org["projects"][0]["agentId"], own.as_str());
     assert_eq!(org["projects"][0]["agentStatus"], "ACTIVE");
     // Still there, and no audit entry was written for the refused delete.
-    assert_eq!(s.get(&format!("/api/agents/{id}")).status, 200);
-    assert!(
-        s.get("/api/audit").json()["entries"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .all(|e| e["action"] != "agent_terminate")
-    );
+    assert_eq!(s.get(&format!("/api/agents/{own}")).status, 200);
+    assert!(s.audit_entries("agent_terminate").is_empty());
+    // An agent that merely works on the project may go.
+    assert_eq!(s.delete(&format!("/api/agents/{id}")).status, 200);
 }
 
 #[test]
 fn a_terminated_agent_refuses_every_action() {
-    let mut s = Server::start();
-    let a = s.post("/api/agents", &json!({"name": "done-agent", "type": "incident"})).json();
-    let id = a["id"].as_str().expect("id").to_owned();
-    s.terminate();
-    let mut row = get_row(&s, "agents", "default", &id).expect("stored agent");
-    row["status"] = json!("TERMINATED");
-    put_row(&s, "agents", "default", &id, &serde_json::to_vec(&row).expect("json"));
-    s.start_again();
-    assert_eq!(s.get(&format!("/api/agents/{id}")).json()["uptime"], 0);
-    for action in [
-        json!({"action": "suspend"}),
-        json!({"action": "resume"}),
-        json!({"action": "restart"}),
-        json!({"action": "set_autonomy", "level": 2}),
-    ] {
-        s.post(&format!("/api/agents/{id}/action"), &action).expect_error(409, "INVALID_STATE");
+    let s = Server::start();
+    let p = s.post("/api/projects", &json!({"repo": "acme/done"})).json();
+    let id = p["agentId"].as_str().expect("id").to_owned();
+    let review = s.post(
+        "/api/agents",
+        &json!({"name": "done-review", "type": "review", "projectId": "proj-001"}),
+    );
+    let review = review.json()["id"].as_str().expect("id").to_owned();
+    // Deleting the project terminates its agent and the ephemeral agents working on it.
+    assert_eq!(s.delete("/api/projects/proj-001").status, 200);
+    for agent in [&id, &review] {
+        let detail = s.get(&format!("/api/agents/{agent}")).json();
+        assert_eq!(
+            (detail["status"].as_str(), detail["uptime"].as_u64()),
+            (Some("TERMINATED"), Some(0))
+        );
+        for action in [
+            json!({"action": "suspend"}),
+            json!({"action": "resume"}),
+            json!({"action": "restart"}),
+            json!({"action": "set_autonomy", "level": 2}),
+        ] {
+            s.post(&format!("/api/agents/{agent}/action"), &action)
+                .expect_error(409, "INVALID_STATE");
+        }
+        s.post("/api/project/link", &json!({"agentId": agent, "repo": "acme/done"}))
+            .expect_error(409, "INVALID_STATE");
     }
+    // A terminated agent's name is free again; the record itself can be removed.
+    let again = s.post("/api/agents", &json!({"name": "done-review", "type": "review"}));
+    assert_eq!(again.status, 201, "{}", again.json());
+    assert_eq!(s.delete(&format!("/api/agents/{review}")).status, 200);
+    assert_eq!(s.get("/api/agents?status=TERMINATED").json().as_array().map(Vec::len), Some(1));
+    let fresh = again.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        s.get(&format!("/api/agents/{fresh}")).json()["name"],
+        "done-review",
+        "its name survived the removal"
+    );
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -62,10 +64,17 @@ impl Server {
             .env_remove("RATE_LIMIT_API")
             .env_remove("RATE_LIMIT_WEBHOOKS")
             .env_remove("TRUST_PROXY")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_API_URL")
+            .env_remove("WEBHOOK_BASE_URL")
+            .env_remove("WEBHOOK_STRICT_MODE")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GITHUB_WEBHOOK_SECRET")) {
+            cmd.env_remove(k);
+        }
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -256,6 +265,49 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[pos + 4 + size..];
     }
     out
+}
+
+/// `hex(HMAC-SHA256(secret, body))`, computed here independently of Spar's own signing code.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fixture's bytes, exactly as stored in `fixtures/`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path))
+        .expect("fixture")
+}
+
+impl Server {
+    /// Posts a GitHub delivery: event and delivery headers, signed with `secret` when given.
+    pub fn github_webhook(
+        &self,
+        path: &str,
+        event: &str,
+        delivery: &str,
+        secret: Option<&str>,
+        body: &[u8],
+    ) -> Resp {
+        let signature = secret.map(|s| format!("sha256={}", sign(s, body)));
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Event", event),
+            ("X-GitHub-Delivery", delivery),
+        ];
+        if let Some(sig) = &signature {
+            headers.push(("X-Hub-Signature-256", sig));
+        }
+        self.raw_request("POST", path, &headers, body)
+    }
+
+    /// Audit entries of the whole server with this action, newest first.
+    pub fn audit_entries(&self, action: &str) -> Vec<Value> {
+        let page = self.get(&format!("/api/audit?action={action}&limit=100")).json();
+        page["entries"].as_array().cloned().unwrap_or_default()
+    }
 }
 
 /// Test-only store helper: edits one `(org, id) -> JSON` row of the stopped server's redb file,

@@ -1,0 +1,276 @@
+//! Fake third-party services on 127.0.0.1: a tiny HTTP/1.1 server that records every request and
+//! answers through a handler, and on top of it a fake GitHub REST API that keeps repositories
+//! and hooks in memory and answers like GitHub (shapes from the reference docs).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+type Handler = dyn Fn(&Recorded) -> (u16, Value) + Send + Sync;
+
+/// An HTTP server on 127.0.0.1 that records requests and answers with `handler`.
+pub struct FakeServer {
+    pub url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeServer {
+    pub fn start(handler: impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake");
+        let addr: SocketAddr = listener.local_addr().expect("fake addr");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let recorded = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (handler, recorded) = (Arc::clone(&handler), Arc::clone(&recorded));
+                std::thread::spawn(move || serve(stream, &*handler, &recorded));
+            }
+        });
+        Self { url: format!("http://{addr}"), requests }
+    }
+
+    /// Everything received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("requests").clone()
+    }
+
+    pub fn clear(&self) {
+        self.requests.lock().expect("requests").clear();
+    }
+}
+
+/// Answers one request per connection, then closes it.
+fn serve(stream: TcpStream, handler: &Handler, recorded: &Mutex<Vec<Recorded>>) {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) =
+        (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let request = Recorded { method, target, headers, body };
+    recorded.lock().expect("requests").push(request.clone());
+    let (status, answer) = handler(&request);
+    let payload = if answer.is_null() { Vec::new() } else { answer.to_string().into_bytes() };
+    let mut stream = reader.into_inner();
+    let head = format!(
+        "HTTP/1.1 {status} Fake\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&payload);
+}
+
+/// What the fake GitHub knows and how it misbehaves.
+#[derive(Default)]
+pub struct GitHubState {
+    /// Lower-case `owner/name` → the repository object.
+    pub repos: HashMap<String, Value>,
+    /// Repositories the token may not see: 403.
+    pub forbidden: HashSet<String>,
+    /// Lower-case `owner/name` → its hooks.
+    pub hooks: HashMap<String, Vec<Value>>,
+    pub next_hook_id: u64,
+    /// The token may not manage hooks: GitHub answers 404 on the hook routes.
+    pub hooks_forbidden: bool,
+    /// Every call answers this status (a GitHub outage).
+    pub outage: Option<u16>,
+}
+
+pub const GITHUB_TOKEN: &str = "ghp_fake_token_0123456789";
+
+pub struct FakeGitHub {
+    pub server: FakeServer,
+    pub state: Arc<Mutex<GitHubState>>,
+}
+
+impl FakeGitHub {
+    pub fn start() -> Self {
+        let state =
+            Arc::new(Mutex::new(GitHubState { next_hook_id: 987_654, ..Default::default() }));
+        let shared = Arc::clone(&state);
+        let server = FakeServer::start(move |req| github(&mut shared.lock().expect("state"), req));
+        Self { server, state }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Adds a repository GitHub knows (`full_name` in its canonical case).
+    pub fn add_repo(&self, full_name: &str, default_branch: &str) {
+        let name = full_name.split('/').nth(1).expect("owner/name");
+        let owner = full_name.split('/').next().expect("owner/name");
+        self.state.lock().expect("state").repos.insert(
+            full_name.to_ascii_lowercase(),
+            json!({
+                "id": 1_296_269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name,
+                "full_name": full_name, "private": false,
+                "owner": {"login": owner, "id": 9919, "type": "Organization"},
+                "html_url": format!("https://github.com/{full_name}"),
+                "description": "A repository", "default_branch": default_branch,
+                "archived": false, "permissions": {"admin": true, "push": true, "pull": true},
+            }),
+        );
+    }
+
+    /// Adds a hook as if someone had created it earlier.
+    pub fn add_hook(&self, full_name: &str, url: &str) -> u64 {
+        let mut state = self.state.lock().expect("state");
+        state.next_hook_id += 1;
+        let id = state.next_hook_id;
+        let hook = hook_json(id, url, &json!(["push"]));
+        state.hooks.entry(full_name.to_ascii_lowercase()).or_default().push(hook);
+        id
+    }
+
+    pub fn hooks(&self, full_name: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .expect("state")
+            .hooks
+            .get(&full_name.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.server.requests()
+    }
+}
+
+fn hook_json(id: u64, url: &str, events: &Value) -> Value {
+    json!({
+        "type": "Repository", "id": id, "name": "web", "active": true, "events": events,
+        "config": {"content_type": "json", "insecure_ssl": "0", "url": url},
+        "updated_at": "2026-11-23T10:00:00Z", "created_at": "2026-11-23T10:00:00Z",
+        "url": format!("https://api.github.com/hooks/{id}"),
+        "last_response": {"code": null, "status": "unused", "message": null},
+    })
+}
+
+fn not_found() -> (u16, Value) {
+    (
+        404,
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
+    )
+}
+
+/// The GitHub REST routes of contract 4.
+fn github(state: &mut GitHubState, req: &Recorded) -> (u16, Value) {
+    if let Some(status) = state.outage {
+        return (status, json!({"message": "Server Error"}));
+    }
+    if req.header("user-agent").is_none() {
+        return (
+            403,
+            json!({"message": "Request forbidden by administrative rules. Please make sure your request has a User-Agent header"}),
+        );
+    }
+    if req.header("authorization") != Some(&format!("Bearer {GITHUB_TOKEN}")) {
+        return (
+            401,
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+        );
+    }
+    let segments: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
+    let (owner, name) = match segments.as_slice() {
+        ["repos", owner, name, ..] => (*owner, *name),
+        _ => return not_found(),
+    };
+    let key = format!("{owner}/{name}").to_ascii_lowercase();
+    if state.forbidden.contains(&key) {
+        return (403, json!({"message": "Resource not accessible by integration"}));
+    }
+    let Some(repo) = state.repos.get(&key).cloned() else { return not_found() };
+    match (req.method.as_str(), &segments[3..]) {
+        ("GET", []) => (200, repo),
+        (_, ["hooks", ..]) if state.hooks_forbidden => not_found(),
+        ("GET", ["hooks"]) => {
+            (200, Value::Array(state.hooks.get(&key).cloned().unwrap_or_default()))
+        }
+        ("POST", ["hooks"]) => {
+            let body = req.json();
+            let url = body["config"]["url"].as_str().unwrap_or("").to_owned();
+            let hooks = state.hooks.entry(key).or_default();
+            if hooks.iter().any(|h| h["config"]["url"] == url.as_str()) {
+                return (
+                    422,
+                    json!({"message": "Validation Failed", "errors": [{"resource": "Hook", "code": "custom", "message": "Hook already exists on this repository"}]}),
+                );
+            }
+            state.next_hook_id += 1;
+            let hook = hook_json(state.next_hook_id, &url, &body["events"]);
+            state
+                .hooks
+                .entry(format!("{owner}/{name}").to_ascii_lowercase())
+                .or_default()
+                .push(hook.clone());
+            (201, hook)
+        }
+        ("DELETE", ["hooks", id]) => {
+            let hooks = state.hooks.entry(key).or_default();
+            let before = hooks.len();
+            hooks.retain(|h| h["id"].as_u64().map(|n| n.to_string()).as_deref() != Some(*id));
+            if hooks.len() == before { not_found() } else { (204, Value::Null) }
+        }
+        _ => not_found(),
+    }
+}
+
+/// A URL nothing listens on (a service that is down).
+pub fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
