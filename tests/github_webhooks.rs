@@ -385,6 +385,7 @@ fn a_processed_event_is_audited_remembered_and_reaches_the_project() {
             .iter()
             .any(|m| m["content"] == "acme/api-gateway: Workflow 'CI' failed on main (abc1234)")
     );
+    assert_eq!(s.get("/api/memory").json()["projectContext"]["repo"], "acme/api-gateway");
     assert_eq!(s.get("/api/audit/verify").json()["valid"], true);
 }
 

@@ -19,11 +19,6 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Decodes any JSON document (webhook payloads), with the line and column of a syntax error.
-pub fn json_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| syntax_error(&e))
-}
-
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
     let inner = e.into_inner();

@@ -107,7 +107,9 @@ pub fn storage_mb(bytes: usize) -> f64 {
 
 /// Statistics of the scope's memory. A full scan: it reads every entry of the scope.
 pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let entries = memory::all(&app.store.read()?, scope.filter())?;
+    let tx = app.store.read()?;
+    let entries = memory::all(&tx, scope.filter())?;
+    let newest_repo = projects::list(&tx, scope.filter())?.pop().map(|p| p.repo);
     let bytes: usize = entries.iter().map(|e| e.content.len()).sum();
     let conversations: Vec<&MemoryEntry> =
         entries.iter().filter(|e| e.category == "conversation").collect();
@@ -141,7 +143,7 @@ pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
         "projectContext": {
             "filesIndexed": code.len(),
             "lastIndexed": code.last().map(|e| e.created_at.clone()),
-            "repo": null,
+            "repo": newest_repo,
         },
     })))
 }

@@ -4,13 +4,14 @@
 //! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
 //! a duplicate exactly when the first was acknowledged).
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
 
 use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
-use crate::engine::github::{self, MissingField, Parsed};
+use crate::engine::github::{self, Parsed, PayloadError};
 use crate::engine::{self, Ingested, signature};
 use crate::store::{orgs, projects};
 
@@ -20,15 +21,14 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
     let event = header_token(req, "x-github-event", "X-GitHub-Event")?
         .ok_or(ApiError::MissingHeader("X-GitHub-Event"))?;
     let delivery = header_token(req, "x-github-delivery", "X-GitHub-Delivery")?;
-    // Decoded before verification only to find the org; not acted on until verified.
-    let payload = decode_payload(req);
-    let org = webhook_org(app, req, payload.as_ref().ok())?;
+    // Parsed before verification only to find the org; not acted on until verified.
+    let payload = payload_bytes(req)?;
+    let parsed = github::parse(&event, &payload).map_err(payload_error);
+    let org = webhook_org(app, req, parsed.as_ref().ok().and_then(Parsed::repo))?;
     verify_github(app, &org, req)?;
-    let payload = payload?;
-    let parsed = github::parse(&event, &payload)
-        .map_err(|MissingField(field)| ApiError::MissingField(field.into()))?;
+    let parsed = parsed?;
     match &parsed {
-        Parsed::Unhandled => {
+        Parsed::Unhandled { .. } => {
             return Ok(Response::ok(&json!({
                 "received": true, "event": event, "processed": false,
                 "reason": "Event type not handled",
@@ -82,14 +82,14 @@ fn header_token(
     Ok(Some(value.to_owned()))
 }
 
-/// The payload: a JSON body, or the `payload` field of a form-encoded one.
-fn decode_payload(req: &Request) -> Result<Value, ApiError> {
+/// The payload's JSON bytes: the body, or the `payload` field of a form-encoded one.
+fn payload_bytes(req: &Request) -> Result<Cow<'_, [u8]>, ApiError> {
     let form = req
         .header("content-type")
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     if !form {
-        return body::json_value(&req.body);
+        return Ok(Cow::Borrowed(&req.body));
     }
     let text = std::str::from_utf8(&req.body)
         .map_err(|_| ApiError::InvalidJson("the form-encoded body is not UTF-8".into()))?;
@@ -97,17 +97,24 @@ fn decode_payload(req: &Request) -> Result<Value, ApiError> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("payload="))
         .ok_or_else(|| ApiError::MissingField("payload".into()))?;
-    body::json_value(body::percent_decode(encoded, true).as_bytes())
+    Ok(Cow::Owned(body::percent_decode(encoded, true).into_bytes()))
+}
+
+fn payload_error(e: PayloadError) -> ApiError {
+    match e {
+        PayloadError::Syntax(message) => ApiError::InvalidJson(message),
+        PayloadError::Missing(field) => ApiError::MissingField(field.into()),
+        PayloadError::Invalid { field, reason } => ApiError::InvalidField { field, reason },
+    }
 }
 
 /// The org a delivery belongs to: `?orgId=`, else `x-org-id`, else the org of the project whose
 /// repository sent it, else `default`.
-fn webhook_org(app: &App, req: &Request, payload: Option<&Value>) -> Result<String, ApiError> {
+fn webhook_org(app: &App, req: &Request, repo: Option<&str>) -> Result<String, ApiError> {
     let named = req.query.get("orgId").filter(|o| !o.is_empty()).or(req.org_header.as_deref());
     if let Some(org) = named {
         return Ok(Scope::resolve(&app.store, Some(org))?.write_org().to_owned());
     }
-    let repo = payload.and_then(|p| p.pointer("/repository/full_name")).and_then(Value::as_str);
     if let Some(repo) = repo
         && let Some(org) = projects::orgs_of_repo(&app.store.read()?, repo)?.into_iter().next()
     {

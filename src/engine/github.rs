@@ -9,7 +9,8 @@
 //!
 //! Other actions of these events are skipped with a reason; other events are not handled.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::clock;
 
@@ -30,12 +31,33 @@ pub enum Parsed {
         reason: &'static str,
     },
     /// An event type Spar does not handle.
-    Unhandled,
+    Unhandled {
+        repo: Option<String>,
+    },
 }
 
-/// A payload field the event cannot do without was missing or of the wrong type.
+impl Parsed {
+    /// The repository the delivery is about, when it names one.
+    pub fn repo(&self) -> Option<&str> {
+        match self {
+            Self::Ci(ci) => Some(&ci.repo),
+            Self::Ping { repo, .. } | Self::Skipped { repo, .. } | Self::Unhandled { repo } => {
+                repo.as_deref()
+            }
+        }
+    }
+}
+
+/// Why a payload could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingField(pub &'static str);
+pub enum PayloadError {
+    /// Not JSON: the message names the line and column.
+    Syntax(String),
+    /// A field the event needs is missing.
+    Missing(&'static str),
+    /// A field has the wrong type: its path and what was wrong.
+    Invalid { field: String, reason: String },
+}
 
 /// One CI fact, as CodeSpar's `CIEvent`: what happened, where, and a sentence for people.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,35 +119,179 @@ impl CiEvent {
     }
 }
 
-/// Reads a delivery of event `event` (the `X-GitHub-Event` header).
-pub fn parse(event: &str, payload: &Value) -> Result<Parsed, MissingField> {
+// The parts of GitHub's payloads Spar reads. Everything else is skipped while parsing, without
+// building a JSON tree: a push can be megabytes of commits, and only their count matters.
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Payload {
+    action: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    after: Option<String>,
+    compare: Option<String>,
+    deleted: Option<bool>,
+    number: Option<u64>,
+    hook_id: Option<u64>,
+    commits: Option<Vec<IgnoredAny>>,
+    head_commit: Option<Commit>,
+    pusher: Option<Named>,
+    sender: Option<Login>,
+    repository: Option<Repository>,
+    pull_request: Option<PullRequest>,
+    workflow_run: Option<WorkflowRun>,
+    workflow: Option<Named>,
+    check_run: Option<CheckRun>,
+}
+
+/// What an event Spar does not handle is read for: its repository, to find its org.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Envelope {
+    repository: Option<Repository>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Repository {
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Named {
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Login {
+    login: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Commit {
+    message: Option<String>,
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Head {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    sha: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PullRequest {
+    number: Option<u64>,
+    title: Option<String>,
+    html_url: Option<String>,
+    merged: Option<bool>,
+    user: Option<Login>,
+    merged_by: Option<Login>,
+    head: Option<Head>,
+    merged_at: Option<String>,
+    closed_at: Option<String>,
+    updated_at: Option<String>,
+    created_at: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WorkflowRun {
+    name: Option<String>,
+    head_branch: Option<String>,
+    head_sha: Option<String>,
+    conclusion: Option<String>,
+    html_url: Option<String>,
+    updated_at: Option<String>,
+    actor: Option<Login>,
+    head_commit: Option<Commit>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CheckSuite {
+    head_branch: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CheckRun {
+    name: Option<String>,
+    head_sha: Option<String>,
+    conclusion: Option<String>,
+    html_url: Option<String>,
+    completed_at: Option<String>,
+    check_suite: Option<CheckSuite>,
+}
+
+/// Reads a delivery of event `event` (the `X-GitHub-Event` header) from its JSON bytes.
+pub fn parse(event: &str, json: &[u8]) -> Result<Parsed, PayloadError> {
+    if !matches!(event, "ping" | "push" | "pull_request" | "workflow_run" | "check_run") {
+        let envelope: Envelope = decode(json)?;
+        return Ok(Parsed::Unhandled { repo: envelope.repository.and_then(|r| r.full_name) });
+    }
+    let p: Payload = decode(json)?;
     match event {
-        "ping" => Ok(Parsed::Ping {
-            repo: text(payload, &["repository", "full_name"]).map(str::to_owned),
-            hook_id: payload.get("hook_id").and_then(Value::as_u64),
-        }),
-        "push" => push(payload).map(|ci| Parsed::Ci(Box::new(ci))),
-        "pull_request" => pull_request(payload),
-        "workflow_run" => workflow_run(payload),
-        "check_run" => check_run(payload),
-        _ => Ok(Parsed::Unhandled),
+        "ping" => {
+            Ok(Parsed::Ping { repo: p.repository.and_then(|r| r.full_name), hook_id: p.hook_id })
+        }
+        "push" => push(p).map(|ci| Parsed::Ci(Box::new(ci))),
+        "pull_request" => pull_request(p),
+        "workflow_run" => workflow_run(p),
+        _ => check_run(p),
     }
 }
 
-fn push(p: &Value) -> Result<CiEvent, MissingField> {
-    let repo = repo(p)?;
-    let git_ref = text(p, &["ref"]).ok_or(MissingField("ref"))?;
+/// Decodes `T`; a wrong type is decoded again to name its path (only on that rare path, so the
+/// common one pays nothing for path tracking).
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, PayloadError> {
+    match serde_json::from_slice(json) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_data() => {
+            let mut de = serde_json::Deserializer::from_slice(json);
+            let reason = e.to_string();
+            let field = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+                Err(located) => located.path().to_string(),
+                Ok(_) => ".".to_owned(),
+            };
+            Err(PayloadError::Invalid { field, reason })
+        }
+        Err(e) => Err(PayloadError::Syntax(format!(
+            "{} at line {} column {}",
+            e.to_string().rsplit_once(" at line ").map_or(e.to_string(), |(m, _)| m.to_owned()),
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn push(p: Payload) -> Result<CiEvent, PayloadError> {
+    let repo = repo(p.repository)?;
+    let git_ref = p.git_ref.ok_or(PayloadError::Missing("ref"))?;
     let (branch, is_tag) = match git_ref.strip_prefix("refs/tags/") {
-        Some(tag) => (tag, true),
-        None => (git_ref.strip_prefix("refs/heads/").unwrap_or(git_ref), false),
+        Some(tag) => (tag.to_owned(), true),
+        None => (git_ref.strip_prefix("refs/heads/").unwrap_or(&git_ref).to_owned(), false),
     };
-    let author = text(p, &["pusher", "name"])
-        .or_else(|| text(p, &["sender", "login"]))
-        .unwrap_or("someone")
-        .to_owned();
-    let message = text(p, &["head_commit", "message"]).map(first_line);
-    let commits = p.get("commits").and_then(Value::as_array).map_or(0, Vec::len);
-    let summary = if p.get("deleted").and_then(Value::as_bool) == Some(true) {
+    let author = p
+        .pusher
+        .and_then(|n| n.name)
+        .or_else(|| p.sender.and_then(|s| s.login))
+        .unwrap_or_else(|| "someone".into());
+    let (message, occurred) = match p.head_commit {
+        Some(c) => (
+            c.message.as_deref().map(first_line),
+            c.timestamp.as_deref().and_then(clock::parse_rfc3339),
+        ),
+        None => (None, None),
+    };
+    let commits = p.commits.map_or(0, |c| c.len());
+    let summary = if p.deleted == Some(true) {
         format!("{} {branch} deleted by {author}", if is_tag { "Tag" } else { "Branch" })
     } else if is_tag {
         format!("Tag {branch} pushed by {author}")
@@ -139,32 +305,32 @@ fn push(p: &Value) -> Result<CiEvent, MissingField> {
         kind: "push",
         action: None,
         repo,
-        branch: branch.to_owned(),
+        branch,
         status: "pushed".into(),
         conclusion: None,
         outcome: "pushed",
         summary,
-        url: text(p, &["compare"]).map(str::to_owned),
-        sha: text(p, &["after"]).map(str::to_owned),
+        url: p.compare,
+        sha: p.after,
         author: Some(author),
         message,
         number: None,
         name: None,
-        occurred_at_ms: timestamp(p, &["head_commit", "timestamp"]),
+        occurred_at_ms: occurred,
     })
 }
 
-fn pull_request(p: &Value) -> Result<Parsed, MissingField> {
-    let repo = repo(p)?;
-    let action = text(p, &["action"]).ok_or(MissingField("action"))?.to_owned();
-    let pr = p.get("pull_request").filter(|v| v.is_object()).ok_or(MissingField("pull_request"))?;
-    let merged = pr.get("merged").and_then(Value::as_bool) == Some(true);
-    let sender = text(p, &["sender", "login"]).unwrap_or("someone");
+fn pull_request(p: Payload) -> Result<Parsed, PayloadError> {
+    let repo = repo(p.repository)?;
+    let action = p.action.ok_or(PayloadError::Missing("action"))?;
+    let pr = p.pull_request.ok_or(PayloadError::Missing("pull_request"))?;
+    let merged = pr.merged == Some(true);
+    let sender = p.sender.and_then(|s| s.login).unwrap_or_else(|| "someone".into());
     let (outcome, verb, by) = match action.as_str() {
-        "opened" => ("opened", "opened", text(pr, &["user", "login"]).unwrap_or(sender)),
+        "opened" => ("opened", "opened", pr.user.and_then(|u| u.login).unwrap_or(sender)),
         "reopened" => ("reopened", "reopened", sender),
         "closed" if merged => {
-            ("merged", "merged", text(pr, &["merged_by", "login"]).unwrap_or(sender))
+            ("merged", "merged", pr.merged_by.and_then(|u| u.login).unwrap_or(sender))
         }
         "closed" => ("closed", "closed", sender),
         _ => {
@@ -175,24 +341,28 @@ fn pull_request(p: &Value) -> Result<Parsed, MissingField> {
             });
         }
     };
-    let number = p.get("number").or_else(|| pr.get("number")).and_then(Value::as_u64);
-    let title = text(pr, &["title"]).unwrap_or("").to_owned();
+    let number = p.number.or(pr.number);
+    let title = pr.title.unwrap_or_default();
     let summary = format!("PR #{} '{title}' {verb} by {by}", number.unwrap_or(0));
-    let occurred = ["merged_at", "closed_at", "updated_at", "created_at"]
-        .iter()
-        .find_map(|field| timestamp(pr, &[field]));
+    let occurred = [&pr.merged_at, &pr.closed_at, &pr.updated_at, &pr.created_at]
+        .into_iter()
+        .find_map(|t| t.as_deref().and_then(clock::parse_rfc3339));
+    let (branch, sha) = match pr.head {
+        Some(h) => (h.git_ref.unwrap_or_default(), h.sha),
+        None => (String::new(), None),
+    };
     Ok(Parsed::Ci(Box::new(CiEvent {
         kind: "pull_request",
         repo,
-        branch: text(pr, &["head", "ref"]).unwrap_or("").to_owned(),
+        branch,
         status: action.clone(),
         action: Some(action),
         conclusion: merged.then(|| "merged".to_owned()),
         outcome,
         summary,
-        url: text(pr, &["html_url"]).map(str::to_owned),
-        sha: text(pr, &["head", "sha"]).map(str::to_owned),
-        author: Some(by.to_owned()),
+        url: pr.html_url,
+        sha,
+        author: Some(by),
         message: Some(title),
         number,
         name: None,
@@ -200,27 +370,24 @@ fn pull_request(p: &Value) -> Result<Parsed, MissingField> {
     })))
 }
 
-fn workflow_run(p: &Value) -> Result<Parsed, MissingField> {
-    let repo = repo(p)?;
-    let action = text(p, &["action"]).ok_or(MissingField("action"))?.to_owned();
+fn workflow_run(p: Payload) -> Result<Parsed, PayloadError> {
+    let repo = repo(p.repository)?;
+    let action = p.action.ok_or(PayloadError::Missing("action"))?;
     if action != "completed" {
         return Ok(skipped_run(action, repo));
     }
-    let run =
-        p.get("workflow_run").filter(|v| v.is_object()).ok_or(MissingField("workflow_run"))?;
-    let name = text(run, &["name"])
+    let run = p.workflow_run.ok_or(PayloadError::Missing("workflow_run"))?;
+    let name = run
+        .name
         .filter(|n| !n.is_empty())
-        .or_else(|| text(p, &["workflow", "name"]))
-        .unwrap_or("workflow")
-        .to_owned();
-    let branch = text(run, &["head_branch"]).unwrap_or("").to_owned();
-    let sha = text(run, &["head_sha"]).map(str::to_owned);
-    let conclusion = text(run, &["conclusion"]).map(str::to_owned);
-    let outcome = outcome_of(conclusion.as_deref());
+        .or_else(|| p.workflow.and_then(|w| w.name))
+        .unwrap_or_else(|| "workflow".into());
+    let branch = run.head_branch.unwrap_or_default();
+    let outcome = outcome_of(run.conclusion.as_deref());
     let summary = format!(
         "Workflow '{name}' {} on {branch}{}",
-        verdict(conclusion.as_deref()),
-        short_sha(sha.as_deref())
+        verdict(run.conclusion.as_deref()),
+        short_sha(run.head_sha.as_deref())
     );
     Ok(Parsed::Ci(Box::new(CiEvent {
         kind: "workflow_run",
@@ -228,48 +395,49 @@ fn workflow_run(p: &Value) -> Result<Parsed, MissingField> {
         repo,
         branch,
         status: "completed".into(),
-        conclusion,
+        conclusion: run.conclusion,
         outcome,
         summary,
-        url: text(run, &["html_url"]).map(str::to_owned),
-        sha,
-        author: text(run, &["actor", "login"]).map(str::to_owned),
-        message: text(run, &["head_commit", "message"]).map(first_line),
+        url: run.html_url,
+        sha: run.head_sha,
+        author: run.actor.and_then(|a| a.login),
+        message: run.head_commit.and_then(|c| c.message).as_deref().map(first_line),
         number: None,
         name: Some(name),
-        occurred_at_ms: timestamp(run, &["updated_at"]),
+        occurred_at_ms: run.updated_at.as_deref().and_then(clock::parse_rfc3339),
     })))
 }
 
-fn check_run(p: &Value) -> Result<Parsed, MissingField> {
-    let repo = repo(p)?;
-    let action = text(p, &["action"]).ok_or(MissingField("action"))?.to_owned();
+fn check_run(p: Payload) -> Result<Parsed, PayloadError> {
+    let repo = repo(p.repository)?;
+    let action = p.action.ok_or(PayloadError::Missing("action"))?;
     if action != "completed" {
         return Ok(skipped_run(action, repo));
     }
-    let check = p.get("check_run").filter(|v| v.is_object()).ok_or(MissingField("check_run"))?;
-    let name = text(check, &["name"]).unwrap_or("check").to_owned();
-    let sha = text(check, &["head_sha"]).map(str::to_owned);
-    let conclusion = text(check, &["conclusion"]).map(str::to_owned);
-    let outcome = outcome_of(conclusion.as_deref());
-    let summary =
-        format!("Check '{name}' {}{}", verdict(conclusion.as_deref()), short_sha(sha.as_deref()));
+    let check = p.check_run.ok_or(PayloadError::Missing("check_run"))?;
+    let name = check.name.unwrap_or_else(|| "check".into());
+    let outcome = outcome_of(check.conclusion.as_deref());
+    let summary = format!(
+        "Check '{name}' {}{}",
+        verdict(check.conclusion.as_deref()),
+        short_sha(check.head_sha.as_deref())
+    );
     Ok(Parsed::Ci(Box::new(CiEvent {
         kind: "check_run",
         action: Some(action),
         repo,
-        branch: text(check, &["check_suite", "head_branch"]).unwrap_or("").to_owned(),
+        branch: check.check_suite.and_then(|s| s.head_branch).unwrap_or_default(),
         status: "completed".into(),
-        conclusion,
+        conclusion: check.conclusion,
         outcome,
         summary,
-        url: text(check, &["html_url"]).map(str::to_owned),
-        sha,
-        author: text(p, &["sender", "login"]).map(str::to_owned),
+        url: check.html_url,
+        sha: check.head_sha,
+        author: p.sender.and_then(|s| s.login),
         message: None,
         number: None,
         name: Some(name),
-        occurred_at_ms: timestamp(check, &["completed_at"]),
+        occurred_at_ms: check.completed_at.as_deref().and_then(clock::parse_rfc3339),
     })))
 }
 
@@ -307,34 +475,22 @@ fn short_sha(sha: Option<&str>) -> String {
     sha.map(|s| format!(" ({})", s.get(..7).unwrap_or(s))).unwrap_or_default()
 }
 
-fn repo(p: &Value) -> Result<String, MissingField> {
-    text(p, &["repository", "full_name"])
-        .map(str::to_owned)
-        .ok_or(MissingField("repository.full_name"))
-}
-
-fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, key| v.get(key))?.as_str()
+fn repo(repository: Option<Repository>) -> Result<String, PayloadError> {
+    repository.and_then(|r| r.full_name).ok_or(PayloadError::Missing("repository.full_name"))
 }
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(200).collect()
 }
 
-/// An RFC 3339 string, or Unix seconds (push payloads use both).
-fn timestamp(v: &Value, path: &[&str]) -> Option<i64> {
-    let v = path.iter().try_fold(v, |v, key| v.get(key))?;
-    match v {
-        Value::String(s) => clock::parse_rfc3339(s),
-        Value::Number(n) => n.as_i64().map(|secs| secs.saturating_mul(1000)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn parse(event: &str, payload: &Value) -> Result<Parsed, PayloadError> {
+        super::parse(event, payload.to_string().as_bytes())
+    }
 
     fn repo() -> Value {
         json!({"full_name": "acme/api-gateway"})
@@ -385,9 +541,25 @@ mod tests {
 
     #[test]
     fn missing_fields_are_named_and_unknown_events_unhandled() {
-        assert_eq!(parse("push", &json!({"ref": "x"})), Err(MissingField("repository.full_name")));
-        assert_eq!(parse("push", &json!({"repository": repo()})), Err(MissingField("ref")));
-        assert_eq!(parse("star", &json!({})), Ok(Parsed::Unhandled));
+        assert_eq!(
+            parse("push", &json!({"ref": "x"})),
+            Err(PayloadError::Missing("repository.full_name"))
+        );
+        assert_eq!(
+            parse("push", &json!({"repository": repo()})),
+            Err(PayloadError::Missing("ref"))
+        );
+        assert_eq!(
+            parse("star", &json!({"repository": repo(), "action": 1})),
+            Ok(Parsed::Unhandled { repo: Some("acme/api-gateway".into()) })
+        );
+        match parse("push", &json!({"ref": 5, "repository": repo()})) {
+            Err(PayloadError::Invalid { field, .. }) => assert_eq!(field, "ref"),
+            other => panic!("expected a typed error, got {other:?}"),
+        }
+        assert!(
+            matches!(super::parse("push", b"{nope"), Err(PayloadError::Syntax(m)) if m.contains("line 1"))
+        );
         assert!(matches!(
             parse("workflow_run", &json!({"action": "in_progress", "repository": repo()})),
             Ok(Parsed::Skipped { reason: "intermediate_state", .. })

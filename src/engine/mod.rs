@@ -56,7 +56,7 @@ pub fn ingest(
             audit::append(tx, org, draft)?;
             Ingested::Ping
         }
-        Parsed::Skipped { .. } | Parsed::Unhandled => return Ok(Ingested::Ignored),
+        Parsed::Skipped { .. } | Parsed::Unhandled { .. } => return Ok(Ingested::Ignored),
     };
     if let Some(key) = &receipt {
         events::record_receipt(tx, org, key, clock::now_ms())?;
