@@ -405,3 +405,35 @@ fn a_second_agent_linked_to_the_same_repo_joins_its_project() {
     assert_eq!(projects(&s, None).len(), 1);
     assert_eq!(github.hooks("acme/web").len(), 1);
 }
+
+#[test]
+fn a_slow_github_is_a_timeout_and_never_blocks_the_server() {
+    let github = FakeGitHub::start();
+    github.add_repo("acme/web", "main");
+    github.state.lock().expect("state").delay = Some(std::time::Duration::from_secs(3));
+    let s = Server::with(
+        &[],
+        &[
+            ("GITHUB_TOKEN", GITHUB_TOKEN),
+            ("GITHUB_API_URL", github.url()),
+            ("SPAR_UPSTREAM_TIMEOUT_MS", "1500"),
+        ],
+    );
+    let agent = new_agent(&s, "web-bot");
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| link(&s, &agent, "acme/web"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // While the link waits on GitHub, the server answers at once.
+        let started = std::time::Instant::now();
+        assert_eq!(s.get("/health").status, 200);
+        assert_eq!(s.get("/api/agents").status, 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        let e = slow.join().expect("link thread").expect_error(504, "UPSTREAM_TIMEOUT");
+        assert_eq!(e["error"], "GitHub did not answer in time");
+    });
+    assert!(projects(&s, None).is_empty());
+}

@@ -124,6 +124,8 @@ pub struct GitHubState {
     pub hooks_forbidden: bool,
     /// Every call answers this status (a GitHub outage).
     pub outage: Option<u16>,
+    /// Every call is answered only after this long (a slow GitHub).
+    pub delay: Option<std::time::Duration>,
 }
 
 pub const GITHUB_TOKEN: &str = "ghp_fake_token_0123456789";
@@ -138,7 +140,13 @@ impl FakeGitHub {
         let state =
             Arc::new(Mutex::new(GitHubState { next_hook_id: 987_654, ..Default::default() }));
         let shared = Arc::clone(&state);
-        let server = FakeServer::start(move |req| github(&mut shared.lock().expect("state"), req));
+        let server = FakeServer::start(move |req| {
+            let delay = shared.lock().expect("state").delay;
+            if let Some(delay) = delay {
+                std::thread::sleep(delay);
+            }
+            github(&mut shared.lock().expect("state"), req)
+        });
         Self { server, state }
     }
 
