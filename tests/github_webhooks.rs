@@ -29,53 +29,23 @@ fn a_pretty_printed_body_verifies_over_its_raw_bytes() {
     assert_eq!(r.json()["processed"], true, "{}", r.json());
 
     // One changed byte, still valid JSON: refused.
+    let original = format!("sha256={}", sign(SECRET, &body));
     let mut changed = body.clone();
     let at = changed.windows(5).position(|w| w == b"alice").expect("alice");
     changed[at] = b'A';
-    let r = s.raw_request(
-        "POST",
-        "/webhooks/github",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-GitHub-Event", "push"),
-            ("X-GitHub-Delivery", "d-2"),
-            ("X-Hub-Signature-256", &format!("sha256={}", sign(SECRET, &body))),
-        ],
-        &changed,
-    );
+    let r = s.github_delivery("/webhooks/github", "push", Some("d-2"), Some(&original), &changed);
     let e = r.expect_error(401, "INVALID_SIGNATURE");
     assert_eq!(e["error"], "Invalid webhook signature");
 
     // The same JSON re-serialised compactly does not carry the pretty body's signature.
     let compact =
         serde_json::to_vec(&serde_json::from_slice::<Value>(&body).expect("json")).expect("json");
-    let r = s.raw_request(
-        "POST",
-        "/webhooks/github",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-GitHub-Event", "push"),
-            ("X-GitHub-Delivery", "d-3"),
-            ("X-Hub-Signature-256", &format!("sha256={}", sign(SECRET, &body))),
-        ],
-        &compact,
-    );
+    let r = s.github_delivery("/webhooks/github", "push", Some("d-3"), Some(&original), &compact);
     r.expect_error(401, "INVALID_SIGNATURE");
 
     // GitHub's documented test vector passes verification (then fails as JSON, not as a signature).
-    let r = s.raw_request(
-        "POST",
-        "/webhooks/github",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-GitHub-Event", "push"),
-            (
-                "X-Hub-Signature-256",
-                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-            ),
-        ],
-        b"Hello, World!",
-    );
+    let vector = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let r = s.github_delivery("/webhooks/github", "push", None, Some(vector), b"Hello, World!");
     r.expect_error(400, "INVALID_JSON");
     assert_eq!(count(&s, "ci_event"), 1, "only the valid delivery was recorded");
 }
@@ -93,17 +63,8 @@ fn missing_signatures_secrets_and_strict_mode() {
         &body,
     );
     r.expect_error(400, "MISSING_HEADER");
-    let r = s.raw_request(
-        "POST",
-        "/webhooks/github",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", "md5=abc"),
-        ],
-        &body,
-    );
-    r.expect_error(401, "INVALID_SIGNATURE");
+    s.github_delivery("/webhooks/github", "push", None, Some("md5=abc"), &body)
+        .expect_error(401, "INVALID_SIGNATURE");
 
     // No secret anywhere: accepted unsigned, with a warning in the log.
     let open = Server::with(&[], &[]);

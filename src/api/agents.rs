@@ -107,13 +107,11 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
 
 /// Finds an agent visible in `scope`, or 404 `AGENT_NOT_FOUND`.
 pub(super) fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<AgentRecord, ApiError> {
-    let org = match scope {
-        Scope::Org(org) => Some(org.clone()),
-        Scope::All => agents::org_of(src, id)?,
+    let found = match scope.org_for_id(|| agents::org_of(src, id))? {
+        Some(org) => agents::get(src, &org, id)?,
+        None => None,
     };
-    org.and_then(|org| agents::get(src, &org, id).transpose())
-        .transpose()?
-        .ok_or_else(|| ApiError::AgentNotFound(id.to_owned()))
+    found.ok_or_else(|| ApiError::AgentNotFound(id.to_owned()))
 }
 
 pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {

@@ -17,16 +17,21 @@ use crate::store::{Source, agents, projects};
 use crate::upstream;
 use crate::upstream::github::{HookInstall, HookRemoval, HookSpec, RepoRef};
 
-/// ProjectConfig (seed 002).
-fn config_view(p: &ProjectRecord) -> Value {
-    let mut config = json!({
+/// The fields ProjectConfig and ProjectListEntry (seed 002) start with.
+fn repo_view(p: &ProjectRecord) -> Value {
+    json!({
         "id": p.id,
         "name": p.name,
         "repo": p.repo,
         "repoUrl": p.repo_url(),
         "defaultBranch": p.default_branch,
         "webhookConfigured": p.webhook_id.is_some(),
-    });
+    })
+}
+
+/// ProjectConfig (seed 002).
+fn config_view(p: &ProjectRecord) -> Value {
+    let mut config = repo_view(p);
     if let Some(hook) = p.webhook_id {
         config["webhookId"] = hook.into();
     }
@@ -38,18 +43,12 @@ fn config_view(p: &ProjectRecord) -> Value {
 /// ProjectListEntry (seed 002).
 fn entry_view(src: &impl Source, p: &ProjectRecord) -> Result<Value, ApiError> {
     let agent = agents::get(src, &p.org_id, &p.agent_id)?;
-    Ok(json!({
-        "id": p.id,
-        "name": p.name,
-        "repo": p.repo,
-        "repoUrl": p.repo_url(),
-        "defaultBranch": p.default_branch,
-        "webhookConfigured": p.webhook_id.is_some(),
-        "agentId": p.agent_id,
-        "agentStatus": agent.map(|a| a.status),
-        "orgId": p.org_id,
-        "createdAt": clock::rfc3339(p.created_at_ms),
-    }))
+    let mut entry = repo_view(p);
+    entry["agentId"] = p.agent_id.as_str().into();
+    entry["agentStatus"] = agent.map_or(Value::Null, |a| a.status.as_str().into());
+    entry["orgId"] = p.org_id.as_str().into();
+    entry["createdAt"] = clock::rfc3339(p.created_at_ms).into();
+    Ok(entry)
 }
 
 /// The project an agent is linked to, if any.
@@ -65,13 +64,11 @@ fn linked_project(
 
 /// Finds a project visible in `scope`, or 404 `PROJECT_NOT_FOUND`.
 fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<ProjectRecord, ApiError> {
-    let org = match scope {
-        Scope::Org(org) => Some(org.clone()),
-        Scope::All => projects::org_of(src, id)?,
+    let found = match scope.org_for_id(|| projects::org_of(src, id))? {
+        Some(org) => projects::get(src, &org, id)?,
+        None => None,
     };
-    org.and_then(|org| projects::get(src, &org, id).transpose())
-        .transpose()?
-        .ok_or_else(|| ApiError::ProjectNotFound(id.to_owned()))
+    found.ok_or_else(|| ApiError::ProjectNotFound(id.to_owned()))
 }
 
 pub fn get_link(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {

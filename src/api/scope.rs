@@ -41,6 +41,18 @@ impl Scope {
         }
     }
 
+    /// The org to look a record up in by id: the request's org, or without a header the org
+    /// the id was registered in (`registered`, from the id registry); `None`: no such record.
+    pub fn org_for_id<E>(
+        &self,
+        registered: impl FnOnce() -> Result<Option<String>, E>,
+    ) -> Result<Option<String>, E> {
+        match self {
+            Self::Org(org) => Ok(Some(org.clone())),
+            Self::All => registered(),
+        }
+    }
+
     /// Whether a record of `org` is visible in this scope.
     pub fn sees(&self, org: &str) -> bool {
         self.filter().is_none_or(|mine| mine == org)

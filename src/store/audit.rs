@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
-use super::tables::{AUDIT_SEQ_KEY, Audit, AuditAnchors, AuditBySeq, AuditHeads, Meta};
+use super::tables::{AUDIT_SEQ_KEY, Audit, AuditAnchors, AuditBySeq, AuditHeads};
 use super::txn::{Source, WriteTx, decode, encode};
 use crate::clock;
 
@@ -110,12 +110,7 @@ pub fn append(tx: &WriteTx<'_>, org: &str, draft: AuditDraft) -> Result<AuditEnt
     metadata.entry("risk").or_insert_with(|| Value::from("low"));
     let metadata = Value::Object(metadata);
 
-    let seq = {
-        let mut meta = tx.table_mut::<Meta>()?;
-        let seq = meta.get(AUDIT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
-        meta.insert(AUDIT_SEQ_KEY, seq)?;
-        seq
-    };
+    let seq = tx.next_in_sequence(AUDIT_SEQ_KEY)?;
     let (count, prev) = head(tx, org)?;
     let timestamp = clock::rfc3339(clock::now_ms());
     let hash = chain_hash(

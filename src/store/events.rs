@@ -5,15 +5,12 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::EventRecord;
-use super::tables::{EVENT_SEQ_KEY, Events, EventsBySeq, Meta, WebhookReceipts};
+use super::tables::{EVENT_SEQ_KEY, Events, EventsBySeq, WebhookReceipts};
 use super::txn::{Source, WriteTx, decode, encode};
 
 /// The next event seq (its id is `evt-<seq>`).
 pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
-    let mut meta = tx.table_mut::<Meta>()?;
-    let seq = meta.get(EVENT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(EVENT_SEQ_KEY, seq)?;
-    Ok(seq)
+    tx.next_in_sequence(EVENT_SEQ_KEY)
 }
 
 pub fn put(tx: &WriteTx<'_>, event: &EventRecord) -> Result<(), StoreError> {

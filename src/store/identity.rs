@@ -4,7 +4,7 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::IdentityRecord;
-use super::tables::{IDENTITY_SEQ_KEY, Identities, IdentityLinks, Meta};
+use super::tables::{IDENTITY_SEQ_KEY, Identities, IdentityLinks};
 use super::txn::{Source, WriteTx, decode, encode};
 
 /// The link key of a chat account.
@@ -49,9 +49,7 @@ pub fn list(src: &impl Source, org: &str) -> Result<Vec<IdentityRecord>, StoreEr
 
 /// `user-<NNN>`: a counter per server, at least three digits.
 pub fn next_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
-    let mut meta = tx.table_mut::<Meta>()?;
-    let n = meta.get(IDENTITY_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(IDENTITY_SEQ_KEY, n)?;
+    let n = tx.next_in_sequence(IDENTITY_SEQ_KEY)?;
     Ok(format!("user-{n:03}"))
 }
 

@@ -4,15 +4,12 @@ use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::StoreError;
 use super::records::MemoryEntry;
-use super::tables::{MEMORY_SEQ_KEY, Memory, MemoryBySeq, Meta};
+use super::tables::{MEMORY_SEQ_KEY, Memory, MemoryBySeq};
 use super::txn::{Source, WriteTx, decode, encode};
 
 /// The next memory seq (its id is `mem-<seq>`).
 pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
-    let mut meta = tx.table_mut::<Meta>()?;
-    let seq = meta.get(MEMORY_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(MEMORY_SEQ_KEY, seq)?;
-    Ok(seq)
+    tx.next_in_sequence(MEMORY_SEQ_KEY)
 }
 
 pub fn put(tx: &WriteTx<'_>, entry: &MemoryEntry) -> Result<(), StoreError> {

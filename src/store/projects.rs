@@ -5,7 +5,7 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::ProjectRecord;
-use super::tables::{Meta, PROJECT_SEQ_KEY, ProjectIds, Projects, RepoProjects};
+use super::tables::{PROJECT_SEQ_KEY, ProjectIds, Projects, RepoProjects};
 use super::txn::{Source, WriteTx, decode, encode};
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
@@ -58,9 +58,7 @@ pub fn orgs_of_repo(src: &impl Source, repo: &str) -> Result<Vec<String>, StoreE
 
 /// Issues a new project id, `proj-<NNN>` (at least three digits), never issued before.
 pub fn issue_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
-    let mut meta = tx.table_mut::<Meta>()?;
-    let seq = meta.get(PROJECT_SEQ_KEY)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(PROJECT_SEQ_KEY, seq)?;
+    let seq = tx.next_in_sequence(PROJECT_SEQ_KEY)?;
     Ok(format!("proj-{seq:03}"))
 }
 

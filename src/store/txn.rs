@@ -7,7 +7,7 @@ use std::ops::Deref;
 use redb::{ReadableDatabase, ReadableTable, Table};
 
 use super::StoreError;
-use super::tables::{OpenTables, TableSpec};
+use super::tables::{Meta, OpenTables, TableSpec};
 
 /// Something tables can be read from: a read snapshot or the open write batch.
 pub trait Source {
@@ -103,6 +103,15 @@ impl<'t> WriteTx<'t> {
 
     pub(super) fn mark_audited(&self) {
         self.audited.set(true);
+    }
+
+    /// Advances the server-wide counter `key` (in the `meta` table) and returns its new value:
+    /// 1 the first time. Counters never go back, so the ids made from them are never reused.
+    pub(super) fn next_in_sequence(&self, key: &'static str) -> Result<u64, StoreError> {
+        let mut meta = self.table_mut::<Meta>()?;
+        let next = meta.get(key)?.map_or(0, |v| v.value()) + 1;
+        meta.insert(key, next)?;
+        Ok(next)
     }
 }
 

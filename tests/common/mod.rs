@@ -292,12 +292,23 @@ impl Server {
         body: &[u8],
     ) -> Resp {
         let signature = secret.map(|s| format!("sha256={}", sign(s, body)));
-        let mut headers = vec![
-            ("Content-Type", "application/json"),
-            ("X-GitHub-Event", event),
-            ("X-GitHub-Delivery", delivery),
-        ];
-        if let Some(sig) = &signature {
+        self.github_delivery(path, event, Some(delivery), signature.as_deref(), body)
+    }
+
+    /// A JSON GitHub delivery with exactly this `X-Hub-Signature-256` (or none).
+    pub fn github_delivery(
+        &self,
+        path: &str,
+        event: &str,
+        delivery: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Resp {
+        let mut headers = vec![("Content-Type", "application/json"), ("X-GitHub-Event", event)];
+        if let Some(delivery) = delivery {
+            headers.push(("X-GitHub-Delivery", delivery));
+        }
+        if let Some(sig) = signature {
             headers.push(("X-Hub-Signature-256", sig));
         }
         self.raw_request("POST", path, &headers, body)
