@@ -364,3 +364,119 @@ fn webhook_bodies_may_be_larger_than_api_bodies_up_to_5_mib() {
     s.github_webhook("/webhooks/github", "push", "big-2", Some(SECRET), &body)
         .expect_error(413, "PAYLOAD_TOO_LARGE");
 }
+
+/// One signed push over `stream`: the answer's JSON when the server answered 200.
+fn post_delivery(mut stream: std::net::TcpStream, delivery: &str, body: &[u8]) -> Option<Value> {
+    use std::io::{Read, Write};
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    let head = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
+        sign(SECRET, body),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8_lossy(&out);
+    if !text.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
+}
+
+/// The delivery ids of every stored `ci_event`, paging the whole trail.
+fn stored_deliveries(s: &Server) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = s.get(&format!("/api/audit?action=ci_event&limit=100{before}")).json();
+        assert!(page["entries"].is_array(), "{page}");
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        ids.extend(
+            entries.iter().filter_map(|e| e["metadata"]["deliveryId"].as_str().map(str::to_owned)),
+        );
+        match page["nextBefore"].as_u64() {
+            Some(next) if !entries.is_empty() => before = format!("&before={next}"),
+            _ => return ids,
+        }
+    }
+}
+
+#[test]
+fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let mut s = signed_server(&[]);
+    let body = Arc::new(fixture("github/push.json"));
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let attempted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = s.addr;
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (acknowledged, attempted, stop, body) = (
+                Arc::clone(&acknowledged),
+                Arc::clone(&attempted),
+                Arc::clone(&stop),
+                Arc::clone(&body),
+            );
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let delivery = format!("w{w}-n{n}");
+                    // Only a delivery that reached the server counts as attempted.
+                    let Ok(stream) = std::net::TcpStream::connect(addr) else { continue };
+                    attempted.lock().expect("lock").push(delivery.clone());
+                    let answer = post_delivery(stream, &delivery, &body);
+                    if answer.is_some_and(|a| a["processed"] == true) {
+                        acknowledged.lock().expect("lock").push(delivery);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.kill9();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    let attempted = attempted.lock().expect("lock").clone();
+    assert!(acknowledged.len() > 50, "only {} deliveries were acknowledged", acknowledged.len());
+
+    s.start_again();
+    let stored = stored_deliveries(&s);
+    let unique: HashSet<&String> = stored.iter().collect();
+    assert_eq!(unique.len(), stored.len(), "a delivery was recorded twice");
+    let lost: Vec<&String> = acknowledged.iter().filter(|d| !unique.contains(d)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged deliveries lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    // Each event's memory entry committed with it.
+    assert_eq!(
+        s.get("/api/memory").json()["vectorStore"]["totalEmbeddings"].as_u64(),
+        Some(stored.len() as u64)
+    );
+
+    // GitHub redelivers what it did not hear back about: a stored delivery is a duplicate, one
+    // lost in flight is recorded now, and none is recorded twice.
+    let in_flight: Vec<&String> = attempted.iter().filter(|d| !acknowledged.contains(d)).collect();
+    for delivery in in_flight.iter().copied().chain(acknowledged.iter().take(20)) {
+        let stream = std::net::TcpStream::connect(s.addr).expect("connect");
+        let answer = post_delivery(stream, delivery, &body).expect("answered");
+        assert_eq!(answer["duplicate"] == true, unique.contains(delivery), "{delivery}: {answer}");
+    }
+    let after = stored_deliveries(&s);
+    let after_unique: HashSet<&String> = after.iter().collect();
+    assert_eq!(after_unique.len(), after.len(), "a redelivery was recorded twice");
+    assert!(attempted.iter().all(|d| after_unique.contains(d)));
+    assert_eq!(s.get("/api/audit/verify").json()["valid"], true);
+}
