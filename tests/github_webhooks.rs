@@ -65,6 +65,12 @@ fn missing_signatures_secrets_and_strict_mode() {
     r.expect_error(400, "MISSING_HEADER");
     s.github_delivery("/webhooks/github", "push", None, Some("md5=abc"), &body)
         .expect_error(401, "INVALID_SIGNATURE");
+    // An unsigned body is refused as unsigned, whatever else is wrong with it.
+    let form = [("Content-Type", "application/x-www-form-urlencoded"), ("X-GitHub-Event", "push")];
+    s.raw_request("POST", "/webhooks/github", &form, b"not-a-payload=1")
+        .expect_error(401, "MISSING_SIGNATURE");
+    s.github_delivery("/webhooks/github", "push", None, None, b"{broken")
+        .expect_error(401, "MISSING_SIGNATURE");
 
     // No secret anywhere: accepted unsigned, with a warning in the log.
     let open = Server::with(&[], &[]);

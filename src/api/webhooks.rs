@@ -21,9 +21,10 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
     let event = header_token(req, "x-github-event", "X-GitHub-Event")?
         .ok_or(ApiError::MissingHeader("X-GitHub-Event"))?;
     let delivery = header_token(req, "x-github-delivery", "X-GitHub-Delivery")?;
-    // Parsed before verification only to find the org; not acted on until verified.
-    let payload = payload_bytes(req)?;
-    let parsed = github::parse(&event, &payload).map_err(payload_error);
+    // Parsed before verification only to find the org; not acted on (nor its errors answered)
+    // until verified.
+    let parsed = payload_bytes(req)
+        .and_then(|payload| github::parse(&event, &payload).map_err(payload_error));
     let org = webhook_org(app, req, parsed.as_ref().ok().and_then(Parsed::repo))?;
     verify_github(app, &org, req)?;
     let parsed = parsed?;
