@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, fixture, sign};
+use common::{Server, fixture, post_delivery, sign, stored_deliveries};
 use serde_json::{Value, json};
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -371,44 +371,6 @@ fn webhook_bodies_may_be_larger_than_api_bodies_up_to_5_mib() {
         .expect_error(413, "PAYLOAD_TOO_LARGE");
 }
 
-/// One signed push over `stream`: the answer's JSON when the server answered 200.
-fn post_delivery(mut stream: std::net::TcpStream, delivery: &str, body: &[u8]) -> Option<Value> {
-    use std::io::{Read, Write};
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
-    let head = format!(
-        "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
-        sign(SECRET, body),
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).ok()?;
-    let text = String::from_utf8_lossy(&out);
-    if !text.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
-}
-
-/// The delivery ids of every stored `ci_event`, paging the whole trail.
-fn stored_deliveries(s: &Server) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut before = String::new();
-    loop {
-        let page = s.get(&format!("/api/audit?action=ci_event&limit=100{before}")).json();
-        assert!(page["entries"].is_array(), "{page}");
-        let entries = page["entries"].as_array().cloned().unwrap_or_default();
-        ids.extend(
-            entries.iter().filter_map(|e| e["metadata"]["deliveryId"].as_str().map(str::to_owned)),
-        );
-        match page["nextBefore"].as_u64() {
-            Some(next) if !entries.is_empty() => before = format!("&before={next}"),
-            _ => return ids,
-        }
-    }
-}
-
 #[test]
 fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
     use std::collections::HashSet;
@@ -437,7 +399,7 @@ fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
                     // Only a delivery that reached the server counts as attempted.
                     let Ok(stream) = std::net::TcpStream::connect(addr) else { continue };
                     attempted.lock().expect("lock").push(delivery.clone());
-                    let answer = post_delivery(stream, &delivery, &body);
+                    let answer = post_delivery(stream, SECRET, &delivery, &body);
                     if answer.is_some_and(|a| a["processed"] == true) {
                         acknowledged.lock().expect("lock").push(delivery);
                     }
@@ -477,7 +439,7 @@ fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
     let in_flight: Vec<&String> = attempted.iter().filter(|d| !acknowledged.contains(d)).collect();
     for delivery in in_flight.iter().copied().chain(acknowledged.iter().take(20)) {
         let stream = std::net::TcpStream::connect(s.addr).expect("connect");
-        let answer = post_delivery(stream, delivery, &body).expect("answered");
+        let answer = post_delivery(stream, SECRET, delivery, &body).expect("answered");
         assert_eq!(answer["duplicate"] == true, unique.contains(delivery), "{delivery}: {answer}");
     }
     let after = stored_deliveries(&s);

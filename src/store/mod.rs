@@ -169,12 +169,23 @@ impl ReadOnlyStore {
         if !path.is_file() {
             return Err(StoreError::NoStore(path.display().to_string()));
         }
-        let db = redb::ReadOnlyDatabase::open(&path).map_err(|e| match e {
+        let already_open = |e: redb::DatabaseError| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 StoreError::AlreadyOpen(path.display().to_string())
             }
             other => StoreError::Db(other.into()),
-        })?;
+        };
+        let db = match redb::ReadOnlyDatabase::open(&path) {
+            // A server that was killed leaves the file needing the repair its next start would
+            // make; a read-only open cannot make it. The file is not open elsewhere (redb's lock
+            // would say so), so repair it here, the same way, then read.
+            Err(redb::DatabaseError::RepairAborted) => {
+                tracing::info!(path = %path.display(), "the store was not closed cleanly: repairing it");
+                drop(redb::Database::create(&path).map_err(already_open)?);
+                redb::ReadOnlyDatabase::open(&path).map_err(already_open)?
+            }
+            other => other.map_err(already_open)?,
+        };
         let store = Self { db };
         let found = store.read()?.open::<Meta>()?.get(SCHEMA_VERSION_KEY)?.map(|v| v.value());
         match found {

@@ -321,6 +321,48 @@ impl Server {
     }
 }
 
+/// One signed push over `stream`: the answer's JSON when the server answered 200.
+pub fn post_delivery(
+    mut stream: TcpStream,
+    secret: &str,
+    delivery: &str,
+    body: &[u8],
+) -> Option<Value> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let head = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
+        sign(secret, body),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8_lossy(&out);
+    if !text.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
+}
+
+/// The delivery ids of every stored `ci_event`, paging the whole trail.
+pub fn stored_deliveries(s: &Server) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = s.get(&format!("/api/audit?action=ci_event&limit=100{before}")).json();
+        assert!(page["entries"].is_array(), "{page}");
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        ids.extend(
+            entries.iter().filter_map(|e| e["metadata"]["deliveryId"].as_str().map(str::to_owned)),
+        );
+        match page["nextBefore"].as_u64() {
+            Some(next) if !entries.is_empty() => before = format!("&before={next}"),
+            _ => return ids,
+        }
+    }
+}
+
 /// Test-only store helper: edits one `(org, id) -> JSON` row of the stopped server's redb file,
 /// standing in for what later features (projects) or damage (corruption) would leave there.
 pub fn put_row(server: &Server, table: &str, org: &str, id: &str, value: &[u8]) {
