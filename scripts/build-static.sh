@@ -16,7 +16,7 @@ fi
 cargo build --locked --profile dist --target "$TARGET" --bin spar
 bin="target/$TARGET/dist/spar"
 
-echo "== $(file -b "$bin" | cut -d, -f1-2)"
+echo "== $(file -b "$bin")"
 if ldd "$bin" 2>&1 | grep -q '=>'; then echo "not static: $(ldd "$bin")" >&2; exit 1; fi
 "$bin" version
 
@@ -28,4 +28,4 @@ for _ in $(seq 100); do [ -s "$dir/spar.addr" ] && break; sleep 0.05; done
 health=$(curl -sf "http://$(cat "$dir/spar.addr")/health")
 echo "== /health: $health"
 echo "$health" | grep -q '"status":"ok"'
-echo "== size: $(stat -c %s "$bin") bytes ($(du -h "$bin" | cut -f1))"
+echo "== size: $(stat -c %s "$bin") bytes ($(du -h "$bin" | cut -f1)); idle RSS: $(awk '/VmRSS/{print $2, $3}' /proc/$pid/status)"
