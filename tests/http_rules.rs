@@ -262,3 +262,31 @@ fn oversized_request_heads_are_refused() {
     ok.extend_from_slice(b"\r\n\r\n");
     assert_eq!(s.raw(&ok).status, 200);
 }
+
+#[test]
+fn connections_beyond_the_limit_wait_until_one_closes() {
+    let s = Server::with(&["--max-connections", "2"], &[]);
+    // Two clients hold both slots (connected, request not finished).
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.addr).expect("connect");
+            c.write_all(b"GET /health HTTP/1.1\r\n").expect("write");
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // A third is accepted by the kernel but not served while they hold on.
+    let mut third = TcpStream::connect(s.addr).expect("connect");
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    third.set_read_timeout(Some(Duration::from_millis(700))).expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(third.read(&mut buf).is_err(), "served beyond --max-connections");
+    // One slot frees up: the waiting client is served.
+    drop(held.pop());
+    third.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{answer:?}");
+}
