@@ -30,7 +30,8 @@ fn harness() -> &'static Harness {
 
 fuzz_target!(|data: &[u8]| {
     let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
-    let (head, body) = (String::from_utf8_lossy(&data[..split]), data.get(split + 1..).unwrap_or(&[]));
+    let (head, body) =
+        (String::from_utf8_lossy(&data[..split]), data.get(split + 1..).unwrap_or(&[]));
     let Some((method, target)) = head.split_once(' ') else { return };
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -42,5 +43,10 @@ fuzz_target!(|data: &[u8]| {
     request.body = body.to_vec();
     let h = harness();
     let response = h.runtime.block_on(handle(&h.app, request));
-    assert!(response.status < 500, "{head}: {} {}", response.status, String::from_utf8_lossy(&response.body));
+    assert!(
+        response.status < 500,
+        "{head}: {} {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
 });
