@@ -2,7 +2,7 @@
 //!
 //! Order of work: resolve the org (the secret depends on it), verify the signature over the raw
 //! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
-//! a duplicate exactly when the first was acknowledged).
+//! a duplicate exactly when the first was committed).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -4,8 +4,8 @@
 //! Agents' reactions by autonomy level, the outbox and the event stream build on [`ingest`].
 //!
 //! **Invariant:** a delivery is recorded at most once: its receipt is written in the same
-//! transaction as everything it caused, so a redelivery after a crash is a duplicate exactly when
-//! the first delivery was acknowledged.
+//! transaction as everything it caused, so a redelivery, even after a crash, is a duplicate
+//! exactly when the first delivery was committed (as every acknowledged one was).
 
 pub mod github;
 pub mod signature;
