@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Server, fixture, post_delivery, sign, stored_deliveries};
+use std::sync::Arc;
+
+use common::{Server, WebhookLoad, assert_stored_once, fixture, post_delivery, sign};
 use serde_json::{Value, json};
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -373,65 +375,20 @@ fn webhook_bodies_may_be_larger_than_api_bodies_up_to_5_mib() {
 
 #[test]
 fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
-    use std::collections::HashSet;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-
     let mut s = signed_server(&[]);
     let body = Arc::new(fixture("github/push.json"));
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let attempted = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let addr = s.addr;
-    let workers: Vec<_> = (0..8)
-        .map(|w| {
-            let (acknowledged, attempted, stop, body) = (
-                Arc::clone(&acknowledged),
-                Arc::clone(&attempted),
-                Arc::clone(&stop),
-                Arc::clone(&body),
-            );
-            std::thread::spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let delivery = format!("w{w}-n{n}");
-                    // Only a delivery that reached the server counts as attempted.
-                    let Ok(stream) = std::net::TcpStream::connect(addr) else { continue };
-                    attempted.lock().expect("lock").push(delivery.clone());
-                    let answer = post_delivery(stream, SECRET, &delivery, &body);
-                    if answer.is_some_and(|a| a["processed"] == true) {
-                        acknowledged.lock().expect("lock").push(delivery);
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = WebhookLoad::start(s.addr, SECRET, Arc::clone(&body), 8, "");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     s.kill9();
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().expect("worker");
-    }
-    let acknowledged = acknowledged.lock().expect("lock").clone();
-    let attempted = attempted.lock().expect("lock").clone();
+    let (acknowledged, attempted) = load.finish();
     assert!(acknowledged.len() > 50, "only {} deliveries were acknowledged", acknowledged.len());
 
     s.start_again();
-    let stored = stored_deliveries(&s);
-    let unique: HashSet<&String> = stored.iter().collect();
-    assert_eq!(unique.len(), stored.len(), "a delivery was recorded twice");
-    let lost: Vec<&String> = acknowledged.iter().filter(|d| !unique.contains(d)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} of {} acknowledged deliveries lost: {lost:?}",
-        lost.len(),
-        acknowledged.len()
-    );
+    let unique = assert_stored_once(&s, &acknowledged, "after SIGKILL");
     // Each event's memory entry committed with it.
     assert_eq!(
         s.get("/api/memory").json()["vectorStore"]["totalEmbeddings"].as_u64(),
-        Some(stored.len() as u64)
+        Some(unique.len() as u64)
     );
 
     // GitHub redelivers what it did not hear back about: a stored delivery is a duplicate, one
@@ -442,9 +399,7 @@ fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
         let answer = post_delivery(stream, SECRET, delivery, &body).expect("answered");
         assert_eq!(answer["duplicate"] == true, unique.contains(delivery), "{delivery}: {answer}");
     }
-    let after = stored_deliveries(&s);
-    let after_unique: HashSet<&String> = after.iter().collect();
-    assert_eq!(after_unique.len(), after.len(), "a redelivery was recorded twice");
-    assert!(attempted.iter().all(|d| after_unique.contains(d)));
+    let after = assert_stored_once(&s, &acknowledged, "after redelivery");
+    assert!(attempted.iter().all(|d| after.contains(d)));
     assert_eq!(s.get("/api/audit/verify").json()["valid"], true);
 }

@@ -150,14 +150,14 @@ struct CreateBody {
 
 pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
-    let name = required(input.name, "name")?;
+    let name = body::required(input.name, "name")?;
     if !valid_agent_name(&name) {
         return Err(ApiError::InvalidField {
             field: "name".into(),
             reason: "must be 3-50 characters: letters, digits and hyphens, not starting or ending with a hyphen".into(),
         });
     }
-    let type_name = required(input.agent_type, "type")?;
+    let type_name = body::required(input.agent_type, "type")?;
     let agent_type = AgentType::parse(&type_name).ok_or(ApiError::InvalidAgentType(type_name))?;
     let project_id = input.project_id.filter(|p| !p.is_empty());
     if agent_type == AgentType::Project && project_id.is_none() {
@@ -277,7 +277,7 @@ pub async fn action(
     id: &str,
 ) -> Result<Response, ApiError> {
     let input: ActionBody = body::json(&req.body)?;
-    let action = match required(input.action, "action")?.as_str() {
+    let action = match body::required(input.action, "action")?.as_str() {
         "suspend" => Action::Suspend,
         "resume" => Action::Resume,
         "restart" => Action::Restart,
@@ -411,10 +411,6 @@ fn autonomy(n: &Number) -> Result<u8, ApiError> {
         .filter(|l| *l <= 5)
         .and_then(|l| u8::try_from(l).ok())
         .ok_or(ApiError::InvalidAutonomyLevel)
-}
-
-fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(field.to_owned()))
 }
 
 /// `^[a-zA-Z0-9][a-zA-Z0-9-]{1,48}[a-zA-Z0-9]$`

@@ -65,6 +65,11 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split('`').next()
 }
 
+/// A body field that must be given: 400 `MISSING_FIELD` naming it when absent or blank.
+pub fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ApiError::MissingField(field.to_owned()))
+}
+
 /// Decoded `key=value` pairs of a query string, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -88,6 +93,11 @@ impl Query {
     /// The first value of `name`, if present and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter that must be given: 400 `MISSING_FIELD` naming it when absent or empty.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name).ok_or_else(|| ApiError::MissingField(name.to_owned()))
     }
 
     /// An integer parameter; 400 `INVALID_PARAMETER` when it is not one.

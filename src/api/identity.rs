@@ -15,12 +15,8 @@ const CHANNEL_TYPES: [&str; 4] = ["slack", "whatsapp", "discord", "telegram"];
 const MAX_NAME: usize = 100;
 
 pub fn get(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let channel_type =
-        req.query.get("channelType").ok_or_else(|| ApiError::MissingField("channelType".into()))?;
-    let user_id = req
-        .query
-        .get("channelUserId")
-        .ok_or_else(|| ApiError::MissingField("channelUserId".into()))?;
+    let channel_type = req.query.required("channelType")?;
+    let user_id = req.query.required("channelUserId")?;
     if !CHANNEL_TYPES.contains(&channel_type) {
         return Err(ApiError::InvalidParameter {
             name: "channelType",

@@ -150,7 +150,7 @@ pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
 
 /// Ranked full-text search (tantivy query syntax in `q`), org-filtered by the search module.
 pub fn search(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let q = req.query.get("q").ok_or_else(|| ApiError::MissingField("q".into()))?;
+    let q = req.query.required("q")?;
     let category = req.query.get("category").map(str::to_owned);
     if let Some(c) = &category
         && !CATEGORIES.contains(&c.as_str())

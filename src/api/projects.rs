@@ -72,7 +72,7 @@ fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<ProjectRecord, Api
 }
 
 pub fn get_link(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let agent_id = required_query(req, "agentId")?;
+    let agent_id = req.query.required("agentId")?;
     let tx = app.store.read()?;
     let agent = find_agent(&tx, scope, agent_id)?;
     Ok(Response::ok(&match linked_project(&tx, &agent)? {
@@ -200,8 +200,8 @@ struct LinkBody {
 
 pub async fn link(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let input: LinkBody = body::json(&req.body)?;
-    let agent_id = required(input.agent_id, "agentId")?;
-    let repo = parse_repo(required(input.repo, "repo")?)?;
+    let agent_id = body::required(input.agent_id, "agentId")?;
+    let repo = parse_repo(body::required(input.repo, "repo")?)?;
     // Refuse what must fail before asking GitHub anything.
     let (org, joins_existing) = {
         let tx = app.store.read()?;
@@ -276,7 +276,7 @@ fn new_project(
 }
 
 pub async fn unlink(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let agent_id = required_query(req, "agentId")?.to_owned();
+    let agent_id = req.query.required("agentId")?.to_owned();
     let project = {
         let tx = app.store.read()?;
         let agent = find_agent(&tx, scope, &agent_id)?;
@@ -323,7 +323,7 @@ struct CreateBody {
 
 pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
-    let repo = parse_repo(required(input.repo, "repo")?)?;
+    let repo = parse_repo(body::required(input.repo, "repo")?)?;
     let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
         return Err(ApiError::InvalidField {
@@ -481,12 +481,4 @@ fn repo_name(full_name: &str) -> &str {
 
 fn parse_repo(input: String) -> Result<RepoRef, ApiError> {
     RepoRef::parse(&input).ok_or(ApiError::InvalidRepo(input))
-}
-
-fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ApiError::MissingField(field.to_owned()))
-}
-
-fn required_query<'a>(req: &'a Request, name: &str) -> Result<&'a str, ApiError> {
-    req.query.get(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(name.into()))
 }

@@ -6,10 +6,13 @@
 
 pub mod fake;
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -343,6 +346,81 @@ pub fn post_delivery(
         return None;
     }
     serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
+}
+
+/// Signed push deliveries from several threads, each over its own connection, until stopped.
+/// Delivery ids are `<prefix>w<thread>-n<count>`, unique per load.
+pub struct WebhookLoad {
+    stop: Arc<AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    acknowledged: Arc<Mutex<Vec<String>>>,
+    attempted: Arc<Mutex<Vec<String>>>,
+}
+
+impl WebhookLoad {
+    pub fn start(
+        addr: SocketAddr,
+        secret: &'static str,
+        body: Arc<Vec<u8>>,
+        threads: usize,
+        prefix: &str,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let attempted = Arc::new(Mutex::new(Vec::new()));
+        let workers = (0..threads)
+            .map(|w| {
+                let (stop, acknowledged, attempted, body, prefix) = (
+                    Arc::clone(&stop),
+                    Arc::clone(&acknowledged),
+                    Arc::clone(&attempted),
+                    Arc::clone(&body),
+                    prefix.to_owned(),
+                );
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let delivery = format!("{prefix}w{w}-n{n}");
+                        // Only a delivery that reached the server counts as attempted.
+                        let Ok(stream) = TcpStream::connect(addr) else { continue };
+                        attempted.lock().expect("lock").push(delivery.clone());
+                        let answer = post_delivery(stream, secret, &delivery, &body);
+                        if answer.is_some_and(|a| a["processed"] == true) {
+                            acknowledged.lock().expect("lock").push(delivery);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { stop, workers, acknowledged, attempted }
+    }
+
+    /// Stops the threads: (acknowledged, attempted) delivery ids.
+    pub fn finish(self) -> (Vec<String>, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            w.join().expect("load thread");
+        }
+        let take = |list: &Mutex<Vec<String>>| std::mem::take(&mut *list.lock().expect("lock"));
+        (take(&self.acknowledged), take(&self.attempted))
+    }
+}
+
+/// Reads every stored delivery after a crash and asserts none is stored twice and no
+/// acknowledged one is missing; returns the stored ids.
+pub fn assert_stored_once(s: &Server, acknowledged: &[String], context: &str) -> HashSet<String> {
+    let stored = stored_deliveries(s);
+    let unique: HashSet<String> = stored.iter().cloned().collect();
+    assert_eq!(unique.len(), stored.len(), "{context}: a delivery was recorded twice");
+    let lost: Vec<&String> = acknowledged.iter().filter(|d| !unique.contains(*d)).collect();
+    assert!(
+        lost.is_empty(),
+        "{context}: {} of {} acknowledged deliveries lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    unique
 }
 
 /// The delivery ids of every stored `ci_event`, paging the whole trail.
