@@ -5,7 +5,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{Server, WebhookLoad, assert_stored_once, fixture, verify_audit_cli};
 
@@ -21,7 +20,7 @@ fn five_rounds_of_sigkill_under_webhook_load_lose_nothing() {
     for round in 0..ROUNDS {
         let load =
             WebhookLoad::start(s.addr, SECRET, Arc::clone(&body), WORKERS, &format!("r{round}-"));
-        std::thread::sleep(Duration::from_millis(700));
+        load.wait_for_acknowledged(30);
         s.kill9();
         let (acked, _) = load.finish();
         assert!(!acked.is_empty(), "round {round}: nothing was acknowledged");

@@ -84,7 +84,11 @@ fn acknowledged_writes_survive_sigkill() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().expect("lock").len() < 100 {
+        assert!(std::time::Instant::now() < deadline, "fewer than 100 writes acknowledged in 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     s.kill9();
     stop.store(true, Ordering::Relaxed);
     for w in workers {

@@ -378,7 +378,7 @@ fn acknowledged_deliveries_survive_sigkill_and_are_never_recorded_twice() {
     let mut s = signed_server(&[]);
     let body = Arc::new(fixture("github/push.json"));
     let load = WebhookLoad::start(s.addr, SECRET, Arc::clone(&body), 8, "");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    load.wait_for_acknowledged(100);
     s.kill9();
     let (acknowledged, attempted) = load.finish();
     assert!(acknowledged.len() > 50, "only {} deliveries were acknowledged", acknowledged.len());

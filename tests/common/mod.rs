@@ -396,6 +396,19 @@ impl WebhookLoad {
         Self { stop, workers, acknowledged, attempted }
     }
 
+    /// Waits until at least `n` deliveries were acknowledged, so a crash test kills the server
+    /// mid-load however slow the machine is (a fixed sleep is not enough on a busy CI runner).
+    pub fn wait_for_acknowledged(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.acknowledged.lock().expect("lock").len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fewer than {n} deliveries acknowledged in 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Stops the threads: (acknowledged, attempted) delivery ids.
     pub fn finish(self) -> (Vec<String>, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
