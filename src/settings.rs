@@ -43,7 +43,32 @@ pub struct Settings {
     pub webhook_strict_mode: bool,
     /// `SPAR_UPSTREAM_TIMEOUT_MS`: the overall limit of one outbound call (default 10 s).
     pub upstream_timeout: Duration,
+    /// Chat services' API base URLs (`SLACK_API_URL`, `DISCORD_API_URL`, `TELEGRAM_API_URL`).
+    pub slack_api_url: String,
+    pub discord_api_url: String,
+    pub telegram_api_url: String,
+    /// Channel credentials for org `default` when it has no stored channel config (contract 1.1),
+    /// as `(channel, key, value)` in the keys `POST /api/channels/configure` takes.
+    pub channel_env: Vec<(&'static str, &'static str, Secret)>,
+    /// `SPAR_OUTBOX_BACKOFF_MS`: the first retry delay of the outbox (default 3 s; each next one
+    /// is three times longer, so 8 attempts span about an hour).
+    pub outbox_backoff: Duration,
+    /// `SPAR_STREAM_KEEPALIVE_MS`: how often an idle event stream gets `: keepalive` (30 s).
+    pub stream_keepalive: Duration,
+    /// `SPAR_APPROVAL_TTL_MS`: how long an approval token stays valid (30 minutes).
+    pub approval_ttl: Duration,
 }
+
+/// Environment variables that configure a channel of org `default`: (variable, channel, key).
+const CHANNEL_ENV: [(&str, &str, &str); 7] = [
+    ("SLACK_BOT_TOKEN", "slack", "botToken"),
+    ("DISCORD_BOT_TOKEN", "discord", "botToken"),
+    ("DISCORD_WEBHOOK_URL", "discord", "webhookUrl"),
+    ("TELEGRAM_BOT_TOKEN", "telegram", "botToken"),
+    ("EVOLUTION_API_URL", "whatsapp", "evolutionApiUrl"),
+    ("EVOLUTION_API_KEY", "whatsapp", "evolutionApiKey"),
+    ("EVOLUTION_INSTANCE", "whatsapp", "evolutionInstance"),
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -55,6 +80,13 @@ impl Default for Settings {
             github_webhook_secrets: HashMap::new(),
             webhook_strict_mode: false,
             upstream_timeout: Duration::from_secs(10),
+            slack_api_url: "https://slack.com/api".into(),
+            discord_api_url: "https://discord.com/api/v10".into(),
+            telegram_api_url: "https://api.telegram.org".into(),
+            channel_env: Vec::new(),
+            outbox_backoff: Duration::from_secs(3),
+            stream_keepalive: Duration::from_secs(30),
+            approval_ttl: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -72,21 +104,19 @@ impl Settings {
         let text = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
         let secret = |name: &str| vars.get(name).map(Secret::new);
         let defaults = Self::default();
-        let upstream_timeout = match text("SPAR_UPSTREAM_TIMEOUT_MS") {
-            None => defaults.upstream_timeout,
+        let millis = |name: &str, default: Duration| match text(name) {
+            None => Ok(default),
             Some(ms) => match ms.parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(format!(
-                        "SPAR_UPSTREAM_TIMEOUT_MS={ms:?} is not a positive number"
-                    ));
-                }
+                Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+                _ => Err(format!("{name}={ms:?} is not a positive number of milliseconds")),
             },
+        };
+        let url = |name: &str, default: String| {
+            text(name).map_or(default, |u| u.trim_end_matches('/').to_owned())
         };
         Ok(Self {
             webhook_base_url: text("WEBHOOK_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
-            github_api_url: text("GITHUB_API_URL")
-                .map_or(defaults.github_api_url, |u| u.trim_end_matches('/').to_owned()),
+            github_api_url: url("GITHUB_API_URL", defaults.github_api_url),
             github_token: secret("GITHUB_TOKEN"),
             github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET"),
             github_webhook_secrets: vars
@@ -98,7 +128,17 @@ impl Settings {
                 .collect(),
             webhook_strict_mode: text("WEBHOOK_STRICT_MODE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
-            upstream_timeout,
+            upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,
+            slack_api_url: url("SLACK_API_URL", defaults.slack_api_url),
+            discord_api_url: url("DISCORD_API_URL", defaults.discord_api_url),
+            telegram_api_url: url("TELEGRAM_API_URL", defaults.telegram_api_url),
+            channel_env: CHANNEL_ENV
+                .iter()
+                .filter_map(|(var, channel, key)| Some((*channel, *key, secret(var)?)))
+                .collect(),
+            outbox_backoff: millis("SPAR_OUTBOX_BACKOFF_MS", defaults.outbox_backoff)?,
+            stream_keepalive: millis("SPAR_STREAM_KEEPALIVE_MS", defaults.stream_keepalive)?,
+            approval_ttl: millis("SPAR_APPROVAL_TTL_MS", defaults.approval_ttl)?,
         })
     }
 
@@ -106,6 +146,17 @@ impl Settings {
     /// (upper-cased, `-` and `.` as `_`), then `GITHUB_WEBHOOK_SECRET`.
     pub fn github_secret_for(&self, org: &str) -> Option<&Secret> {
         self.github_webhook_secrets.get(&env_suffix(org)).or(self.github_webhook_secret.as_ref())
+    }
+
+    /// The environment's config of `channel` (org `default` only), when any variable sets it.
+    pub fn channel_env_config(&self, channel: &str) -> Option<Vec<(String, Secret)>> {
+        let keys: Vec<(String, Secret)> = self
+            .channel_env
+            .iter()
+            .filter(|(c, _, _)| *c == channel)
+            .map(|(_, k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        (!keys.is_empty()).then_some(keys)
     }
 
     /// The URL GitHub should deliver `org`'s events to. The default org's is

@@ -66,6 +66,17 @@ pub enum ApiError {
     MissingSignature(&'static str),
     InvalidSignature,
     WebhookSecretNotConfigured(&'static str),
+    // Routes, channels, deliveries, approvals (contracts 6, 8, 10).
+    MissingOrgId,
+    /// The valid channel names, for the message.
+    InvalidChannel(&'static str),
+    RouteAlreadyExists(String),
+    RouteNotFound(String),
+    ChannelNotFound(String),
+    ChannelDisabled(String),
+    DeliveryNotFound(String),
+    ApprovalNotFound(String),
+    ApprovalExpired(String),
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -90,7 +101,12 @@ impl ApiError {
             | Self::AgentNotFound(_)
             | Self::ProjectNotFound(_)
             | Self::RepoNotFound(_)
-            | Self::NotLinked(_) => 404,
+            | Self::NotLinked(_)
+            | Self::RouteNotFound(_)
+            | Self::ChannelNotFound(_)
+            | Self::DeliveryNotFound(_)
+            | Self::ApprovalNotFound(_) => 404,
+            Self::ApprovalExpired(_) => 410,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
             Self::PayloadTooLarge { .. } | Self::FieldTooLarge { .. } => 413,
@@ -106,7 +122,10 @@ impl ApiError {
             | Self::MissingConfig(_)
             | Self::InvalidRepo(_)
             | Self::MissingHeader(_)
-            | Self::InvalidHeader { .. } => 400,
+            | Self::InvalidHeader { .. }
+            | Self::MissingOrgId
+            | Self::InvalidChannel(_)
+            | Self::ChannelDisabled(_) => 400,
             Self::Unauthorized
             | Self::MissingSignature(_)
             | Self::InvalidSignature
@@ -118,7 +137,8 @@ impl ApiError {
             | Self::OrgAlreadyExists(_)
             | Self::IdentityAlreadyExists { .. }
             | Self::AlreadyLinked(_)
-            | Self::ProjectAlreadyExists(_) => 409,
+            | Self::ProjectAlreadyExists(_)
+            | Self::RouteAlreadyExists(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
             Self::ShuttingDown => 503,
@@ -163,6 +183,15 @@ impl ApiError {
             Self::MissingSignature(_) => "MISSING_SIGNATURE",
             Self::InvalidSignature => "INVALID_SIGNATURE",
             Self::WebhookSecretNotConfigured(_) => "WEBHOOK_SECRET_NOT_CONFIGURED",
+            Self::MissingOrgId => "MISSING_ORG_ID",
+            Self::InvalidChannel(_) => "INVALID_CHANNEL",
+            Self::RouteAlreadyExists(_) => "ROUTE_ALREADY_EXISTS",
+            Self::RouteNotFound(_) => "ROUTE_NOT_FOUND",
+            Self::ChannelNotFound(_) => "CHANNEL_NOT_FOUND",
+            Self::ChannelDisabled(_) => "CHANNEL_DISABLED",
+            Self::DeliveryNotFound(_) => "DELIVERY_NOT_FOUND",
+            Self::ApprovalNotFound(_) => "APPROVAL_NOT_FOUND",
+            Self::ApprovalExpired(_) => "APPROVAL_EXPIRED",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -279,6 +308,24 @@ impl fmt::Display for ApiError {
                 f,
                 "{provider} webhook secret not configured. Set the secret or disable WEBHOOK_STRICT_MODE."
             ),
+            Self::MissingOrgId => write!(f, "The x-org-id header is required for this endpoint"),
+            Self::InvalidChannel(valid) => write!(f, "Invalid channel. Must be one of: {valid}"),
+            Self::RouteAlreadyExists(id) => write!(
+                f,
+                "A route with the same eventType, channel, channelId and projectId already exists ({id})"
+            ),
+            Self::RouteNotFound(_) => write!(f, "Channel route not found"),
+            Self::ChannelNotFound(name) => write!(
+                f,
+                "Channel '{name}' not found. Valid channels: whatsapp, slack, discord, telegram"
+            ),
+            Self::ChannelDisabled(name) => write!(
+                f,
+                "Channel '{name}' is not configured. Configure it with POST /api/channels/configure."
+            ),
+            Self::DeliveryNotFound(_) => write!(f, "Delivery not found"),
+            Self::ApprovalNotFound(_) => write!(f, "Approval request not found"),
+            Self::ApprovalExpired(token) => write!(f, "Approval request '{token}' has expired"),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }

@@ -3,11 +3,13 @@
 use serde_json::json;
 
 use super::{App, Response};
-use crate::store::agents;
+use crate::store::{agents, outbox};
 
 pub fn get(app: &App) -> Response {
-    let agents = app.store.read().and_then(|tx| agents::count(&tx));
-    let ok = agents.is_ok();
+    let read = app.store.read().ok();
+    let agents = read.as_ref().and_then(|tx| agents::count(tx).ok());
+    let (pending, dead) = read.as_ref().and_then(|tx| outbox::counts(tx).ok()).unwrap_or((0, 0));
+    let ok = agents.is_some();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
@@ -15,7 +17,7 @@ pub fn get(app: &App) -> Response {
         "agents": agents.unwrap_or(0),
         "storage": { "ok": ok, "sizeBytes": app.store.size_bytes() },
         "index": { "lagSeconds": app.search.lag_seconds(&app.store) },
-        "deliveries": { "pending": 0, "dead": 0 },
+        "deliveries": { "pending": pending, "dead": dead },
     });
     // A load balancer needs a non-2xx to take a broken instance out.
     Response::json(if ok { 200 } else { 503 }, &body)

@@ -4,10 +4,15 @@
 //! **Invariant:** nothing here knows about hyper; handlers are plain functions over [`App`].
 
 mod agents;
+mod approvals;
 mod audit;
 mod body;
 mod cache;
+mod channel_routes;
+mod channels;
+mod deliveries;
 mod error;
+mod events;
 mod health;
 mod identity;
 mod memory;
@@ -29,6 +34,10 @@ pub use error::ApiError;
 pub use routes::{Endpoint, Method, PathClass};
 pub use scope::Scope;
 
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::Policy;
+use crate::engine::outbox::Outbox;
 use crate::search::Search;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -43,7 +52,13 @@ pub struct App {
     pub settings: Settings,
     pub upstream: Upstream,
     pub started: Instant,
+    /// Sends what the engine queued; its worker is started by `spar serve`.
+    pub outbox: Arc<Outbox>,
     list_cache: cache::ResponseCache<agents::ListKey>,
+    /// Bumped after every commit that recorded events: wakes the event streams.
+    events_committed: watch::Sender<u64>,
+    /// Turns true when the server shuts down: ends event streams and background workers.
+    closing: watch::Sender<bool>,
 }
 
 impl App {
@@ -53,14 +68,54 @@ impl App {
     }
 
     pub fn with_settings(store: Store, search: Arc<Search>, settings: Settings) -> Self {
+        let upstream = Upstream::new(settings.upstream_timeout);
+        let outbox = Arc::new(Outbox::new(store.clone(), settings.clone(), upstream.clone()));
         Self {
             store,
             search,
-            upstream: Upstream::new(settings.upstream_timeout),
+            upstream,
             settings,
             started: Instant::now(),
+            outbox,
             list_cache: cache::ResponseCache::default(),
+            events_committed: watch::Sender::new(0),
+            closing: watch::Sender::new(false),
         }
+    }
+
+    /// The secret GitHub deliveries for `org` are signed with (contract 7.1's lookup order): the
+    /// org's `github` channel config (`webhookSecret`), then `GITHUB_WEBHOOK_SECRET_<ORG>`, then
+    /// `GITHUB_WEBHOOK_SECRET`.
+    pub fn github_secret(&self, org: &str) -> Result<Option<crate::settings::Secret>, ApiError> {
+        let stored = crate::store::channels::config(&self.store.read()?, org, "github")?
+            .and_then(|c| c.config.get("webhookSecret").filter(|s| !s.is_empty()).cloned());
+        Ok(stored
+            .map(crate::settings::Secret::new)
+            .or_else(|| self.settings.github_secret_for(org).cloned()))
+    }
+
+    /// The engine's settings.
+    pub fn policy(&self) -> Policy {
+        let ttl = i64::try_from(self.settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
+        Policy { approval_ttl_ms: ttl }
+    }
+
+    /// Call after a commit that recorded events (and maybe deliveries).
+    pub fn events_recorded(&self, deliveries: bool) {
+        self.events_committed.send_modify(|n| *n = n.wrapping_add(1));
+        if deliveries {
+            self.outbox.wake();
+        }
+    }
+
+    /// Starts the background workers (the outbox). Needs a tokio runtime.
+    pub fn start_workers(&self) {
+        tokio::spawn(Arc::clone(&self.outbox).run(self.closing.subscribe()));
+    }
+
+    /// Ends event streams and stops the workers.
+    pub fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The GitHub client, when `GITHUB_TOKEN` is set.
@@ -131,12 +186,25 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// Reference-counted, so cached bodies are sent without copying.
     pub body: Bytes,
+    /// A body that keeps coming (Server-Sent Events): chunks are sent as they arrive, and the
+    /// channel's small capacity is the backpressure on a client that reads slowly.
+    pub stream: Option<mpsc::Receiver<Bytes>>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("stream", &self.stream.is_some())
+            .finish()
+    }
 }
 
 impl Response {
@@ -146,7 +214,7 @@ impl Response {
 
     /// A response whose body is already JSON.
     pub fn raw_json(status: u16, body: Bytes) -> Self {
-        Self { status, headers: Vec::new(), body }
+        Self { status, headers: Vec::new(), body, stream: None }
     }
 
     pub fn empty(status: u16) -> Self {
@@ -182,6 +250,12 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::Health => return Ok(health::get(app)),
         // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
         Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
+        // Contract 2.4: the integration routes need `x-org-id`.
+        Endpoint::ListRoutes | Endpoint::CreateRoute | Endpoint::DeleteRoute(_)
+            if req.org_header.is_none() =>
+        {
+            return Err(ApiError::MissingOrgId);
+        }
         _ => {}
     }
     let scope = Scope::resolve(&app.store, req.org_header.as_deref())?;
@@ -211,5 +285,16 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::GetProject(id) => projects::get(app, &scope, id),
         Endpoint::DeleteProject(id) => projects::delete(app, &scope, &req, id).await,
         Endpoint::GithubWebhook => webhooks::github(app, &req).await,
+        Endpoint::ListRoutes => channel_routes::list(app, &scope),
+        Endpoint::CreateRoute => channel_routes::create(app, &scope, &req).await,
+        Endpoint::DeleteRoute(id) => channel_routes::delete(app, &scope, &req, id).await,
+        Endpoint::ListChannels => channels::list(app, &scope),
+        Endpoint::ConfigureChannel => channels::configure(app, &scope, &req).await,
+        Endpoint::ReconnectChannel(name) => channels::reconnect(app, &scope, &req, name).await,
+        Endpoint::ListDeliveries => deliveries::list(app, &scope, &req),
+        Endpoint::RetryDelivery(id) => deliveries::retry(app, &scope, &req, id).await,
+        Endpoint::GetApproval(token) => approvals::get(app, &scope, token),
+        Endpoint::VoteApproval(token) => approvals::vote(app, &scope, &req, token).await,
+        Endpoint::EventStream => events::stream(app, &scope, &req),
     }
 }

@@ -21,6 +21,15 @@
 //! | GET, POST | `/api/projects` | [`Endpoint::ListProjects`], [`Endpoint::CreateProject`] |
 //! | GET, DELETE | `/api/projects/:id` | [`Endpoint::GetProject`], [`Endpoint::DeleteProject`] |
 //! | POST | `/webhooks/github` | [`Endpoint::GithubWebhook`] |
+//! | GET, POST | `/api/channel-routes` | [`Endpoint::ListRoutes`], [`Endpoint::CreateRoute`] |
+//! | DELETE | `/api/channel-routes/:id` | [`Endpoint::DeleteRoute`] |
+//! | GET | `/api/channels` | [`Endpoint::ListChannels`] |
+//! | POST | `/api/channels/configure` | [`Endpoint::ConfigureChannel`] |
+//! | POST | `/api/channels/:name/reconnect` | [`Endpoint::ReconnectChannel`] |
+//! | GET | `/api/deliveries` | [`Endpoint::ListDeliveries`] |
+//! | POST | `/api/deliveries/:id/retry` | [`Endpoint::RetryDelivery`] |
+//! | GET, POST | `/api/approvals/:token` | [`Endpoint::GetApproval`], [`Endpoint::VoteApproval`] |
+//! | GET | `/api/events`, `/api/events/stream` | [`Endpoint::EventStream`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -99,6 +108,17 @@ pub enum Endpoint {
     GetProject(String),
     DeleteProject(String),
     GithubWebhook,
+    ListRoutes,
+    CreateRoute,
+    DeleteRoute(String),
+    ListChannels,
+    ConfigureChannel,
+    ReconnectChannel(String),
+    ListDeliveries,
+    RetryDelivery(String),
+    GetApproval(String),
+    VoteApproval(String),
+    EventStream,
 }
 
 impl Endpoint {
@@ -130,6 +150,17 @@ impl Endpoint {
             Self::GetProject(_) => "get_project",
             Self::DeleteProject(_) => "delete_project",
             Self::GithubWebhook => "github_webhook",
+            Self::ListRoutes => "list_routes",
+            Self::CreateRoute => "create_route",
+            Self::DeleteRoute(_) => "delete_route",
+            Self::ListChannels => "list_channels",
+            Self::ConfigureChannel => "configure_channel",
+            Self::ReconnectChannel(_) => "reconnect_channel",
+            Self::ListDeliveries => "list_deliveries",
+            Self::RetryDelivery(_) => "retry_delivery",
+            Self::GetApproval(_) => "get_approval",
+            Self::VoteApproval(_) => "vote_approval",
+            Self::EventStream => "event_stream",
         }
     }
 
@@ -142,6 +173,12 @@ impl Endpoint {
     /// form-encoded bodies as well as JSON (GitHub sends either).
     pub fn is_webhook(&self) -> bool {
         matches!(self, Self::GithubWebhook)
+    }
+
+    /// Endpoints that read request headers beyond the common ones: webhooks, and the event
+    /// stream (`Last-Event-ID`).
+    pub fn reads_headers(&self) -> bool {
+        self.is_webhook() || matches!(self, Self::EventStream)
     }
 }
 
@@ -284,6 +321,44 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ),
         ["webhooks", "github"] => {
             (matches!(method, Post).then_some(Endpoint::GithubWebhook), &[Post])
+        }
+        ["api", "channel-routes"] => (
+            match method {
+                Get => Some(Endpoint::ListRoutes),
+                Post => Some(Endpoint::CreateRoute),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "channel-routes", id] => {
+            (matches!(method, Delete).then(|| Endpoint::DeleteRoute((*id).to_owned())), &[Delete])
+        }
+        ["api", "channels"] => {
+            (matches!(method, Get).then_some(Endpoint::ListChannels), &[Get, Head])
+        }
+        ["api", "channels", "configure"] => {
+            (matches!(method, Post).then_some(Endpoint::ConfigureChannel), &[Post])
+        }
+        ["api", "channels", name, "reconnect"] => (
+            matches!(method, Post).then(|| Endpoint::ReconnectChannel((*name).to_owned())),
+            &[Post],
+        ),
+        ["api", "deliveries"] => {
+            (matches!(method, Get).then_some(Endpoint::ListDeliveries), &[Get, Head])
+        }
+        ["api", "deliveries", id, "retry"] => {
+            (matches!(method, Post).then(|| Endpoint::RetryDelivery((*id).to_owned())), &[Post])
+        }
+        ["api", "approvals", token] => (
+            match method {
+                Get => Some(Endpoint::GetApproval((*token).to_owned())),
+                Post => Some(Endpoint::VoteApproval((*token).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "events"] | ["api", "events", "stream"] => {
+            (matches!(method, Get).then_some(Endpoint::EventStream), &[Get, Head])
         }
         _ => return Err(ApiError::NotFound),
     };

@@ -45,11 +45,17 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     let recorded = parsed.clone();
     let receipt = delivery.clone();
-    let ingested =
-        app.store.write(move |tx| engine::ingest(tx, &org, &recorded, receipt.as_deref())).await?;
+    let policy = app.policy();
+    let ingested = app
+        .store
+        .write(move |tx| engine::ingest(tx, &org, &recorded, receipt.as_deref(), policy))
+        .await?;
+    if let Ingested::Event { deliveries, .. } = &ingested {
+        app.events_recorded(*deliveries);
+    }
     let answer = match (ingested, &parsed) {
         (Ingested::Duplicate, _) => json!({ "received": true, "duplicate": true }),
-        (Ingested::Event { event_id, project_id }, Parsed::Ci(ci)) => {
+        (Ingested::Event { event_id, project_id, .. }, Parsed::Ci(ci)) => {
             let mut answer = json!({ "received": true, "event": event });
             if let Some(action) = &ci.action {
                 answer["action"] = action.as_str().into();
@@ -127,7 +133,7 @@ fn webhook_org(app: &App, req: &Request, repo: Option<&str>) -> Result<String, A
 /// Contract 7.1: a configured secret requires a valid `X-Hub-Signature-256`; no secret accepts
 /// (with a warning) unless strict mode is on.
 fn verify_github(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
-    let Some(secret) = app.settings.github_secret_for(org) else {
+    let Some(secret) = app.github_secret(org)? else {
         if app.settings.webhook_strict_mode {
             return Err(ApiError::WebhookSecretNotConfigured("GitHub"));
         }

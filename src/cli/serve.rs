@@ -159,8 +159,14 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
     let app = Arc::new(App::with_settings(store.clone(), search, config.settings));
-    let shared = Arc::new(Shared::new(app, config.http));
-    http::serve(listener, shared, shutdown_signal()).await;
+    app.start_workers();
+    let shared = Arc::new(Shared::new(Arc::clone(&app), config.http));
+    let shutdown = async {
+        shutdown_signal().await;
+        // Ends event streams (so their connections can close) and the outbox worker.
+        app.begin_shutdown();
+    };
+    http::serve(listener, shared, shutdown).await;
     // Flush the search index (index what is left), then let the writer finish.
     indexer.stop();
     store.close();

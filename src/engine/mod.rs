@@ -1,13 +1,19 @@
 //! The automation engine: inbound webhooks become normalized events (contract 8), recorded with
 //! their audit entry and memory entry in the transaction that acknowledges the delivery.
 //!
-//! Agents' reactions by autonomy level, the outbox and the event stream build on [`ingest`].
+//! The handling agent then acts by its autonomy level ([`react`]) in the same transaction: the
+//! messages it sends are outbox deliveries ([`outbox`] sends them), so nothing acknowledged is
+//! lost on the way to a chat service.
 //!
 //! **Invariant:** a delivery is recorded at most once: its receipt is written in the same
 //! transaction as everything it caused, so a redelivery, even after a crash, is a duplicate
 //! exactly when the first delivery was committed (as every acknowledged one was).
 
+pub mod channels;
 pub mod github;
+pub mod message;
+pub mod outbox;
+pub mod react;
 pub mod signature;
 
 use serde_json::{Map, Value, json};
@@ -15,8 +21,9 @@ use serde_json::{Map, Value, json};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
 use crate::store::records::{EventRecord, MemoryEntry};
-use crate::store::{StoreError, WriteTx, events, memory, projects};
+use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
 use github::{CiEvent, Parsed};
+pub use react::Policy;
 
 /// What recording a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +31,7 @@ pub enum Ingested {
     /// The delivery id was recorded before: nothing changed.
     Duplicate,
     /// A CI event was recorded.
-    Event { event_id: String, project_id: Option<String> },
+    Event { event_id: String, project_id: Option<String>, deliveries: bool },
     /// A ping was recorded.
     Ping,
     /// Nothing to record (unhandled or skipped).
@@ -37,6 +44,7 @@ pub fn ingest(
     org: &str,
     parsed: &Parsed,
     delivery: Option<&str>,
+    policy: Policy,
 ) -> Result<Ingested, StoreError> {
     let receipt = delivery.map(|d| format!("github:{d}"));
     if let Some(key) = &receipt
@@ -45,7 +53,7 @@ pub fn ingest(
         return Ok(Ingested::Duplicate);
     }
     let ingested = match parsed {
-        Parsed::Ci(ci) => record_ci(tx, org, ci, delivery)?,
+        Parsed::Ci(ci) => record_ci(tx, org, ci, delivery, policy)?,
         Parsed::Ping { repo, hook_id } => {
             let mut draft = AuditDraft::new(ActorType::System, "github", "webhook.ping")
                 .meta("hookId", hook_id.map_or(Value::Null, Value::from))
@@ -64,21 +72,27 @@ pub fn ingest(
     Ok(ingested)
 }
 
-/// The normalized event, audit `ci_event` and a `ci` memory entry for one CI event.
+/// The normalized event, audit `ci_event`, a `ci` memory entry, and the handling agent's
+/// reaction for one CI event.
 fn record_ci(
     tx: &WriteTx<'_>,
     org: &str,
     ci: &CiEvent,
     delivery: Option<&str>,
+    policy: Policy,
 ) -> Result<Ingested, StoreError> {
     let project = projects::by_repo(tx, org, &ci.repo)?;
     let (project_id, agent_id) = match &project {
         Some(p) => (Some(p.id.clone()), Some(p.agent_id.clone())),
         None => (None, None),
     };
+    let agent = match &agent_id {
+        Some(id) => agents::get(tx, org, id)?,
+        None => None,
+    };
     let now = clock::now_ms();
     let seq = events::next_seq(tx)?;
-    let event = EventRecord {
+    let mut event = EventRecord {
         id: format!("evt-{seq}"),
         seq,
         org_id: org.to_owned(),
@@ -90,8 +104,9 @@ fn record_ci(
         details: details(ci, delivery),
         fingerprint: ci.fingerprint(),
         occurred_at: clock::rfc3339(ci.occurred_at_ms.unwrap_or(now)),
+        agent_id: None,
+        actions: Vec::new(),
     };
-    events::put(tx, &event)?;
 
     let mut draft = AuditDraft::new(ActorType::System, "github", "ci_event")
         .meta("eventId", event.id.as_str())
@@ -127,7 +142,10 @@ fn record_ci(
             created_at: clock::rfc3339(now),
         },
     )?;
-    Ok(Ingested::Event { event_id: event.id, project_id })
+    react::handle(tx, &mut event, agent, policy)?;
+    events::put(tx, &event)?;
+    let deliveries = event.actions.iter().any(|a| a.starts_with("notify:"));
+    Ok(Ingested::Event { event_id: event.id, project_id, deliveries })
 }
 
 /// The event's own words, for messages: everything known, nothing null.

@@ -3,6 +3,7 @@
 //!
 //! **Invariant:** this is the only module that knows hyper types.
 
+mod body;
 pub mod ratelimit;
 mod server;
 mod service;

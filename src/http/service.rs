@@ -7,13 +7,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::Shared;
+use super::body::{ResponseBody, StreamBody};
 use super::ratelimit::Decision;
 use crate::api::routes::{self, Path};
 use crate::api::{self, ApiError, Method, PathClass, Response};
@@ -30,7 +31,7 @@ pub async fn serve_request(
     shared: Arc<Shared>,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let request_id = ids::request_id();
     let method = Method::parse(req.method().as_str());
@@ -112,8 +113,9 @@ async fn build_request(
     request.actor = header_text(headers, X_ACTOR)
         .filter(|v| !v.is_empty() && v.len() <= 128 && !v.chars().any(char::is_control));
     let webhook = request.endpoint.is_webhook();
-    if webhook {
-        // Webhooks read their own headers (event, delivery, signature, content type).
+    if request.endpoint.reads_headers() {
+        // Webhooks read their own headers (event, delivery, signature, content type), the
+        // event stream `Last-Event-ID`.
         request.headers = headers
             .iter()
             .map(|(k, v)| {
@@ -233,8 +235,12 @@ fn common_headers(
     }
 }
 
-fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
-    let mut out = hyper::Response::new(Full::new(response.body));
+fn into_hyper(response: Response) -> hyper::Response<ResponseBody> {
+    let body = match response.stream {
+        Some(chunks) => Either::Right(StreamBody::new(chunks)),
+        None => Either::Left(Full::new(response.body)),
+    };
+    let mut out = hyper::Response::new(body);
     *out.status_mut() =
         StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();

@@ -38,6 +38,23 @@ pub fn newest(src: &impl Source, org: &str, limit: usize) -> Result<Vec<EventRec
     rows.map(|row| decode("event", row?.1.value())).collect()
 }
 
+/// An org's events after `after_seq`, oldest first, at most `limit`.
+pub fn after(
+    src: &impl Source,
+    org: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let events = src.open::<Events>()?;
+    let rows = events.range((org, after_seq.saturating_add(1))..=(org, u64::MAX))?.take(limit);
+    rows.map(|row| decode("event", row?.1.value())).collect()
+}
+
+/// The newest event seq, server-wide (0 when there is none).
+pub fn last_seq(src: &impl Source) -> Result<u64, StoreError> {
+    Ok(src.open::<EventsBySeq>()?.last()?.map_or(0, |(k, _)| k.value()))
+}
+
 /// Whether a delivery (`key` is `<source>:<delivery id>`) was already recorded for `org`.
 pub fn received(src: &impl Source, org: &str, key: &str) -> Result<bool, StoreError> {
     Ok(src.open::<WebhookReceipts>()?.get((org, key))?.is_some())

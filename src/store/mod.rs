@@ -8,14 +8,18 @@
 //! - Keys start with the org id, except the lookups that find an org (see `tables.rs`).
 
 pub mod agents;
+pub mod approvals;
 pub mod audit;
+pub mod channels;
 mod error;
 pub mod events;
 pub mod identity;
 pub mod memory;
 pub mod orgs;
+pub mod outbox;
 pub mod projects;
 pub mod records;
+pub mod routes;
 mod tables;
 mod txn;
 mod writer;

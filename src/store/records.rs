@@ -216,4 +216,117 @@ pub struct EventRecord {
     pub details: serde_json::Value,
     pub fingerprint: String,
     pub occurred_at: String,
+    /// The agent that handled it (the project's agent), if any.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// What was done about it, in order: `notify:route-001`, `suggest:sg-ab12cd`,
+    /// `spawn:agent-inc-…`, `suspended`, …
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+/// A rule that sends matching events to a chat channel (contract 6, `channel-routes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteRecord {
+    pub id: String,
+    pub org_id: String,
+    /// A pattern where `*` matches any run of characters.
+    pub event_type: String,
+    pub channel: String,
+    pub channel_id: String,
+    pub project_id: Option<String>,
+    pub enabled: bool,
+    pub created_at_ms: i64,
+}
+
+/// A channel's stored configuration (`POST /api/channels/configure`). Values are credentials:
+/// never returned, never logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelConfigRecord {
+    pub channel: String,
+    pub config: std::collections::BTreeMap<String, String>,
+    pub configured_at_ms: i64,
+    pub configured_by: String,
+}
+
+/// What Spar last learned about a channel's connection, from a delivery or a reconnect check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelStatusRecord {
+    pub connected: bool,
+    pub last_delivery_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "dead" => Some(Self::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// One message in the outbox (contract 8): written with its event, sent by the outbox worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub seq: u64,
+    pub org_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub route_id: String,
+    pub channel: String,
+    pub channel_id: String,
+    /// The message, already formatted for the channel.
+    pub text: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+/// A level-2 suggestion waiting for a vote (contract 8): approving it runs the level-3 action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// `sg-<6 alphanumerics>`.
+    pub token: String,
+    pub org_id: String,
+    pub event_seq: u64,
+    pub event_id: String,
+    /// The agent that suggested it.
+    pub agent_id: String,
+    pub description: String,
+    pub status: ApprovalStatus,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub voted_by: Option<String>,
+    pub voted_at_ms: Option<i64>,
+    /// The agent an approval spawned.
+    pub spawned_agent_id: Option<String>,
 }

@@ -90,6 +90,23 @@ tables! {
     /// `(org, "<source>:<delivery id>") -> Unix ms received`: webhook deliveries already
     /// recorded, so a redelivery changes nothing.
     WebhookReceipts / webhook_receipts = "webhook_receipts": (&'static str, &'static str) => u64;
+    /// `(org, route id) -> RouteRecord` (JSON).
+    Routes / routes = "routes": (&'static str, &'static str) => &'static [u8];
+    /// `(org, channel) -> ChannelConfigRecord` (JSON, credentials included).
+    ChannelConfigs / channel_configs = "channel_configs": (&'static str, &'static str) => &'static [u8];
+    /// `(org, channel) -> ChannelStatusRecord` (JSON).
+    ChannelStatus / channel_status = "channel_status": (&'static str, &'static str) => &'static [u8];
+    /// `(org, seq) -> DeliveryRecord` (JSON): the outbox and its history.
+    Deliveries / deliveries = "deliveries": (&'static str, u64) => &'static [u8];
+    /// `seq -> org`: delivery ids are server-wide (`dlv-<seq>`).
+    DeliveriesBySeq / deliveries_by_seq = "deliveries_by_seq": u64 => &'static str;
+    /// `(due Unix ms, seq) -> org`: pending deliveries in the order they are due. A delivery is
+    /// here exactly while it is pending.
+    OutboxDue / outbox_due = "outbox_due": (u64, u64) => &'static str;
+    /// `(org, token) -> ApprovalRecord` (JSON).
+    Approvals / approvals = "approvals": (&'static str, &'static str) => &'static [u8];
+    /// `token -> org`: every approval token ever issued, so one is never reused.
+    ApprovalTokens / approval_tokens = "approval_tokens": &'static str => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -99,3 +116,7 @@ pub const MEMORY_SEQ_KEY: &str = "memory_seq";
 pub const IDENTITY_SEQ_KEY: &str = "identity_seq";
 pub const PROJECT_SEQ_KEY: &str = "project_seq";
 pub const EVENT_SEQ_KEY: &str = "event_seq";
+pub const ROUTE_SEQ_KEY: &str = "route_seq";
+pub const DELIVERY_SEQ_KEY: &str = "delivery_seq";
+/// How many deliveries are `dead` right now (for `/health`).
+pub const DEAD_DELIVERIES_KEY: &str = "deliveries_dead";

@@ -9,6 +9,7 @@
 //!
 //! [`Settings`]: crate::settings::Settings
 
+pub mod chat;
 pub mod github;
 
 use std::fmt;
@@ -54,13 +55,18 @@ impl Upstream {
         };
         let mut response = sent.map_err(|e| transport_error(service, e))?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER)
             .read_to_vec()
             .map_err(|e| transport_error(service, e))?;
-        Ok(Answer { service, status, body })
+        Ok(Answer { service, status, body, retry_after })
     }
 }
 
@@ -69,6 +75,8 @@ pub struct Answer {
     service: &'static str,
     pub status: u16,
     pub body: Vec<u8>,
+    /// `Retry-After` in seconds, when the answer had one.
+    pub retry_after: Option<f64>,
 }
 
 impl Answer {
@@ -94,11 +102,16 @@ impl Answer {
     }
 }
 
-/// The `message` field most APIs put in their error bodies, cut short.
+/// The message field APIs put in their error bodies (`message`, Slack's `error`, Telegram's
+/// `description`), else the body as text, cut short.
 fn upstream_message(body: &[u8]) -> String {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let field = |name: &str| {
+        json.as_ref().and_then(|v| v.get(name)).and_then(|m| m.as_str()).map(str::to_owned)
+    };
+    let message = field("message")
+        .or_else(|| field("description"))
+        .or_else(|| field("error"))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     message.chars().take(200).collect()
 }

@@ -1,0 +1,187 @@
+//! Channels (contract 10): list with capabilities and state, configure credentials, and check
+//! them against the service (reconnect). Credentials are stored, never returned.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::engine::channels as resolve;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::channels;
+use crate::store::records::{ChannelConfigRecord, ChannelStatusRecord};
+use crate::upstream::{UpstreamError, blocking};
+
+/// The chat channels, in the order `GET /api/channels` lists them (plus `web`).
+const CHAT_CHANNELS: [&str; 4] = ["whatsapp", "slack", "discord", "telegram"];
+/// What `POST /api/channels/configure` takes: chat channels and webhook secrets.
+const CONFIGURABLE: &str = "telegram, whatsapp, discord, slack, github, sentry";
+const MAX_KEYS: usize = 20;
+const MAX_VALUE: usize = 2048;
+
+/// CodeSpar's capabilities table (reference section 3.5).
+fn capabilities(channel: &str) -> Value {
+    let (threads, code, files, reactions, max, mention) = match channel {
+        "whatsapp" => (false, false, true, false, 4096, "text"),
+        "slack" => (true, true, true, true, 40000, "user_id"),
+        "discord" => (true, true, true, true, 2000, "user_id"),
+        "telegram" => (false, false, true, false, 4096, "username"),
+        _ => (false, true, false, false, 100_000, "none"),
+    };
+    json!({
+        "threads": threads, "codeBlocks": code, "syntaxHighlighting": code,
+        "fileAttachments": files, "reactions": reactions, "maxMessageLength": max,
+        "mentionFormat": mention,
+    })
+}
+
+pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let read = app.store.read()?;
+    let mut out = Vec::new();
+    for name in CHAT_CHANNELS {
+        let configured = resolve::target(&read, &app.settings, org, name)?.is_some();
+        let status = channels::status(&read, org, name)?;
+        out.push(json!({
+            "name": name,
+            "platform": name,
+            "connected": configured && status.as_ref().is_none_or(|s| s.connected),
+            "configured": configured,
+            "capabilities": capabilities(name),
+            "lastDeliveryAt": status.as_ref().and_then(|s| s.last_delivery_ms).map(clock::rfc3339),
+            "lastError": status.and_then(|s| s.last_error),
+        }));
+    }
+    out.push(json!({
+        "name": "web", "platform": "web", "connected": true, "configured": true,
+        "capabilities": capabilities("web"), "lastDeliveryAt": null, "lastError": null,
+    }));
+    Ok(Response::ok(&json!({ "channels": out })))
+}
+
+#[derive(Deserialize)]
+struct ConfigureChannel {
+    channel: Option<String>,
+    config: Option<Map<String, Value>>,
+}
+
+pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let input: ConfigureChannel = body::json(&req.body)?;
+    let channel = body::required(input.channel, "channel")?;
+    if !CONFIGURABLE.split(", ").any(|c| c == channel) {
+        return Err(ApiError::InvalidChannel(CONFIGURABLE));
+    }
+    let config =
+        config_values(input.config.ok_or_else(|| ApiError::MissingField("config".into()))?)?;
+    check_required(&channel, &config)?;
+    let org = scope.write_org().to_owned();
+    let actor = req.actor().to_owned();
+    let keys: Vec<String> = config.keys().cloned().collect();
+    let record = ChannelConfigRecord {
+        channel: channel.clone(),
+        config,
+        configured_at_ms: clock::now_ms(),
+        configured_by: actor.clone(),
+    };
+    app.store
+        .write(move |tx| {
+            channels::put_config(tx, &org, &record)?;
+            // New credentials: what was learned about the old ones no longer holds.
+            let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
+            channels::put_status(tx, &org, &record.channel, &fresh)?;
+            let draft = AuditDraft::new(ActorType::User, &actor, "channel.configure")
+                .meta("channel", record.channel.as_str())
+                .meta("configKeys", keys.clone());
+            audit::append(tx, &org, draft)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(Response::ok(&json!({ "success": true, "channel": channel, "configured": true })))
+}
+
+/// A non-empty object of short string values, trimmed.
+fn config_values(config: Map<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    if config.is_empty() || config.len() > MAX_KEYS {
+        return Err(ApiError::InvalidField {
+            field: "config".into(),
+            reason: format!("must be an object with 1 to {MAX_KEYS} string values"),
+        });
+    }
+    config
+        .into_iter()
+        .map(|(key, value)| match value {
+            Value::String(s) if s.len() <= MAX_VALUE && !s.chars().any(char::is_control) => {
+                Ok((key, s.trim().to_owned()))
+            }
+            _ => Err(ApiError::InvalidField {
+                field: format!("config.{key}"),
+                reason: format!("must be a string of at most {MAX_VALUE} bytes"),
+            }),
+        })
+        .collect()
+}
+
+/// The keys each channel needs (reference section 3.5, plus `webhookUrl` for Slack and Discord).
+fn check_required(channel: &str, config: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let has = |key: &str| config.get(key).is_some_and(|v| !v.is_empty());
+    let needed: &[&str] = match channel {
+        "telegram" => &["botToken"],
+        "whatsapp" => &["evolutionApiUrl", "evolutionApiKey", "evolutionInstance"],
+        "github" | "sentry" => &["webhookSecret"],
+        _ => &[],
+    };
+    if let Some(missing) = needed.iter().find(|k| !has(k)) {
+        return Err(ApiError::MissingField(format!("config.{missing}")));
+    }
+    if matches!(channel, "slack" | "discord") && !has("botToken") && !has("webhookUrl") {
+        return Err(ApiError::MissingField("config.botToken (or config.webhookUrl)".into()));
+    }
+    for key in ["webhookUrl", "evolutionApiUrl"] {
+        if let Some(url) = config.get(key).filter(|v| !v.is_empty())
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ApiError::InvalidField {
+                field: format!("config.{key}"),
+                reason: "must be an http:// or https:// URL".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub async fn reconnect(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+    name: &str,
+) -> Result<Response, ApiError> {
+    if !CHAT_CHANNELS.contains(&name) {
+        return Err(ApiError::ChannelNotFound(name.to_owned()));
+    }
+    let org = scope.write_org().to_owned();
+    let target = resolve::target(&app.store.read()?, &app.settings, &org, name)?
+        .ok_or_else(|| ApiError::ChannelDisabled(name.to_owned()))?;
+    let chat = app.outbox.chat().clone();
+    let checked = blocking(move || Ok::<_, UpstreamError>(chat.check(&target))).await?;
+    let connected = checked.is_ok();
+    let (actor, channel) = (req.actor().to_owned(), name.to_owned());
+    app.store
+        .write(move |tx| {
+            let mut status = channels::status(tx, &org, &channel)?.unwrap_or_default();
+            status.connected = connected;
+            status.last_error = checked.as_ref().err().cloned();
+            channels::put_status(tx, &org, &channel, &status)?;
+            let mut draft = AuditDraft::new(ActorType::User, &actor, "channel.reconnect")
+                .meta("channel", channel.as_str())
+                .meta("connected", connected);
+            if let Err(reason) = &checked {
+                draft = draft.meta("error", reason.as_str());
+            }
+            audit::append(tx, &org, draft)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(Response::ok(&json!({ "success": true, "channel": name, "connected": connected })))
+}

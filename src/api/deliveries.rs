@@ -1,0 +1,93 @@
+//! The outbox, as users see it (contract 8): `GET /api/deliveries` and re-queueing a dead one.
+
+use serde_json::{Value, json};
+
+use super::{ApiError, App, Request, Response, Scope};
+use crate::clock;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::outbox;
+use crate::store::records::{DeliveryRecord, DeliveryStatus};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+pub fn view(d: &DeliveryRecord) -> Value {
+    json!({
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_type,
+        "routeId": d.route_id,
+        "channel": d.channel,
+        "channelId": d.channel_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "lastError": d.last_error,
+        "nextAttemptAt": d.next_attempt_ms.map(clock::rfc3339),
+        "createdAt": clock::rfc3339(d.created_at_ms),
+        "deliveredAt": d.delivered_at_ms.map(clock::rfc3339),
+    })
+}
+
+pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let status = req
+        .query
+        .get("status")
+        .map(|s| {
+            DeliveryStatus::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "status",
+                reason: "must be pending, delivered or dead".into(),
+            })
+        })
+        .transpose()?;
+    let limit = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidParameter {
+            name: "limit",
+            reason: format!("must be between 1 and {MAX_LIMIT}"),
+        });
+    }
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let (page, total) = outbox::list(&app.store.read()?, scope.write_org(), status, limit)?;
+    let views: Vec<Value> = page.iter().map(view).collect();
+    Ok(Response::ok(&json!({ "deliveries": views, "total": total })))
+}
+
+pub async fn retry(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::DeliveryNotFound(id.to_owned());
+    let seq = outbox::parse_id(id).ok_or_else(not_found)?;
+    let org = scope
+        .org_for_id(|| outbox::org_of(&app.store.read()?, seq))?
+        .filter(|o| scope.sees(o))
+        .ok_or_else(not_found)?;
+    let (actor, id) = (req.actor().to_owned(), id.to_owned());
+    let requeued = app
+        .store
+        .write(move |tx| {
+            let before = outbox::get(tx, &org, seq)?
+                .ok_or_else(|| ApiError::DeliveryNotFound(id.clone()))?;
+            if before.status != DeliveryStatus::Dead {
+                return Err(ApiError::InvalidState(format!(
+                    "Delivery {id} is {}; only a dead delivery can be retried",
+                    serde_json::to_value(before.status).unwrap_or_default().as_str().unwrap_or("")
+                )));
+            }
+            let mut after = before.clone();
+            after.status = DeliveryStatus::Pending;
+            after.attempts = 0;
+            after.next_attempt_ms = Some(clock::now_ms());
+            outbox::put(tx, Some(&before), &after)?;
+            let draft = AuditDraft::new(ActorType::User, &actor, "delivery.retry")
+                .meta("deliveryId", after.id.as_str())
+                .meta("eventId", after.event_id.as_str());
+            audit::append(tx, &org, draft)?;
+            Ok(after)
+        })
+        .await?;
+    app.outbox.wake();
+    Ok(Response::ok(&view(&requeued)))
+}

@@ -1,0 +1,42 @@
+//! Which credentials a channel of an org uses: its stored config (`POST /api/channels/configure`),
+//! else, for org `default` only, the environment (contract 1.1).
+
+use crate::settings::Settings;
+use crate::store::{Source, StoreError, channels, orgs};
+use crate::upstream::chat::ChatTarget;
+
+/// The channel's credentials as `(key, value)` pairs, and whether they came from the store.
+pub fn config(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+    channel: &str,
+) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    if let Some(stored) = channels::config(src, org, channel)? {
+        return Ok(Some(stored.config.into_iter().collect()));
+    }
+    if org != orgs::DEFAULT_ORG {
+        return Ok(None);
+    }
+    Ok(settings
+        .channel_env_config(channel)
+        .map(|keys| keys.into_iter().map(|(k, v)| (k, v.expose().to_owned())).collect()))
+}
+
+/// Where a message on `channel` for `org` goes, if the channel is configured well enough.
+pub fn target(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+    channel: &str,
+) -> Result<Option<ChatTarget>, StoreError> {
+    let Some(keys) = config(src, settings, org, channel)? else {
+        return Ok(None);
+    };
+    let get = |key: &str| {
+        keys.iter()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    Ok(ChatTarget::from_config(channel, get))
+}

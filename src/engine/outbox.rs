@@ -1,0 +1,258 @@
+//! The outbox worker: sends pending deliveries, soonest due first, and records each outcome.
+//!
+//! A delivery is retried on a retryable failure (no answer, 5xx, 429) after an exponential
+//! backoff with jitter (the base, 3 s by default, times 3 per attempt, or the service's own
+//! `Retry-After` when longer), at most [`MAX_ATTEMPTS`] times (about an hour); a permanent failure
+//! makes it `dead` at once. Outcomes are written, with an audit entry, through the store's
+//! writer, so a restart resumes exactly the deliveries still pending.
+//!
+//! **Invariant:** a delivery is sent by one task at a time (`in_flight`), and is only sent
+//! while its stored status is `pending`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::channels;
+use crate::clock;
+use crate::ids;
+use crate::settings::Settings;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::{ChannelStatusRecord, DeliveryRecord, DeliveryStatus};
+use crate::store::{self as store_mod, Store, StoreError, WriteTx, outbox};
+use crate::upstream::chat::{Chat, ChatApis, SendFailure};
+use crate::upstream::{Upstream, UpstreamError, blocking};
+
+/// Attempts before a delivery is `dead` (contract 8).
+pub const MAX_ATTEMPTS: u32 = 8;
+/// Sends running at once (each holds a blocking-pool thread while it waits for the service).
+const CONCURRENCY: usize = 32;
+/// Due deliveries read per pass.
+const BATCH: usize = 256;
+/// Longest sleep between passes, so a clock jump never strands a delivery.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+pub struct Outbox {
+    store: Store,
+    settings: Settings,
+    chat: Chat,
+    wake: Notify,
+    in_flight: Mutex<HashSet<u64>>,
+    sends: Arc<Semaphore>,
+}
+
+impl Outbox {
+    pub fn new(store: Store, settings: Settings, http: Upstream) -> Self {
+        let apis = ChatApis {
+            slack: settings.slack_api_url.clone(),
+            discord: settings.discord_api_url.clone(),
+            telegram: settings.telegram_api_url.clone(),
+        };
+        Self {
+            store,
+            settings,
+            chat: Chat::new(http, apis),
+            wake: Notify::new(),
+            in_flight: Mutex::new(HashSet::new()),
+            sends: Arc::new(Semaphore::new(CONCURRENCY)),
+        }
+    }
+
+    pub fn chat(&self) -> &Chat {
+        &self.chat
+    }
+
+    /// Tells the worker new deliveries are due (after the transaction that wrote them).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The worker loop; returns when `closing` turns true.
+    pub async fn run(self: Arc<Self>, mut closing: watch::Receiver<bool>) {
+        loop {
+            if *closing.borrow() {
+                return;
+            }
+            if let Err(e) = self.dispatch_due().await {
+                tracing::error!(error = %e, "outbox: cannot read pending deliveries");
+            }
+            let idle = self.idle_time();
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+                _ = closing.changed() => {}
+            }
+        }
+    }
+
+    /// Starts a send for every due delivery not already being sent.
+    async fn dispatch_due(self: &Arc<Self>) -> Result<(), StoreError> {
+        let due = outbox::due(&self.store.read()?, clock::now_ms(), BATCH)?;
+        for delivery in due {
+            if !self.claim(delivery.seq) {
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&self.sends).acquire_owned().await else { return Ok(()) };
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let seq = delivery.seq;
+                this.attempt(delivery).await;
+                this.release(seq);
+                drop(permit);
+                this.wake();
+            });
+        }
+        Ok(())
+    }
+
+    fn claim(&self, seq: u64) -> bool {
+        self.in_flight.lock().is_ok_and(|mut set| set.insert(seq))
+    }
+
+    fn release(&self, seq: u64) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(&seq);
+        }
+    }
+
+    /// Until the soonest delivery not in flight is due, at most [`MAX_IDLE`].
+    fn idle_time(&self) -> Duration {
+        let next = self.store.read().and_then(|r| outbox::next_due_ms(&r)).ok().flatten();
+        let in_flight = self.in_flight.lock().map(|s| s.len()).unwrap_or(0);
+        match next {
+            // The soonest one may be in flight: its completion wakes the loop.
+            Some(_) if in_flight > 0 => MAX_IDLE,
+            Some(due) => {
+                let wait = due.saturating_sub(clock::now_ms()).max(0);
+                Duration::from_millis(u64::try_from(wait).unwrap_or(0)).min(MAX_IDLE)
+            }
+            None => MAX_IDLE,
+        }
+    }
+
+    /// One attempt: resolve the credentials, send, record the outcome.
+    async fn attempt(&self, delivery: DeliveryRecord) {
+        let target = self.store.read().and_then(|r| {
+            channels::target(&r, &self.settings, &delivery.org_id, &delivery.channel)
+        });
+        let outcome = match target {
+            Err(e) => Err(SendFailure::Retry { reason: format!("storage: {e}"), after: None }),
+            Ok(None) => Err(SendFailure::Permanent {
+                reason: format!(
+                    "{} is not configured for org {} (POST /api/channels/configure)",
+                    delivery.channel, delivery.org_id
+                ),
+            }),
+            Ok(Some(target)) => {
+                let chat = self.chat.clone();
+                let (channel_id, text) = (delivery.channel_id.clone(), delivery.text.clone());
+                blocking(move || Ok::<_, UpstreamError>(chat.send(&target, &channel_id, &text)))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(SendFailure::Retry { reason: e.to_string(), after: None })
+                    })
+            }
+        };
+        let base = self.settings.outbox_backoff;
+        let (org, seq) = (delivery.org_id.clone(), delivery.seq);
+        let recorded =
+            self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, base)).await;
+        if let Err(e) = recorded {
+            // Still pending in the store: the next pass sends it again.
+            tracing::error!(delivery = delivery.id, error = %e, "outbox: cannot record an outcome");
+        }
+    }
+}
+
+/// Writes what an attempt did to the delivery, its channel's status and the audit trail.
+fn record_outcome(
+    tx: &WriteTx<'_>,
+    org: &str,
+    seq: u64,
+    outcome: &Result<(), SendFailure>,
+    base: Duration,
+) -> Result<(), StoreError> {
+    let Some(before) = outbox::get(tx, org, seq)? else { return Ok(()) };
+    if before.status != DeliveryStatus::Pending {
+        return Ok(());
+    }
+    let now = clock::now_ms();
+    let mut after = before.clone();
+    after.attempts += 1;
+    let mut status = channels_status(tx, org, &after.channel)?;
+    let action = match outcome {
+        Ok(()) => {
+            after.status = DeliveryStatus::Delivered;
+            after.delivered_at_ms = Some(now);
+            after.next_attempt_ms = None;
+            status.connected = true;
+            status.last_delivery_ms = Some(now);
+            "notification.sent"
+        }
+        Err(SendFailure::Retry { reason, after: wait }) if after.attempts < MAX_ATTEMPTS => {
+            let delay = backoff(base, after.attempts).max(wait.unwrap_or_default());
+            after.next_attempt_ms = Some(now + i64::try_from(delay.as_millis()).unwrap_or(0));
+            after.last_error = Some(reason.clone());
+            status.last_error = Some(reason.clone());
+            "notification.retry"
+        }
+        Err(failure) => {
+            after.status = DeliveryStatus::Dead;
+            after.next_attempt_ms = None;
+            after.last_error = Some(failure.reason().to_owned());
+            status.connected = false;
+            status.last_error = Some(failure.reason().to_owned());
+            "notification.dead"
+        }
+    };
+    outbox::put(tx, Some(&before), &after)?;
+    store_mod::channels::put_status(tx, org, &after.channel, &status)?;
+    let mut draft = AuditDraft::new(ActorType::System, "outbox", action)
+        .meta("deliveryId", after.id.as_str())
+        .meta("eventId", after.event_id.as_str())
+        .meta("channel", after.channel.as_str())
+        .meta("channelId", after.channel_id.as_str())
+        .meta("attempts", after.attempts);
+    if let Some(error) = &after.last_error
+        && action != "notification.sent"
+    {
+        draft = draft.meta("error", error.as_str());
+    }
+    audit::append(tx, org, draft)?;
+    Ok(())
+}
+
+fn channels_status(
+    tx: &WriteTx<'_>,
+    org: &str,
+    channel: &str,
+) -> Result<ChannelStatusRecord, StoreError> {
+    Ok(store_mod::channels::status(tx, org, channel)?.unwrap_or_default())
+}
+
+/// `base × 3^(attempt-1)`, ±20% jitter, at most an hour.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = 3u32.saturating_pow(attempt.saturating_sub(1).min(12));
+    let plain = base.saturating_mul(exp).min(Duration::from_secs(3600));
+    let jitter = 0.8 + (ids::random_u64() % 401) as f64 / 1000.0;
+    plain.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_threefold_with_jitter_and_spans_about_an_hour() {
+        let base = Duration::from_secs(3);
+        for attempt in 1..MAX_ATTEMPTS {
+            let plain = 3.0 * 3f64.powi(attempt as i32 - 1);
+            let got = backoff(base, attempt).as_secs_f64();
+            assert!(got >= plain * 0.79 && got <= plain * 1.21, "attempt {attempt}: {got}");
+        }
+        let total: f64 = (1..MAX_ATTEMPTS).map(|a| 3.0 * 3f64.powi(a as i32 - 1)).sum();
+        assert!((2_700.0..=4_500.0).contains(&total), "{total} s");
+    }
+}

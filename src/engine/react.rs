@@ -1,0 +1,358 @@
+//! How an agent handles an event, by its autonomy level (contract 8):
+//!
+//! | level | build failure or incident | PR opened | push, success |
+//! |---|---|---|---|
+//! | 0 Passive | record only | record only | record only |
+//! | 1 Notify | notify routes | notify routes | notify routes |
+//! | 2 Suggest | notify with a suggestion and an approval token | same | notify |
+//! | 3 and up | notify, spawn an ephemeral `incident` agent | notify, spawn a `review` agent | notify |
+//!
+//! A suspended agent records only. An event no agent handles (its repository is not linked)
+//! notifies routes, as level 1 does. Everything here runs inside the transaction that records
+//! the event, so an event, its messages (outbox deliveries) and its audit entries commit together.
+//!
+//! **Invariant:** every action an agent takes appends an audit entry with `actorType: "agent"`.
+
+use serde_json::json;
+
+use super::message::{self, Channel};
+use crate::clock;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::{
+    AgentRecord, AgentStats, AgentStatus, AgentType, ApprovalRecord, ApprovalStatus,
+    DeliveryRecord, DeliveryStatus, EventRecord, MemoryEntry, RouteRecord,
+};
+use crate::store::{StoreError, WriteTx, agents, approvals, memory, outbox, routes};
+
+/// Engine settings that shape reactions.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// How long an approval token stays valid (contract 8: 30 minutes).
+    pub approval_ttl_ms: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { approval_ttl_ms: 30 * 60 * 1000 }
+    }
+}
+
+/// The columns of the autonomy table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A build failure or an incident.
+    Failure,
+    PrOpened,
+    /// Pushes, successes, merges, resolutions.
+    Routine,
+}
+
+impl Kind {
+    pub fn of(event_type: &str) -> Self {
+        if event_type == "ci.pull_request.opened" {
+            Self::PrOpened
+        } else if event_type.ends_with(".failure")
+            || (event_type.starts_with("incident.") && event_type != "incident.resolved")
+            || event_type.starts_with("alert.")
+        {
+            Self::Failure
+        } else {
+            Self::Routine
+        }
+    }
+}
+
+/// Handles a new event: fills `event.agent_id` and `event.actions`, writes deliveries,
+/// approvals, spawned agents and their audit entries. Call before the event is stored.
+pub fn handle(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    agent: Option<AgentRecord>,
+    policy: Policy,
+) -> Result<(), StoreError> {
+    let kind = Kind::of(&event.event_type);
+    event.agent_id = agent.as_ref().map(|a| a.id.clone());
+    if let Some(a) = &agent {
+        touch(tx, a)?;
+        if matches!(a.status, AgentStatus::Suspended | AgentStatus::Terminated) {
+            event.actions.push("suspended".into());
+            return Ok(());
+        }
+    }
+    let level = agent.as_ref().map_or(1, |a| a.autonomy_level);
+    if level == 0 {
+        event.actions.push("recorded".into());
+        return Ok(());
+    }
+    let suggestion = match (&agent, level, kind) {
+        (Some(a), 2, Kind::Failure | Kind::PrOpened) => Some(suggest(tx, event, a, kind, policy)?),
+        _ => None,
+    };
+    let text = suggestion.as_ref().map(|(_, text)| text.as_str());
+    notify(tx, event, agent.as_ref(), text)?;
+    if let (Some(a), 3.., Kind::Failure | Kind::PrOpened) = (&agent, level, kind) {
+        spawn_ephemeral(tx, event, a, kind)?;
+    }
+    Ok(())
+}
+
+/// The handling agent's activity: one more message processed, now.
+fn touch(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
+    let mut next = agent.clone();
+    next.stats.messages_processed += 1;
+    next.last_activity_ms = Some(clock::now_ms());
+    agents::put(tx, &next)
+}
+
+/// One pending delivery per enabled route of the event's org that matches it.
+fn notify(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    agent: Option<&AgentRecord>,
+    suggestion: Option<&str>,
+) -> Result<(), StoreError> {
+    let matching: Vec<RouteRecord> =
+        routes::list(tx, &event.org_id)?.into_iter().filter(|r| route_matches(r, event)).collect();
+    if matching.is_empty() {
+        return Ok(());
+    }
+    let now = clock::now_ms();
+    let mut ids = Vec::with_capacity(matching.len());
+    for route in &matching {
+        let Some(channel) = Channel::parse(&route.channel) else { continue };
+        let seq = outbox::next_seq(tx)?;
+        let delivery = DeliveryRecord {
+            id: format!("dlv-{seq}"),
+            seq,
+            org_id: event.org_id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            route_id: route.id.clone(),
+            channel: route.channel.clone(),
+            channel_id: route.channel_id.clone(),
+            text: message::render(event, channel, suggestion),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_ms: Some(now),
+            created_at_ms: now,
+            delivered_at_ms: None,
+        };
+        outbox::put(tx, None, &delivery)?;
+        event.actions.push(format!("notify:{}", route.id));
+        ids.push(delivery.id);
+    }
+    let (actor_type, actor) = match agent {
+        Some(a) => (ActorType::Agent, a.id.as_str()),
+        None => (ActorType::System, "engine"),
+    };
+    let draft = AuditDraft::new(actor_type, actor, "agent.notify")
+        .meta("eventId", event.id.as_str())
+        .meta("eventType", event.event_type.as_str())
+        .meta("deliveryIds", ids)
+        .meta("routeIds", matching.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    audit::append(tx, &event.org_id, draft)?;
+    Ok(())
+}
+
+/// Contract 6: enabled, `eventType` pattern matches, `projectId` empty or equal.
+pub fn route_matches(route: &RouteRecord, event: &EventRecord) -> bool {
+    route.enabled
+        && glob_matches(&route.event_type, &event.event_type)
+        && route.project_id.as_ref().is_none_or(|p| event.project_id.as_ref() == Some(p))
+}
+
+/// `*` matches any run of characters (dots included, or none); everything else is literal.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it currently swallows up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Level 2: an approval token and the line that offers it.
+fn suggest(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    agent: &AgentRecord,
+    kind: Kind,
+    policy: Policy,
+) -> Result<(String, String), StoreError> {
+    let now = clock::now_ms();
+    let token = approvals::issue_token(tx)?;
+    let description = match kind {
+        Kind::PrOpened => "spawn a review agent for this pull request",
+        _ => "spawn an incident agent to investigate",
+    };
+    approvals::put(
+        tx,
+        &ApprovalRecord {
+            token: token.clone(),
+            org_id: event.org_id.clone(),
+            event_seq: event.seq,
+            event_id: event.id.clone(),
+            agent_id: agent.id.clone(),
+            description: description.into(),
+            status: ApprovalStatus::Pending,
+            created_at_ms: now,
+            expires_at_ms: now + policy.approval_ttl_ms,
+            voted_by: None,
+            voted_at_ms: None,
+            spawned_agent_id: None,
+        },
+    )?;
+    let draft = AuditDraft::new(ActorType::Agent, &agent.id, "agent.suggest")
+        .meta("eventId", event.id.as_str())
+        .meta("token", token.as_str())
+        .meta("suggestion", description)
+        .meta("expiresAt", clock::rfc3339(now + policy.approval_ttl_ms));
+    audit::append(tx, &event.org_id, draft)?;
+    event.actions.push(format!("suggest:{token}"));
+    let text = format!(
+        "Suggestion: {description}. Approve with POST /api/approvals/{token} {{\"vote\":\"approve\"}} (expires in {} min).",
+        policy.approval_ttl_ms / 60_000
+    );
+    Ok((token, text))
+}
+
+/// Level 3 (or an approved suggestion): an ephemeral agent that does its task, is recorded,
+/// and ends `TERMINATED`. Returns its id.
+///
+/// The incident agent's Linear issue and PagerDuty trigger arrive with the integrations.
+pub fn spawn_ephemeral(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    parent: &AgentRecord,
+    kind: Kind,
+) -> Result<String, StoreError> {
+    let (agent_type, task, category) = match kind {
+        Kind::PrOpened => (AgentType::Review, "review.task", "code"),
+        _ => (AgentType::Incident, "incident.investigate", "incident"),
+    };
+    let now = clock::now_ms();
+    let mut stats = AgentStats::default();
+    match agent_type {
+        AgentType::Review => stats.reviews_performed = 1,
+        _ => stats.incidents_handled = 1,
+    }
+    let agent = AgentRecord {
+        id: agents::issue_id(tx, agent_type.id_kind())?,
+        name: format!("{}-{}", agent_type.as_str(), event.id),
+        agent_type,
+        status: AgentStatus::Active,
+        autonomy_level: parent.autonomy_level,
+        project_id: event.project_id.clone(),
+        org_id: event.org_id.clone(),
+        created_at_ms: now,
+        started_at_ms: now,
+        last_activity_ms: Some(now),
+        stats,
+    };
+    agents::put(tx, &agent)?;
+    let org = event.org_id.as_str();
+    let spawn = AuditDraft::new(ActorType::Agent, &parent.id, "agent_spawn")
+        .meta("agentId", agent.id.as_str())
+        .meta("type", agent_type.as_str())
+        .meta("eventId", event.id.as_str())
+        .meta("ephemeral", true);
+    audit::append(tx, org, spawn)?;
+
+    let mem_seq = memory::next_seq(tx)?;
+    let content = match agent_type {
+        AgentType::Review => format!("Review task: {}", event.title),
+        _ => format!("Investigating {}: {}", event.event_type, event.title),
+    };
+    memory::put(
+        tx,
+        &MemoryEntry {
+            id: format!("mem-{mem_seq}"),
+            seq: mem_seq,
+            org_id: org.to_owned(),
+            agent_id: Some(agent.id.clone()),
+            project_id: event.project_id.clone(),
+            category: category.into(),
+            content,
+            metadata: json!({
+                "eventId": event.id, "eventType": event.event_type,
+                "fingerprint": event.fingerprint, "severity": event.severity,
+            }),
+            created_at: clock::rfc3339(now),
+        },
+    )?;
+    let work = AuditDraft::new(ActorType::Agent, &agent.id, task)
+        .meta("eventId", event.id.as_str())
+        .meta("fingerprint", event.fingerprint.as_str())
+        .meta("title", event.title.as_str())
+        .meta("memoryId", format!("mem-{mem_seq}"));
+    audit::append(tx, org, work)?;
+
+    agents::terminate(tx, &agent)?;
+    let end = AuditDraft::new(ActorType::Agent, &agent.id, "agent_terminate")
+        .meta("agentId", agent.id.as_str())
+        .meta("reason", "task complete");
+    audit::append(tx, org, end)?;
+    event.actions.push(format!("spawn:{}", agent.id));
+    Ok(agent.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, glob_matches};
+
+    #[test]
+    fn star_matches_any_run_of_characters() {
+        for (p, t) in [
+            ("*", "ci.push"),
+            ("*", ""),
+            ("ci.*", "ci.push"),
+            ("ci.*", "ci.workflow_run.failure"),
+            ("*.failure", "ci.check_run.failure"),
+            ("ci.*.failure", "ci.workflow_run.failure"),
+            ("ci.push", "ci.push"),
+            ("ci.*", "ci."),
+            ("a*b*c", "aXXbYYc"),
+        ] {
+            assert!(glob_matches(p, t), "{p} should match {t}");
+        }
+        for (p, t) in [
+            ("ci.push", "ci.push.x"),
+            ("ci.*", "incident.triggered"),
+            ("*.failure", "ci.workflow_run.success"),
+            ("incident.*", "ci.push"),
+            ("ci.pus", "ci.push"),
+            ("a*b*c", "aXXbYY"),
+        ] {
+            assert!(!glob_matches(p, t), "{p} should not match {t}");
+        }
+    }
+
+    #[test]
+    fn the_columns_of_the_autonomy_table() {
+        assert_eq!(Kind::of("ci.workflow_run.failure"), Kind::Failure);
+        assert_eq!(Kind::of("ci.check_run.failure"), Kind::Failure);
+        assert_eq!(Kind::of("incident.triggered"), Kind::Failure);
+        assert_eq!(Kind::of("alert.sentry"), Kind::Failure);
+        assert_eq!(Kind::of("ci.pull_request.opened"), Kind::PrOpened);
+        for routine in
+            ["ci.push", "ci.workflow_run.success", "ci.pull_request.merged", "incident.resolved"]
+        {
+            assert_eq!(Kind::of(routine), Kind::Routine, "{routine}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Approval tokens: `(org, token) -> ApprovalRecord`, and `token -> org` for every token ever
+//! issued (so a token is found without knowing its org, and never reused).
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::records::ApprovalRecord;
+use super::tables::{ApprovalTokens, Approvals};
+use super::txn::{Source, WriteTx, decode, encode};
+use crate::ids;
+
+/// A new `sg-<6 alphanumerics>` token, never issued before.
+pub fn issue_token(tx: &WriteTx<'_>) -> Result<String, StoreError> {
+    loop {
+        let token = format!("sg-{}", ids::base36(ids::random_u64() % 36u64.pow(6), 6));
+        if org_of(tx, &token)?.is_none() {
+            return Ok(token);
+        }
+    }
+}
+
+pub fn org_of(src: &impl Source, token: &str) -> Result<Option<String>, StoreError> {
+    Ok(src.open::<ApprovalTokens>()?.get(token)?.map(|v| v.value().to_owned()))
+}
+
+pub fn get(
+    src: &impl Source,
+    org: &str,
+    token: &str,
+) -> Result<Option<ApprovalRecord>, StoreError> {
+    match src.open::<Approvals>()?.get((org, token))? {
+        Some(v) => Ok(Some(decode("approval", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn put(tx: &WriteTx<'_>, approval: &ApprovalRecord) -> Result<(), StoreError> {
+    let org = approval.org_id.as_str();
+    tx.table_mut::<Approvals>()?
+        .insert((org, approval.token.as_str()), encode(approval).as_slice())?;
+    tx.table_mut::<ApprovalTokens>()?.insert(approval.token.as_str(), org)?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Channel routes: `(org, route id) -> RouteRecord`. Ids are `route-<NNN>` from a server-wide
+//! counter, so one is never reused.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::records::RouteRecord;
+use super::tables::{ROUTE_SEQ_KEY, Routes};
+use super::txn::{Source, WriteTx, decode, encode};
+
+/// Issues the next route id.
+pub fn issue_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
+    Ok(format!("route-{:03}", tx.next_in_sequence(ROUTE_SEQ_KEY)?))
+}
+
+/// An org's routes, in id order.
+pub fn list(src: &impl Source, org: &str) -> Result<Vec<RouteRecord>, StoreError> {
+    let table = src.open::<Routes>()?;
+    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
+    let mut routes = rows
+        .map(|row| decode::<RouteRecord>("route", row?.1.value()))
+        .collect::<Result<Vec<_>, _>>()?;
+    // `route-1000` sorts after `route-999`.
+    routes.sort_by(|a, b| (a.id.len(), &a.id).cmp(&(b.id.len(), &b.id)));
+    Ok(routes)
+}
+
+pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<RouteRecord>, StoreError> {
+    match src.open::<Routes>()?.get((org, id))? {
+        Some(v) => Ok(Some(decode("route", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn put(tx: &WriteTx<'_>, route: &RouteRecord) -> Result<(), StoreError> {
+    tx.table_mut::<Routes>()?
+        .insert((route.org_id.as_str(), route.id.as_str()), encode(route).as_slice())?;
+    Ok(())
+}
+
+pub fn remove(tx: &WriteTx<'_>, org: &str, id: &str) -> Result<(), StoreError> {
+    tx.table_mut::<Routes>()?.remove((org, id))?;
+    Ok(())
+}
