@@ -132,11 +132,8 @@ async fn check_on_github(
 ) -> Result<Remote, ApiError> {
     let github = app.github().ok_or(ApiError::MissingConfig("GITHUB_TOKEN"))?;
     let secret = app.github_secret(org)?;
-    let spec = app
-        .settings
-        .github_hook_url(org)
-        .filter(|_| with_hook)
-        .map(|url| HookSpec { url, secret });
+    let spec =
+        app.settings.github_hook_url(org).filter(|_| with_hook).map(|url| HookSpec { url, secret });
     upstream::blocking(move || {
         let found = github.repo(&repo)?.ok_or_else(|| ApiError::RepoNotFound(repo.full_name()))?;
         let hook = spec.map(|spec| github.install_hook(&found.full_name, &spec)).transpose()?;

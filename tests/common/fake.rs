@@ -100,10 +100,15 @@ fn serve(stream: TcpStream, handler: &Handler, recorded: &Mutex<Vec<Recorded>>) 
     let request = Recorded { method, target, headers, body };
     recorded.lock().expect("requests").push(request.clone());
     let (status, answer) = handler(&request);
-    let payload = if answer.is_null() { Vec::new() } else { answer.to_string().into_bytes() };
+    // A JSON string answer is sent as plain text (Slack's incoming webhooks answer `ok`).
+    let (payload, content_type) = match &answer {
+        Value::Null => (Vec::new(), "application/json"),
+        Value::String(text) => (text.clone().into_bytes(), "text/plain"),
+        other => (other.to_string().into_bytes(), "application/json"),
+    };
     let mut stream = reader.into_inner();
     let head = format!(
-        "HTTP/1.1 {status} Fake\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} Fake\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         payload.len()
     );
     let _ = stream.write_all(head.as_bytes());
@@ -281,4 +286,203 @@ pub fn dead_url() -> String {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     format!("http://{addr}")
+}
+
+/// Credentials the fake chat services accept.
+pub const SLACK_TOKEN: &str = "xoxb-fake-slack-token";
+pub const DISCORD_TOKEN: &str = "fake-discord-bot-token";
+pub const TELEGRAM_TOKEN: &str = "123456:fake-telegram-token";
+pub const EVOLUTION_KEY: &str = "fake-evolution-key";
+pub const EVOLUTION_INSTANCE: &str = "spar-instance";
+
+/// Fake Slack, Discord, Telegram and Evolution APIs on one server, under `/slack`, `/discord`,
+/// `/telegram`, `/evolution`, plus incoming webhook URLs under `/hooks/slack` and
+/// `/hooks/discord`. Answers like the real services (reference section 5); `script` holds forced
+/// answers served first, one per request, to play an outage.
+pub struct FakeChat {
+    pub server: FakeServer,
+    pub script: Arc<Mutex<Vec<(u16, Value)>>>,
+    accepted: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl FakeChat {
+    pub fn start() -> Self {
+        let script: Arc<Mutex<Vec<(u16, Value)>>> = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let (forced, took) = (Arc::clone(&script), Arc::clone(&accepted));
+        let server = FakeServer::start(move |req| {
+            let next = {
+                let mut queue = forced.lock().expect("script");
+                (!queue.is_empty()).then(|| queue.remove(0))
+            };
+            let (status, answer) = next.unwrap_or_else(|| chat(req));
+            if is_message(req) && (200..300).contains(&status) && answer["ok"] != false {
+                took.lock().expect("accepted").push(req.clone());
+            }
+            (status, answer)
+        });
+        Self { server, script, accepted }
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn fail_with(&self, answers: &[(u16, Value)]) {
+        self.script.lock().expect("script").extend_from_slice(answers);
+    }
+
+    pub fn url(&self, service: &str) -> String {
+        format!("{}/{service}", self.server.url)
+    }
+
+    /// Messages the services accepted (answered 2xx with success), in order.
+    pub fn messages(&self) -> Vec<Recorded> {
+        self.accepted.lock().expect("accepted").clone()
+    }
+
+    /// Every message request, failed ones included.
+    pub fn attempts(&self) -> Vec<Recorded> {
+        self.server.requests().into_iter().filter(is_message).collect()
+    }
+
+    /// Waits until `n` messages were received; panics after 20 s.
+    pub fn wait_for(&self, n: usize) -> Vec<Recorded> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {n} messages arrived",
+                got.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The environment that points Spar's chat clients at this fake.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("SLACK_API_URL".into(), self.url("slack")),
+            ("DISCORD_API_URL".into(), self.url("discord")),
+            ("TELEGRAM_API_URL".into(), self.url("telegram")),
+        ]
+    }
+}
+
+fn is_message(r: &Recorded) -> bool {
+    r.method == "POST"
+        && (r.path().ends_with("/chat.postMessage")
+            || r.path().ends_with("/messages")
+            || r.path().ends_with("/sendMessage")
+            || r.path().contains("/message/sendText/")
+            || r.path().starts_with("/hooks/"))
+}
+
+/// The chat services' routes, each with its own credential check and answer shapes.
+fn chat(req: &Recorded) -> (u16, Value) {
+    let path = req.path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let auth = req.header("authorization").unwrap_or("");
+    match segments.as_slice() {
+        ["slack", "chat.postMessage"] | ["slack", "auth.test"] => {
+            if auth != format!("Bearer {SLACK_TOKEN}") {
+                return (200, json!({"ok": false, "error": "invalid_auth"}));
+            }
+            if segments[1] == "auth.test" {
+                return (
+                    200,
+                    json!({"ok": true, "team": "Acme", "user": "spar", "team_id": "T1", "user_id": "U1"}),
+                );
+            }
+            let channel = req.json()["channel"].as_str().unwrap_or("").to_owned();
+            if channel == "C0MISSING" {
+                return (200, json!({"ok": false, "error": "channel_not_found"}));
+            }
+            (
+                200,
+                json!({"ok": true, "channel": channel, "ts": "1795428902.000200", "message": {"type": "message", "text": req.json()["text"]}}),
+            )
+        }
+        ["discord", "channels", channel, "messages"] => {
+            if auth != format!("Bot {DISCORD_TOKEN}") {
+                return (401, json!({"message": "401: Unauthorized", "code": 0}));
+            }
+            (
+                200,
+                json!({"id": "1100000000000000001", "channel_id": channel, "content": req.json()["content"], "timestamp": "2026-11-23T10:00:00.000000+00:00"}),
+            )
+        }
+        ["discord", "users", "@me"] => {
+            if auth != format!("Bot {DISCORD_TOKEN}") {
+                return (401, json!({"message": "401: Unauthorized", "code": 0}));
+            }
+            (200, json!({"id": "1000", "username": "spar", "bot": true}))
+        }
+        ["telegram", bot, method] => {
+            if *bot != format!("bot{TELEGRAM_TOKEN}") {
+                return (
+                    401,
+                    json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+                );
+            }
+            match *method {
+                "getMe" => (
+                    200,
+                    json!({"ok": true, "result": {"id": 123456, "is_bot": true, "first_name": "Spar", "username": "spar_bot"}}),
+                ),
+                "sendMessage" => {
+                    let body = req.json();
+                    if body["chat_id"] == json!(-1) {
+                        return (
+                            400,
+                            json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}),
+                        );
+                    }
+                    (
+                        200,
+                        json!({"ok": true, "result": {"message_id": 77, "chat": {"id": body["chat_id"], "type": "supergroup"}, "date": 1_795_428_902, "text": body["text"]}}),
+                    )
+                }
+                _ => (404, json!({"ok": false, "error_code": 404, "description": "Not Found"})),
+            }
+        }
+        ["evolution", "message", "sendText", instance] => {
+            if req.header("apikey") != Some(EVOLUTION_KEY) {
+                return (
+                    401,
+                    json!({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}),
+                );
+            }
+            if *instance != EVOLUTION_INSTANCE {
+                return (
+                    404,
+                    json!({"status": 404, "error": "Not Found", "response": {"message": [format!("The \"{instance}\" instance does not exist")]}}),
+                );
+            }
+            let number = req.json()["number"].as_str().unwrap_or("").to_owned();
+            (
+                201,
+                json!({"key": {"remoteJid": format!("{number}@s.whatsapp.net"), "fromMe": true, "id": "BAE5F5A632EAE722"}, "message": {"extendedTextMessage": {"text": req.json()["text"]}}, "messageTimestamp": "1795428902", "status": "PENDING"}),
+            )
+        }
+        ["evolution", "instance", "connectionState", instance] => {
+            if req.header("apikey") != Some(EVOLUTION_KEY) {
+                return (401, json!({"status": 401, "error": "Unauthorized"}));
+            }
+            (200, json!({"instance": {"instanceName": instance, "state": "open"}}))
+        }
+        ["hooks", "slack", ..] => match req.method.as_str() {
+            "POST" => (200, Value::String("ok".into())),
+            _ => (400, Value::String("invalid_payload".into())),
+        },
+        ["hooks", "discord", id, _token] => match req.method.as_str() {
+            "POST" => (
+                200,
+                json!({"id": "1100000000000000002", "channel_id": "42", "webhook_id": id, "content": req.json()["content"]}),
+            ),
+            _ => (200, json!({"id": id, "type": 1, "name": "Spar", "channel_id": "42"})),
+        },
+        _ => (404, json!({"message": "Not Found"})),
+    }
 }

@@ -75,7 +75,10 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GITHUB_WEBHOOK_SECRET")) {
+        // Nothing from the developer's environment configures a service under test.
+        let inherited =
+            ["GITHUB_WEBHOOK_SECRET", "SLACK_", "DISCORD_", "TELEGRAM_", "EVOLUTION_", "SPAR_"];
+        for (k, _) in std::env::vars().filter(|(k, _)| inherited.iter().any(|p| k.starts_with(p))) {
             cmd.env_remove(k);
         }
         for (k, v) in &self.envs {
