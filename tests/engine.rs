@@ -22,7 +22,7 @@ fn server(chat: &FakeChat, extra: &[(&str, &str)]) -> Server {
     Server::with(&["--rate-limit-api", "0", "--rate-limit-webhooks", "0"], &env)
 }
 
-fn in_org<'a>(org: &'a str) -> Vec<(&'static str, &'a str)> {
+fn in_org(org: &str) -> Vec<(&'static str, &str)> {
     vec![("x-org-id", org)]
 }
 
