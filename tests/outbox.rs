@@ -202,3 +202,38 @@ fn pending_deliveries_survive_kill_9_and_are_delivered_exactly_once() {
     assert_eq!(delivered_events, expected);
     assert_eq!(s.get("/api/audit/verify").json()["valid"], true);
 }
+
+#[test]
+fn under_concurrent_load_every_message_is_sent_exactly_once() {
+    let chat = FakeChat::start();
+    let s = server(&chat);
+    setup(&s, "slack", json!({ "botToken": SLACK_TOKEN }), "C0LOAD");
+    let body = std::sync::Arc::new(fixture("github/push.json"));
+    let senders: Vec<_> = (0..4)
+        .map(|w| {
+            let (addr, body) = (s.addr, std::sync::Arc::clone(&body));
+            std::thread::spawn(move || {
+                for n in 0..60 {
+                    let stream = std::net::TcpStream::connect(addr).expect("connect");
+                    let answer =
+                        common::post_delivery(stream, SECRET, &format!("load-{w}-{n}"), &body);
+                    assert!(answer.is_some_and(|a| a["processed"] == true));
+                }
+            })
+        })
+        .collect();
+    for t in senders {
+        t.join().expect("sender");
+    }
+    chat.wait_for(240);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.get("/health").json()["deliveries"]["pending"] != 0 {
+        assert!(Instant::now() < deadline, "still pending");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(chat.messages().len(), 240, "a message was sent twice");
+    assert_eq!(s.audit_entries("notification.sent").len(), 100, "the audit page holds 100");
+    let total = s.get("/api/audit?action=notification.sent&limit=1").json()["total"].clone();
+    assert_eq!(total, 240);
+}

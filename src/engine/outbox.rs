@@ -6,8 +6,9 @@
 //! makes it `dead` at once. Outcomes are written, with an audit entry, through the store's
 //! writer, so a restart resumes exactly the deliveries still pending.
 //!
-//! **Invariant:** a delivery is sent by one task at a time (`in_flight`), and is only sent
-//! while its stored status is `pending`.
+//! **Invariant:** a delivery is sent by one task at a time (`in_flight`), and only when a read
+//! taken after claiming it shows it `pending` and due. A send releases its claim only after its
+//! outcome committed, so no delivery is sent twice by a running server.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -87,14 +88,32 @@ impl Outbox {
         }
     }
 
-    /// Starts a send for every due delivery not already being sent.
+    /// Starts a send for due deliveries not already being sent, as many as there are free
+    /// send slots (a completed send wakes the loop for the next ones).
     async fn dispatch_due(self: &Arc<Self>) -> Result<(), StoreError> {
-        let due = outbox::due(&self.store.read()?, clock::now_ms(), BATCH)?;
-        for delivery in due {
-            if !self.claim(delivery.seq) {
+        let free = self.sends.available_permits().min(BATCH);
+        if free == 0 {
+            return Ok(());
+        }
+        let now = clock::now_ms();
+        let due = outbox::due(&self.store.read()?, now, free, |seq| self.is_in_flight(seq))?;
+        for (org, seq) in due {
+            if !self.claim(seq) {
                 continue;
             }
-            let Ok(permit) = Arc::clone(&self.sends).acquire_owned().await else { return Ok(()) };
+            // Read again after claiming: a send that finished after the snapshot above has
+            // committed its outcome before releasing its claim, so this read sees it.
+            let current = outbox::get(&self.store.read()?, &org, seq)?;
+            let Some(delivery) = current.filter(|d| {
+                d.status == DeliveryStatus::Pending && d.next_attempt_ms.is_none_or(|t| t <= now)
+            }) else {
+                self.release(seq);
+                continue;
+            };
+            let Ok(permit) = Arc::clone(&self.sends).acquire_owned().await else {
+                self.release(seq);
+                return Ok(());
+            };
             let this = Arc::clone(self);
             tokio::spawn(async move {
                 let seq = delivery.seq;
@@ -105,6 +124,10 @@ impl Outbox {
             });
         }
         Ok(())
+    }
+
+    fn is_in_flight(&self, seq: u64) -> bool {
+        self.in_flight.lock().is_ok_and(|set| set.contains(&seq))
     }
 
     fn claim(&self, seq: u64) -> bool {

@@ -101,7 +101,7 @@ fn touch(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     let mut next = agent.clone();
     next.stats.messages_processed += 1;
     next.last_activity_ms = Some(clock::now_ms());
-    agents::put(tx, &next)
+    agents::update(tx, &next)
 }
 
 /// One pending delivery per enabled route of the event's org that matches it.

@@ -76,6 +76,14 @@ pub fn put(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Rewrites an existing agent whose id and name are unchanged (stats, activity): the indexes
+/// already point at it.
+pub fn update(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
+    tx.table_mut::<Agents>()?
+        .insert((agent.org_id.as_str(), agent.id.as_str()), encode(agent).as_slice())?;
+    Ok(())
+}
+
 /// Removes an agent; its id stays issued so it is never reused.
 pub fn remove(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     let org = agent.org_id.as_str();

@@ -71,18 +71,26 @@ pub fn org_of(src: &impl Source, seq: u64) -> Result<Option<String>, StoreError>
     Ok(src.open::<DeliveriesBySeq>()?.get(seq)?.map(|v| v.value().to_owned()))
 }
 
-/// Pending deliveries due at or before `now_ms`, soonest first, at most `limit`.
+/// Pending deliveries due at or before `now_ms`, soonest first, as `(org, seq)`: at most
+/// `limit` of those `skip` does not exclude (the worker skips the ones it is already sending
+/// without decoding them).
 pub fn due(
     src: &impl Source,
     now_ms: i64,
     limit: usize,
-) -> Result<Vec<DeliveryRecord>, StoreError> {
+    skip: impl Fn(u64) -> bool,
+) -> Result<Vec<(String, u64)>, StoreError> {
     let queue = src.open::<OutboxDue>()?;
     let mut out = Vec::new();
-    for row in queue.range((0, 0)..=(due_key(now_ms), u64::MAX))?.take(limit) {
+    for row in queue.range((0, 0)..=(due_key(now_ms), u64::MAX))? {
         let (key, org) = row?;
-        if let Some(d) = get(src, org.value(), key.value().1)? {
-            out.push(d);
+        let seq = key.value().1;
+        if skip(seq) {
+            continue;
+        }
+        out.push((org.value().to_owned(), seq));
+        if out.len() >= limit {
+            break;
         }
     }
     Ok(out)

@@ -33,6 +33,10 @@ impl Upstream {
             .http_status_as_error(false)
             .user_agent(concat!("spar/", env!("CARGO_PKG_VERSION")))
             .max_redirects(0)
+            // The outbox sends up to 32 messages at once, mostly to one host per service:
+            // keep their connections instead of opening one per message.
+            .max_idle_connections(128)
+            .max_idle_connections_per_host(32)
             .build();
         Self { agent: config.into() }
     }
