@@ -274,3 +274,13 @@ async fn a_stream_nobody_reads_buffers_a_bounded_number_of_frames() {
     app.begin_shutdown();
     store.close();
 }
+
+#[test]
+fn an_open_stream_does_not_hold_up_shutdown() {
+    let mut s = server();
+    let mut stream = Sse::open(&s, "/api/events/stream", &[]);
+    assert!(stream.frame().contains("connected"));
+    let started = Instant::now();
+    assert_eq!(s.terminate(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
