@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, App, Request, Response, Scope, body};
-use crate::clock;
 use crate::search::memory::MemoryFilter;
 use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::memory::NewMemory;
 use crate::store::records::MemoryEntry;
 use crate::store::{agents, memory, projects};
 
@@ -60,19 +60,17 @@ pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, Ap
             {
                 return Err(ApiError::ProjectNotFound(p.clone()));
             }
-            let seq = memory::next_seq(tx)?;
-            let entry = MemoryEntry {
-                id: format!("mem-{seq}"),
-                seq,
-                org_id: org.clone(),
-                agent_id: agent_id.clone(),
-                project_id: project_id.clone(),
-                category: category.clone(),
-                content: content.clone(),
-                metadata: metadata.clone(),
-                created_at: clock::rfc3339(clock::now_ms()),
-            };
-            memory::put(tx, &entry)?;
+            let entry = memory::add(
+                tx,
+                NewMemory {
+                    org: &org,
+                    agent_id: agent_id.clone(),
+                    project_id: project_id.clone(),
+                    category: &category,
+                    content: content.clone(),
+                    metadata: metadata.clone(),
+                },
+            )?;
             let mut draft = AuditDraft::new(ActorType::User, &actor, "memory.add")
                 .meta("memoryId", entry.id.as_str())
                 .meta("category", entry.category.as_str())

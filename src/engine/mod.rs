@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
-use crate::store::records::{EventRecord, MemoryEntry};
+use crate::store::memory::NewMemory;
+use crate::store::records::EventRecord;
 use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
 use github::{CiEvent, Parsed};
 pub use react::Policy;
@@ -124,22 +125,18 @@ fn record_ci(
     }
     audit::append(tx, org, draft)?;
 
-    let mem_seq = memory::next_seq(tx)?;
-    memory::put(
+    memory::add(
         tx,
-        &MemoryEntry {
-            id: format!("mem-{mem_seq}"),
-            seq: mem_seq,
-            org_id: org.to_owned(),
+        NewMemory {
+            org,
             agent_id,
             project_id: project_id.clone(),
-            category: "ci".into(),
+            category: "ci",
             content: format!("{}: {}", ci.repo, ci.summary),
             metadata: json!({
                 "eventId": event.id, "eventType": event.event_type, "repo": ci.repo,
                 "branch": ci.branch, "url": ci.url,
             }),
-            created_at: clock::rfc3339(now),
         },
     )?;
     react::handle(tx, &mut event, agent, policy)?;

@@ -18,9 +18,10 @@ use serde_json::json;
 use super::message::{self, Channel};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::memory::NewMemory;
 use crate::store::records::{
     AgentRecord, AgentStats, AgentStatus, AgentType, ApprovalRecord, ApprovalStatus,
-    DeliveryRecord, DeliveryStatus, EventRecord, MemoryEntry, RouteRecord,
+    DeliveryRecord, DeliveryStatus, EventRecord, RouteRecord,
 };
 use crate::store::{StoreError, WriteTx, agents, approvals, memory, outbox, routes};
 
@@ -273,33 +274,29 @@ pub fn spawn_ephemeral(
         .meta("ephemeral", true);
     audit::append(tx, org, spawn)?;
 
-    let mem_seq = memory::next_seq(tx)?;
     let content = match agent_type {
         AgentType::Review => format!("Review task: {}", event.title),
         _ => format!("Investigating {}: {}", event.event_type, event.title),
     };
-    memory::put(
+    let remembered = memory::add(
         tx,
-        &MemoryEntry {
-            id: format!("mem-{mem_seq}"),
-            seq: mem_seq,
-            org_id: org.to_owned(),
+        NewMemory {
+            org,
             agent_id: Some(agent.id.clone()),
             project_id: event.project_id.clone(),
-            category: category.into(),
+            category,
             content,
             metadata: json!({
                 "eventId": event.id, "eventType": event.event_type,
                 "fingerprint": event.fingerprint, "severity": event.severity,
             }),
-            created_at: clock::rfc3339(now),
         },
     )?;
     let work = AuditDraft::new(ActorType::Agent, &agent.id, task)
         .meta("eventId", event.id.as_str())
         .meta("fingerprint", event.fingerprint.as_str())
         .meta("title", event.title.as_str())
-        .meta("memoryId", format!("mem-{mem_seq}"));
+        .meta("memoryId", remembered.id);
     audit::append(tx, org, work)?;
 
     agents::terminate(tx, &agent)?;

@@ -12,6 +12,34 @@ pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(MEMORY_SEQ_KEY)
 }
 
+/// A memory entry before it is numbered.
+pub struct NewMemory<'a> {
+    pub org: &'a str,
+    pub agent_id: Option<String>,
+    pub project_id: Option<String>,
+    pub category: &'a str,
+    pub content: String,
+    pub metadata: serde_json::Value,
+}
+
+/// Numbers (`mem-<seq>`), timestamps and stores a new entry.
+pub fn add(tx: &WriteTx<'_>, new: NewMemory<'_>) -> Result<MemoryEntry, StoreError> {
+    let seq = next_seq(tx)?;
+    let entry = MemoryEntry {
+        id: format!("mem-{seq}"),
+        seq,
+        org_id: new.org.to_owned(),
+        agent_id: new.agent_id,
+        project_id: new.project_id,
+        category: new.category.to_owned(),
+        content: new.content,
+        metadata: new.metadata,
+        created_at: crate::clock::rfc3339(crate::clock::now_ms()),
+    };
+    put(tx, &entry)?;
+    Ok(entry)
+}
+
 pub fn put(tx: &WriteTx<'_>, entry: &MemoryEntry) -> Result<(), StoreError> {
     let org = entry.org_id.as_str();
     tx.table_mut::<Memory>()?.insert((org, entry.seq), encode(entry).as_slice())?;
