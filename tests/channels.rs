@@ -101,6 +101,8 @@ fn configure_checks_the_channel_and_its_keys() {
     configure(&s, "slack", json!({ "webhookUrl": "ftp://x" })).expect_error(400, "INVALID_FIELD");
     configure(&s, "telegram", json!({})).expect_error(400, "INVALID_FIELD");
     configure(&s, "telegram", json!({ "botToken": 5 })).expect_error(400, "INVALID_FIELD");
+    configure(&s, "telegram", json!({ "botToken": "x", "bad key": "y" }))
+        .expect_error(400, "INVALID_FIELD");
     s.post("/api/channels/configure", &json!({ "channel": "telegram" }))
         .expect_error(400, "MISSING_FIELD");
     s.post("/api/channels/configure", &json!({ "config": {} })).expect_error(400, "MISSING_FIELD");

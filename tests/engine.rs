@@ -291,7 +291,13 @@ fn the_autonomy_table_row_by_row() {
     // Level 3: a failure spawns an incident agent, an opened PR a review agent; both end
     // TERMINATED; a push only notifies.
     set_level(&s, &agent, 3);
+    // Someone took the name the incident agent would get: both keep working.
+    let next_event = format!("evt-{}", s.audit_entries("ci_event").len() + 1);
+    let squatter = json!({ "name": format!("incident-{next_event}"), "type": "task" });
+    assert_eq!(s.post("/api/agents", &squatter).status, 201);
     let failure = send("workflow_run", "workflow_run.failure.json");
+    assert_eq!(failure, next_event);
+    s.post("/api/agents", &squatter).expect_error(409, "AGENT_ALREADY_EXISTS");
     let pr = send("pull_request", "pull_request.opened.json");
     let push = send("push", "push.json");
     for id in [&failure, &pr, &push] {
@@ -300,7 +306,8 @@ fn the_autonomy_table_row_by_row() {
     let incident = spawned(&s, "incident");
     assert_eq!(incident.len(), 1, "{incident:?}");
     assert_eq!(incident[0]["status"], "TERMINATED");
-    assert_eq!(incident[0]["name"], format!("incident-{failure}").as_str());
+    let name = incident[0]["name"].as_str().expect("name");
+    assert!(name.starts_with(&format!("incident-{failure}-agent-inc-")), "{name}");
     let review = spawned(&s, "review");
     assert_eq!(review.len(), 1);
     assert_eq!(review[0]["status"], "TERMINATED");
@@ -383,6 +390,11 @@ fn approval_tokens_approve_deny_and_expire() {
     s.post(&format!("/api/approvals/{expire}"), &json!({ "vote": "maybe" }))
         .expect_error(400, "INVALID_FIELD");
     s.post(&format!("/api/approvals/{expire}"), &json!({})).expect_error(400, "MISSING_FIELD");
+    s.post(
+        &format!("/api/approvals/{expire}"),
+        &json!({ "vote": "deny", "userId": "x".repeat(200) }),
+    )
+    .expect_error(400, "INVALID_FIELD");
     s.post("/api/approvals/sg-zzzzzz", &json!({ "vote": "approve" }))
         .expect_error(404, "APPROVAL_NOT_FOUND");
 

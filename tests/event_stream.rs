@@ -178,6 +178,10 @@ fn last_event_id_replays_what_a_client_missed() {
         (0..3).map(|_| again.event().2["data"]["id"].as_str().expect("id").to_owned()).collect();
     assert_eq!(replayed, missed);
     assert_eq!(again.frame(), ": keepalive", "nothing replayed twice");
+    // An id from another store (higher than any here) replays what is kept.
+    let mut stranger = Sse::open(&s, "/api/events/stream", &[("Last-Event-ID", "999999")]);
+    let all: Vec<u64> = (0..5).map(|_| stranger.event().0).collect();
+    assert_eq!(all, [1, 2, 3, 4, 5]);
     let bad = s.call("GET", "/api/events/stream", &[("Last-Event-ID", "yesterday")], None);
     bad.expect_error(400, "INVALID_HEADER");
 }

@@ -112,6 +112,15 @@ fn config_values(config: Map<String, Value>) -> Result<BTreeMap<String, String>,
     config
         .into_iter()
         .map(|(key, value)| match value {
+            _ if key.is_empty()
+                || key.len() > 64
+                || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                Err(ApiError::InvalidField {
+                    field: "config".into(),
+                    reason: format!("key {key:?} must be 1 to 64 letters, digits or '_'"),
+                })
+            }
             Value::String(s) if s.len() <= MAX_VALUE && !s.chars().any(char::is_control) => {
                 Ok((key, s.trim().to_owned()))
             }

@@ -67,7 +67,9 @@ pub fn stream(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiEr
         .transpose()?;
     let newest = events::last_seq(&app.store.read()?)?;
     let oldest_kept = newest.saturating_sub(REPLAY_WINDOW);
-    let cursor = last_id.map_or(newest, |id| id.max(oldest_kept));
+    // An id from before the store was replaced (higher than anything here) replays the window.
+    let cursor =
+        last_id.map_or(newest, |id| if id > newest { oldest_kept } else { id.max(oldest_kept) });
     let (frames, receiver) = mpsc::channel(CHANNEL_FRAMES);
     let producer = Producer {
         store: app.store.clone(),

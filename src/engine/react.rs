@@ -252,9 +252,15 @@ pub fn spawn_ephemeral(
         AgentType::Review => stats.reviews_performed = 1,
         _ => stats.incidents_handled = 1,
     }
+    let id = agents::issue_id(tx, agent_type.id_kind())?;
+    // Names are unique in an org; someone may have taken this one by hand.
+    let mut name = format!("{}-{}", agent_type.as_str(), event.id);
+    if agents::id_by_name(tx, &event.org_id, &name)?.is_some() {
+        name = format!("{name}-{id}");
+    }
     let agent = AgentRecord {
-        id: agents::issue_id(tx, agent_type.id_kind())?,
-        name: format!("{}-{}", agent_type.as_str(), event.id),
+        id,
+        name,
         agent_type,
         status: AgentStatus::Active,
         autonomy_level: parent.autonomy_level,
