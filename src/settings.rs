@@ -47,9 +47,14 @@ pub struct Settings {
     pub slack_api_url: String,
     pub discord_api_url: String,
     pub telegram_api_url: String,
-    /// Channel credentials for org `default` when it has no stored channel config (contract 1.1),
-    /// as `(channel, key, value)` in the keys `POST /api/channels/configure` takes.
-    pub channel_env: Vec<(&'static str, &'static str, Secret)>,
+    /// `PAGERDUTY_API_URL`, `PAGERDUTY_EVENTS_URL`, `LINEAR_API_URL`, `SENTRY_API_URL`.
+    pub pagerduty_api_url: String,
+    pub pagerduty_events_url: String,
+    pub linear_api_url: String,
+    pub sentry_api_url: String,
+    /// Channel and integration credentials for org `default` when it has none stored
+    /// (contract 1.1), as `(name, key, value)` in the keys the configure endpoints take.
+    pub connector_env: Vec<(&'static str, &'static str, Secret)>,
     /// `SPAR_OUTBOX_BACKOFF_MS`: the first retry delay of the outbox (default 3 s; each next one
     /// is three times longer, so 8 attempts span about an hour).
     pub outbox_backoff: Duration,
@@ -59,8 +64,20 @@ pub struct Settings {
     pub approval_ttl: Duration,
 }
 
-/// Environment variables that configure a channel of org `default`: (variable, channel, key).
-const CHANNEL_ENV: [(&str, &str, &str); 7] = [
+/// Environment variables that configure a channel or integration of org `default`:
+/// (variable, channel or integration, key).
+const CONNECTOR_ENV: [(&str, &str, &str); 18] = [
+    ("PAGERDUTY_API_TOKEN", "pagerduty", "apiKey"),
+    ("PAGERDUTY_FROM_EMAIL", "pagerduty", "fromEmail"),
+    ("PAGERDUTY_SERVICE_ID", "pagerduty", "serviceId"),
+    ("PAGERDUTY_ESCALATION_POLICY_ID", "pagerduty", "escalationPolicyId"),
+    ("PAGERDUTY_ROUTING_KEY", "pagerduty", "routingKey"),
+    ("LINEAR_API_KEY", "linear", "apiKey"),
+    ("LINEAR_TEAM_ID", "linear", "teamId"),
+    ("SENTRY_AUTH_TOKEN", "sentry", "authToken"),
+    ("SENTRY_ORG", "sentry", "org"),
+    ("SENTRY_PROJECT", "sentry", "project"),
+    ("SENTRY_WEBHOOK_SECRET", "sentry", "webhookSecret"),
     ("SLACK_BOT_TOKEN", "slack", "botToken"),
     ("DISCORD_BOT_TOKEN", "discord", "botToken"),
     ("DISCORD_WEBHOOK_URL", "discord", "webhookUrl"),
@@ -83,7 +100,11 @@ impl Default for Settings {
             slack_api_url: "https://slack.com/api".into(),
             discord_api_url: "https://discord.com/api/v10".into(),
             telegram_api_url: "https://api.telegram.org".into(),
-            channel_env: Vec::new(),
+            pagerduty_api_url: "https://api.pagerduty.com".into(),
+            pagerduty_events_url: "https://events.pagerduty.com".into(),
+            linear_api_url: "https://api.linear.app/graphql".into(),
+            sentry_api_url: "https://sentry.io".into(),
+            connector_env: Vec::new(),
             outbox_backoff: Duration::from_secs(3),
             stream_keepalive: Duration::from_secs(30),
             approval_ttl: Duration::from_secs(30 * 60),
@@ -132,7 +153,11 @@ impl Settings {
             slack_api_url: url("SLACK_API_URL", defaults.slack_api_url),
             discord_api_url: url("DISCORD_API_URL", defaults.discord_api_url),
             telegram_api_url: url("TELEGRAM_API_URL", defaults.telegram_api_url),
-            channel_env: CHANNEL_ENV
+            pagerduty_api_url: url("PAGERDUTY_API_URL", defaults.pagerduty_api_url),
+            pagerduty_events_url: url("PAGERDUTY_EVENTS_URL", defaults.pagerduty_events_url),
+            linear_api_url: url("LINEAR_API_URL", defaults.linear_api_url),
+            sentry_api_url: url("SENTRY_API_URL", defaults.sentry_api_url),
+            connector_env: CONNECTOR_ENV
                 .iter()
                 .filter_map(|(var, channel, key)| Some((*channel, *key, secret(var)?)))
                 .collect(),
@@ -148,12 +173,13 @@ impl Settings {
         self.github_webhook_secrets.get(&env_suffix(org)).or(self.github_webhook_secret.as_ref())
     }
 
-    /// The environment's config of `channel` (org `default` only), when any variable sets it.
-    pub fn channel_env_config(&self, channel: &str) -> Option<Vec<(String, Secret)>> {
+    /// The environment's config of a channel or integration (org `default` only), when any
+    /// variable sets it.
+    pub fn env_config(&self, name: &str) -> Option<Vec<(String, Secret)>> {
         let keys: Vec<(String, Secret)> = self
-            .channel_env
+            .connector_env
             .iter()
-            .filter(|(c, _, _)| *c == channel)
+            .filter(|(c, _, _)| *c == name)
             .map(|(_, k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         (!keys.is_empty()).then_some(keys)

@@ -102,7 +102,9 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
 }
 
 /// A non-empty object of short string values, trimmed.
-fn config_values(config: Map<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(super) fn config_values(
+    config: Map<String, Value>,
+) -> Result<BTreeMap<String, String>, ApiError> {
     if config.is_empty() || config.len() > MAX_KEYS {
         return Err(ApiError::InvalidField {
             field: "config".into(),

@@ -77,6 +77,13 @@ pub enum ApiError {
     DeliveryNotFound(String),
     ApprovalNotFound(String),
     ApprovalExpired(String),
+    // Integrations (contract 6).
+    /// The integrations that can be configured, for the message.
+    InvalidIntegration(&'static str),
+    /// The integration's display name ("PagerDuty").
+    IntegrationNotConfigured(&'static str),
+    IncidentNotFound(String),
+    UnknownLabel(String),
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -105,7 +112,8 @@ impl ApiError {
             | Self::RouteNotFound(_)
             | Self::ChannelNotFound(_)
             | Self::DeliveryNotFound(_)
-            | Self::ApprovalNotFound(_) => 404,
+            | Self::ApprovalNotFound(_)
+            | Self::IncidentNotFound(_) => 404,
             Self::ApprovalExpired(_) => 410,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
@@ -125,7 +133,10 @@ impl ApiError {
             | Self::InvalidHeader { .. }
             | Self::MissingOrgId
             | Self::InvalidChannel(_)
-            | Self::ChannelDisabled(_) => 400,
+            | Self::ChannelDisabled(_)
+            | Self::InvalidIntegration(_)
+            | Self::IntegrationNotConfigured(_)
+            | Self::UnknownLabel(_) => 400,
             Self::Unauthorized
             | Self::MissingSignature(_)
             | Self::InvalidSignature
@@ -192,6 +203,10 @@ impl ApiError {
             Self::DeliveryNotFound(_) => "DELIVERY_NOT_FOUND",
             Self::ApprovalNotFound(_) => "APPROVAL_NOT_FOUND",
             Self::ApprovalExpired(_) => "APPROVAL_EXPIRED",
+            Self::InvalidIntegration(_) => "INVALID_INTEGRATION",
+            Self::IntegrationNotConfigured(_) => "INTEGRATION_NOT_CONFIGURED",
+            Self::IncidentNotFound(_) => "INCIDENT_NOT_FOUND",
+            Self::UnknownLabel(_) => "UNKNOWN_LABEL",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -326,6 +341,14 @@ impl fmt::Display for ApiError {
             Self::DeliveryNotFound(_) => write!(f, "Delivery not found"),
             Self::ApprovalNotFound(_) => write!(f, "Approval request not found"),
             Self::ApprovalExpired(token) => write!(f, "Approval request '{token}' has expired"),
+            Self::InvalidIntegration(valid) => {
+                write!(f, "Invalid integration. Must be one of: {valid}")
+            }
+            Self::IntegrationNotConfigured(name) => {
+                write!(f, "{name} integration is not configured")
+            }
+            Self::IncidentNotFound(_) => write!(f, "Incident not found"),
+            Self::UnknownLabel(name) => write!(f, "Unknown label '{name}' for this team"),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }

@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod health;
 mod identity;
+mod integrations;
 mod memory;
 mod orgs;
 mod projects;
@@ -54,6 +55,8 @@ pub struct App {
     pub started: Instant,
     /// Sends what the engine queued; its worker is started by `spar serve`.
     pub outbox: Arc<Outbox>,
+    /// Whether each org's last call to each integration failed.
+    integrations: integrations::Health,
     list_cache: cache::ResponseCache<agents::ListKey>,
     /// Bumped after every commit that recorded events: wakes the event streams.
     events_committed: watch::Sender<u64>,
@@ -77,6 +80,7 @@ impl App {
             settings,
             started: Instant::now(),
             outbox,
+            integrations: integrations::Health::default(),
             list_cache: cache::ResponseCache::default(),
             events_committed: watch::Sender::new(0),
             closing: watch::Sender::new(false),
@@ -251,9 +255,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
         Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
         // Contract 2.4: the integration routes need `x-org-id`.
-        Endpoint::ListRoutes | Endpoint::CreateRoute | Endpoint::DeleteRoute(_)
-            if req.org_header.is_none() =>
-        {
+        e if e.needs_org_header() && req.org_header.is_none() => {
             return Err(ApiError::MissingOrgId);
         }
         _ => {}
@@ -296,5 +298,16 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::GetApproval(token) => approvals::get(app, &scope, token),
         Endpoint::VoteApproval(token) => approvals::vote(app, &scope, &req, token).await,
         Endpoint::EventStream => events::stream(app, &scope, &req),
+        Endpoint::IntegrationStatus => integrations::status(app, &scope),
+        Endpoint::ConfigureIntegration => integrations::configure(app, &scope, &req).await,
+        Endpoint::PagerDutyOnCall => integrations::pagerduty_oncall(app, &scope, &req).await,
+        Endpoint::PagerDutyIncidents => integrations::pagerduty_incidents(app, &scope, &req).await,
+        Endpoint::PagerDutyAcknowledge(id) => {
+            integrations::pagerduty_acknowledge(app, &scope, &req, id).await
+        }
+        Endpoint::LinearTeams => integrations::linear_teams(app, &scope).await,
+        Endpoint::LinearIssues => integrations::linear_issues(app, &scope, &req).await,
+        Endpoint::LinearCreateIssue => integrations::linear_create(app, &scope, &req).await,
+        Endpoint::SentryIssues => integrations::sentry_issues(app, &scope, &req).await,
     }
 }

@@ -30,6 +30,14 @@
 //! | POST | `/api/deliveries/:id/retry` | [`Endpoint::RetryDelivery`] |
 //! | GET, POST | `/api/approvals/:token` | [`Endpoint::GetApproval`], [`Endpoint::VoteApproval`] |
 //! | GET | `/api/events`, `/api/events/stream` | [`Endpoint::EventStream`] |
+//! | GET | `/api/integrations/status` | [`Endpoint::IntegrationStatus`] |
+//! | POST | `/api/integrations/configure` | [`Endpoint::ConfigureIntegration`] |
+//! | GET | `/api/integrations/pagerduty/oncall` | [`Endpoint::PagerDutyOnCall`] |
+//! | GET | `/api/integrations/pagerduty/incidents` | [`Endpoint::PagerDutyIncidents`] |
+//! | POST | `/api/integrations/pagerduty/incidents/:id/acknowledge` | [`Endpoint::PagerDutyAcknowledge`] |
+//! | GET | `/api/integrations/linear/teams` | [`Endpoint::LinearTeams`] |
+//! | GET, POST | `/api/integrations/linear/issues` | [`Endpoint::LinearIssues`], [`Endpoint::LinearCreateIssue`] |
+//! | GET | `/api/integrations/sentry/issues` | [`Endpoint::SentryIssues`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -119,6 +127,15 @@ pub enum Endpoint {
     GetApproval(String),
     VoteApproval(String),
     EventStream,
+    IntegrationStatus,
+    ConfigureIntegration,
+    PagerDutyOnCall,
+    PagerDutyIncidents,
+    PagerDutyAcknowledge(String),
+    LinearTeams,
+    LinearIssues,
+    LinearCreateIssue,
+    SentryIssues,
 }
 
 impl Endpoint {
@@ -161,6 +178,15 @@ impl Endpoint {
             Self::GetApproval(_) => "get_approval",
             Self::VoteApproval(_) => "vote_approval",
             Self::EventStream => "event_stream",
+            Self::IntegrationStatus => "integration_status",
+            Self::ConfigureIntegration => "configure_integration",
+            Self::PagerDutyOnCall => "pagerduty_oncall",
+            Self::PagerDutyIncidents => "pagerduty_incidents",
+            Self::PagerDutyAcknowledge(_) => "pagerduty_acknowledge",
+            Self::LinearTeams => "linear_teams",
+            Self::LinearIssues => "linear_issues",
+            Self::LinearCreateIssue => "linear_create_issue",
+            Self::SentryIssues => "sentry_issues",
         }
     }
 
@@ -173,6 +199,25 @@ impl Endpoint {
     /// form-encoded bodies as well as JSON (GitHub sends either).
     pub fn is_webhook(&self) -> bool {
         matches!(self, Self::GithubWebhook)
+    }
+
+    /// The integration endpoints of seed 000 need `x-org-id` (contract 2.4).
+    pub fn needs_org_header(&self) -> bool {
+        matches!(
+            self,
+            Self::ListRoutes
+                | Self::CreateRoute
+                | Self::DeleteRoute(_)
+                | Self::IntegrationStatus
+                | Self::ConfigureIntegration
+                | Self::PagerDutyOnCall
+                | Self::PagerDutyIncidents
+                | Self::PagerDutyAcknowledge(_)
+                | Self::LinearTeams
+                | Self::LinearIssues
+                | Self::LinearCreateIssue
+                | Self::SentryIssues
+        )
     }
 
     /// Endpoints that read request headers beyond the common ones: webhooks, and the event
@@ -359,6 +404,36 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ),
         ["api", "events"] | ["api", "events", "stream"] => {
             (matches!(method, Get).then_some(Endpoint::EventStream), &[Get, Head])
+        }
+        ["api", "integrations", "status"] => {
+            (matches!(method, Get).then_some(Endpoint::IntegrationStatus), &[Get, Head])
+        }
+        ["api", "integrations", "configure"] => {
+            (matches!(method, Post).then_some(Endpoint::ConfigureIntegration), &[Post])
+        }
+        ["api", "integrations", "pagerduty", "oncall"] => {
+            (matches!(method, Get).then_some(Endpoint::PagerDutyOnCall), &[Get, Head])
+        }
+        ["api", "integrations", "pagerduty", "incidents"] => {
+            (matches!(method, Get).then_some(Endpoint::PagerDutyIncidents), &[Get, Head])
+        }
+        ["api", "integrations", "pagerduty", "incidents", id, "acknowledge"] => (
+            matches!(method, Post).then(|| Endpoint::PagerDutyAcknowledge((*id).to_owned())),
+            &[Post],
+        ),
+        ["api", "integrations", "linear", "teams"] => {
+            (matches!(method, Get).then_some(Endpoint::LinearTeams), &[Get, Head])
+        }
+        ["api", "integrations", "linear", "issues"] => (
+            match method {
+                Get => Some(Endpoint::LinearIssues),
+                Post => Some(Endpoint::LinearCreateIssue),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "integrations", "sentry", "issues"] => {
+            (matches!(method, Get).then_some(Endpoint::SentryIssues), &[Get, Head])
         }
         _ => return Err(ApiError::NotFound),
     };

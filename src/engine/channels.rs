@@ -19,7 +19,7 @@ pub fn config(
         return Ok(None);
     }
     Ok(settings
-        .channel_env_config(channel)
+        .env_config(channel)
         .map(|keys| keys.into_iter().map(|(k, v)| (k, v.expose().to_owned())).collect()))
 }
 

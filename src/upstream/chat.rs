@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use ureq::http;
 
-use super::{Answer, Upstream, UpstreamError, upstream_message};
+use super::{Answer, Upstream, UpstreamError, path_segment, upstream_message};
 use crate::settings::Secret;
 
 /// Where and how a message goes, with its credentials.
@@ -316,19 +316,6 @@ fn scrub(target: &ChatTarget, failure: SendFailure) -> SendFailure {
 /// Removes every credential of `target` from `text` (a Telegram token is part of its URLs).
 fn redact(target: &ChatTarget, text: String) -> String {
     target.secrets().into_iter().filter(|s| !s.is_empty()).fold(text, |t, s| t.replace(s, "••••"))
-}
-
-/// Percent-encodes everything but unreserved characters, for one URL path segment.
-fn path_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn with_query(url: &str, query: &str) -> String {

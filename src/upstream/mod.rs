@@ -11,6 +11,9 @@
 
 pub mod chat;
 pub mod github;
+pub mod linear;
+pub mod pagerduty;
+pub mod sentry;
 
 use std::fmt;
 use std::time::Duration;
@@ -113,8 +116,15 @@ fn upstream_message(body: &[u8]) -> String {
     let field = |name: &str| {
         json.as_ref().and_then(|v| v.get(name)).and_then(|m| m.as_str()).map(str::to_owned)
     };
+    let nested = json
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message"))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
     let message = field("message")
+        .or(nested)
         .or_else(|| field("description"))
+        .or_else(|| field("detail"))
         .or_else(|| field("error"))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     message.chars().take(200).collect()
@@ -165,6 +175,29 @@ impl fmt::Display for UpstreamError {
 }
 
 impl std::error::Error for UpstreamError {}
+
+/// `name=value` for a URL query, both percent-encoded (`statuses[]` becomes `statuses%5B%5D`,
+/// which every server decodes back).
+pub fn query_pair(name: &str, value: &str) -> String {
+    format!("{}={}", encode(name), encode(value))
+}
+
+/// Percent-encodes everything but unreserved characters, for one URL path segment.
+pub fn path_segment(s: &str) -> String {
+    encode(s)
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
 
 /// Runs blocking upstream work on tokio's blocking pool.
 pub async fn blocking<T, E, F>(work: F) -> Result<T, E>

@@ -486,3 +486,292 @@ fn chat(req: &Recorded) -> (u16, Value) {
         _ => (404, json!({"message": "Not Found"})),
     }
 }
+
+pub const PAGERDUTY_KEY: &str = "u+fakePagerDutyKey01";
+pub const PAGERDUTY_ROUTING_KEY: &str = "R0123456789abcdef0123456789abcde";
+pub const LINEAR_KEY: &str = "lin_api_fakeLinearKey0123";
+pub const SENTRY_TOKEN: &str = "sntrys_fakeSentryToken0123";
+
+impl Recorded {
+    /// The query's pairs, percent-decoded, in order (repeated keys kept).
+    pub fn query(&self) -> Vec<(String, String)> {
+        let raw = self.target.split_once('?').map_or("", |(_, q)| q);
+        raw.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+
+    pub fn query_all(&self, key: &str) -> Vec<String> {
+        self.query().into_iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect()
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How the fake integrations misbehave.
+#[derive(Default)]
+pub struct IntegrationsState {
+    /// Every call answers this status.
+    pub outage: Option<u16>,
+    /// Every call is answered only after this long.
+    pub delay: Option<std::time::Duration>,
+    /// Linear answers with a GraphQL `errors` array.
+    pub graphql_error: bool,
+}
+
+/// Fake PagerDuty REST (`/pagerduty`), PagerDuty Events (`/pd-events`), Linear GraphQL
+/// (`/linear/graphql`) and Sentry (`/sentry`) on one server, answering in the shapes of the
+/// reference (section 4) and checking each service's credentials.
+pub struct FakeIntegrations {
+    pub server: FakeServer,
+    pub state: Arc<Mutex<IntegrationsState>>,
+}
+
+impl FakeIntegrations {
+    pub fn start() -> Self {
+        let state = Arc::new(Mutex::new(IntegrationsState::default()));
+        let shared = Arc::clone(&state);
+        let server = FakeServer::start(move |req| {
+            let (outage, delay, graphql_error) = {
+                let s = shared.lock().expect("state");
+                (s.outage, s.delay, s.graphql_error)
+            };
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
+            if let Some(status) = outage {
+                return (
+                    status,
+                    json!({"error": {"message": "Internal Server Error", "code": 2000}}),
+                );
+            }
+            integrations(req, graphql_error)
+        });
+        Self { server, state }
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let base = &self.server.url;
+        vec![
+            ("PAGERDUTY_API_URL".into(), format!("{base}/pagerduty")),
+            ("PAGERDUTY_EVENTS_URL".into(), format!("{base}/pd-events")),
+            ("LINEAR_API_URL".into(), format!("{base}/linear/graphql")),
+            ("SENTRY_API_URL".into(), format!("{base}/sentry")),
+        ]
+    }
+
+    /// Requests whose path starts with `prefix`.
+    pub fn requests(&self, prefix: &str) -> Vec<Recorded> {
+        self.server.requests().into_iter().filter(|r| r.path().starts_with(prefix)).collect()
+    }
+}
+
+fn integrations(req: &Recorded, graphql_error: bool) -> (u16, Value) {
+    let path = req.path().to_owned();
+    if let Some(rest) = path.strip_prefix("/pagerduty") {
+        return pagerduty(req, rest);
+    }
+    if path == "/pd-events/v2/enqueue" {
+        let body = req.json();
+        if body["routing_key"].as_str().map(str::len) != Some(32)
+            || body["event_action"] != "trigger"
+            || body["payload"]["summary"].as_str().is_none()
+        {
+            return (
+                400,
+                json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["Length of 'routing_key' is incorrect (should be 32 characters)"]}),
+            );
+        }
+        return (
+            202,
+            json!({"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]}),
+        );
+    }
+    if path == "/linear/graphql" {
+        return linear(req, graphql_error);
+    }
+    if let Some(rest) = path.strip_prefix("/sentry") {
+        return sentry(req, rest);
+    }
+    (404, json!({"message": "Not Found"}))
+}
+
+fn pagerduty(req: &Recorded, rest: &str) -> (u16, Value) {
+    if req.header("authorization") != Some(&format!("Token token={PAGERDUTY_KEY}")) {
+        return (401, json!({"error": {"message": "Authentication failed", "code": 2006}}));
+    }
+    let full = req.query_all("include[]").contains(&"users".to_owned());
+    let user = |id: &str, name: &str, email: &str| {
+        if full {
+            json!({"id": id, "type": "user", "summary": name, "name": name, "email": email})
+        } else {
+            json!({"id": id, "type": "user_reference", "summary": name})
+        }
+    };
+    match (req.method.as_str(), rest) {
+        ("GET", "/oncalls") => (
+            200,
+            json!({
+                "oncalls": [
+                    {"escalation_policy": {"id": "PEP0001", "type": "escalation_policy_reference", "summary": "Default"},
+                     "escalation_level": 2, "schedule": null, "user": user("PUSR002", "Bob Backup", "bob@acme.test"),
+                     "start": null, "end": null},
+                    {"escalation_policy": {"id": "PEP0001", "type": "escalation_policy_reference", "summary": "Default"},
+                     "escalation_level": 1, "schedule": {"id": "PSCH001", "type": "schedule_reference", "summary": "Primary"},
+                     "user": user("PUSR001", "Alice Oncall", "alice@acme.test"),
+                     "start": "2026-11-23T00:00:00Z", "end": "2026-11-30T00:00:00Z"}
+                ],
+                "limit": 25, "offset": 0, "more": false, "total": null
+            }),
+        ),
+        ("GET", "/incidents") => {
+            let statuses = req.query_all("statuses[]");
+            let all = [
+                json!({"id": "PINC001", "type": "incident", "incident_number": 41, "title": "High error rate on api-gateway",
+                       "status": "triggered", "urgency": "high", "created_at": "2026-11-23T10:20:00Z",
+                       "html_url": "https://acme.pagerduty.com/incidents/PINC001",
+                       "service": {"id": "PSVC001", "type": "service_reference", "summary": "api-gateway"},
+                       "assignments": [{"at": "2026-11-23T10:20:00Z", "assignee": {"id": "PUSR001", "type": "user_reference", "summary": "Alice Oncall"}}],
+                       "acknowledgements": []}),
+                json!({"id": "PINC002", "type": "incident", "incident_number": 40, "title": "Disk full on db-1",
+                       "status": "acknowledged", "urgency": "low", "created_at": "2026-11-23T09:00:00Z",
+                       "html_url": "https://acme.pagerduty.com/incidents/PINC002",
+                       "service": {"id": "PSVC002", "type": "service_reference", "summary": "database"},
+                       "assignments": [], "acknowledgements": []}),
+            ];
+            let incidents: Vec<Value> = all
+                .into_iter()
+                .filter(|i| statuses.iter().any(|s| i["status"] == s.as_str()))
+                .collect();
+            let total = incidents.len();
+            (
+                200,
+                json!({"incidents": incidents, "limit": 25, "offset": 0, "more": false, "total": total}),
+            )
+        }
+        ("PUT", incident) if incident.starts_with("/incidents/") => {
+            if req.header("from").is_none() {
+                return (
+                    400,
+                    json!({"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["You must specify a user's email address in the \"From\" header."]}}),
+                );
+            }
+            let id = &incident["/incidents/".len()..];
+            if id != "PINC001" {
+                return (404, json!({"error": {"message": "Not Found", "code": 2100}}));
+            }
+            (
+                200,
+                json!({"incident": {"id": id, "type": "incident", "status": "acknowledged",
+                "acknowledgements": [{"at": "2026-11-23T10:25:00Z", "acknowledger": {"id": "PUSR001", "type": "user_reference", "summary": "Alice Oncall"}}]}}),
+            )
+        }
+        _ => (404, json!({"error": {"message": "Not Found", "code": 2100}})),
+    }
+}
+
+fn linear(req: &Recorded, graphql_error: bool) -> (u16, Value) {
+    if req.header("authorization") != Some(LINEAR_KEY) {
+        return (
+            400,
+            json!({"errors": [{"message": "Authentication required, not authenticated", "extensions": {"code": "AUTHENTICATION_ERROR", "type": "authentication error"}}]}),
+        );
+    }
+    if graphql_error {
+        return (
+            200,
+            json!({"data": null, "errors": [{"message": "Entity not found: Team", "extensions": {"code": "INVALID_INPUT"}}]}),
+        );
+    }
+    let body = req.json();
+    let query = body["query"].as_str().unwrap_or("").to_owned();
+    let vars = &body["variables"];
+    if query.contains("issueCreate") {
+        let input = &vars["input"];
+        return (
+            200,
+            json!({"data": {"issueCreate": {"success": true, "issue": {
+            "id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d", "identifier": "ENG-348", "title": input["title"],
+            "url": "https://linear.app/acme/issue/ENG-348/checkout-fails", "priority": input["priority"],
+            "createdAt": "2026-11-23T10:30:00.000Z", "state": {"name": "Todo"}}}}}),
+        );
+    }
+    if query.contains("team(id") {
+        return (
+            200,
+            json!({"data": {"team": {"labels": {"nodes": [
+            {"id": "lbl-backend", "name": "backend"}, {"id": "lbl-bug", "name": "Bug"}]}}}}),
+        );
+    }
+    if query.contains("teams") {
+        return (
+            200,
+            json!({"data": {"teams": {"nodes": [
+            {"id": "72b2a2dc-6f4f-4a4e-9a8d-1b1c5d7e3f01", "name": "Engineering", "key": "ENG", "issueCount": 412}]}}}),
+        );
+    }
+    if query.contains("issues(") {
+        return (
+            200,
+            json!({"data": {"issues": {"nodes": [
+            {"id": "5b1f1c0e-0000-4000-8000-000000000347", "identifier": "ENG-347", "title": "Checkout times out",
+             "url": "https://linear.app/acme/issue/ENG-347", "priority": 2, "createdAt": "2026-11-22T09:00:00.000Z",
+             "state": {"name": "In Progress"}, "assignee": {"name": "Alice"},
+             "labels": {"nodes": [{"name": "backend"}]}}]}}}),
+        );
+    }
+    (
+        400,
+        json!({"errors": [{"message": "Cannot query field", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}),
+    )
+}
+
+fn sentry(req: &Recorded, rest: &str) -> (u16, Value) {
+    if req.header("authorization") != Some(&format!("Bearer {SENTRY_TOKEN}")) {
+        return (401, json!({"detail": "Invalid token"}));
+    }
+    let issue = json!({"id": "4209801234", "shortId": "API-GATEWAY-1Z",
+        "title": "TypeError: Cannot read properties of undefined (reading 'id')",
+        "culprit": "handler(src/routes/orders.ts)", "level": "error", "status": "unresolved",
+        "count": "57", "userCount": 12, "firstSeen": "2026-11-23T10:15:02.000000Z",
+        "lastSeen": "2026-11-23T11:02:40.000000Z", "permalink": "https://acme.sentry.io/issues/4209801234/",
+        "project": {"id": "4504123", "name": "api-gateway", "slug": "api-gateway"}});
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", "0", "projects", "acme", "api-gateway", "issues"] => (200, json!([issue])),
+        ["api", "0", "projects", "acme", _, "issues"] => {
+            (404, json!({"detail": "The requested resource does not exist"}))
+        }
+        ["api", "0", "organizations", "acme", "issues"] => (
+            200,
+            json!([issue, {"id": "4209800001", "title": "Timeout", "count": "3", "userCount": 1}]),
+        ),
+        _ => (404, json!({"detail": "The requested resource does not exist"})),
+    }
+}

@@ -1,0 +1,481 @@
+//! Integrations (contract 6, seed 000): per-org configuration and status, and PagerDuty, Linear
+//! and Sentry through their real APIs. Always org-scoped: the dispatcher refuses these
+//! endpoints without `x-org-id` (400 `MISSING_ORG_ID`).
+//!
+//! Configurations share the channel configuration table (`slack` is one record for both APIs);
+//! for org `default` the environment is the fallback. Whether an integration's last call
+//! failed is kept in memory ([`Health`]): it is a live signal, not history (the audit trail has
+//! the history of configuration).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::channels::config_values;
+use super::{ApiError, App, Request, Response, Scope, body};
+use crate::clock;
+use crate::engine::channels as resolve;
+use crate::settings::Secret;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::channels;
+use crate::store::records::{ChannelConfigRecord, ChannelStatusRecord};
+use crate::upstream::linear::{Linear, NewIssue};
+use crate::upstream::pagerduty::PagerDuty;
+use crate::upstream::sentry::Sentry;
+use crate::upstream::{self, UpstreamError};
+
+/// What `GET /api/integrations/status` lists, in order.
+const LISTED: [&str; 8] =
+    ["pagerduty", "linear", "sentry", "slack", "github", "discord", "telegram", "whatsapp"];
+const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack";
+const DEFAULT_LIMIT: i64 = 25;
+const MAX_LIMIT: i64 = 100;
+
+/// The outcome of each org's last call to each integration.
+#[derive(Default)]
+pub struct Health {
+    calls: Mutex<HashMap<(String, &'static str), LastCall>>,
+}
+
+#[derive(Clone, Default)]
+struct LastCall {
+    last_sync_ms: Option<i64>,
+    error: Option<String>,
+}
+
+impl Health {
+    fn record<T>(&self, org: &str, name: &'static str, result: &Result<T, UpstreamError>) {
+        let Ok(mut calls) = self.calls.lock() else { return };
+        let entry = calls.entry((org.to_owned(), name)).or_default();
+        match result {
+            Ok(_) => {
+                entry.last_sync_ms = Some(clock::now_ms());
+                entry.error = None;
+            }
+            Err(e) => entry.error = Some(e.to_string()),
+        }
+    }
+
+    fn forget(&self, org: &str, name: &str) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.retain(|(o, n), _| !(o == org && *n == name));
+        }
+    }
+
+    fn get(&self, org: &str, name: &str) -> LastCall {
+        let calls = self.calls.lock().ok();
+        calls
+            .and_then(|c| {
+                c.iter().find(|((o, n), _)| o == org && *n == name).map(|(_, v)| v.clone())
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// An integration's configuration for an org (stored, else the environment for `default`).
+fn config_of(app: &App, org: &str, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let keys = resolve::config(&app.store.read()?, &app.settings, org, name)?.unwrap_or_default();
+    Ok(keys.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect())
+}
+
+fn configured(app: &App, org: &str, name: &str) -> Result<bool, ApiError> {
+    let has =
+        |cfg: &BTreeMap<String, String>, keys: &[&str]| keys.iter().all(|k| cfg.contains_key(*k));
+    Ok(match name {
+        "pagerduty" => has(&config_of(app, org, name)?, &["apiKey", "fromEmail"]),
+        "linear" => has(&config_of(app, org, name)?, &["apiKey"]),
+        "sentry" => has(&config_of(app, org, name)?, &["authToken", "org"]),
+        "github" => app.settings.github_token.is_some() || app.github_secret(org)?.is_some(),
+        chat => resolve::target(&app.store.read()?, &app.settings, org, chat)?.is_some(),
+    })
+}
+
+pub fn status(app: &App, scope: &Scope) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let mut out = Vec::new();
+    for name in LISTED {
+        let configured = configured(app, org, name)?;
+        let (last_sync, error) = match name {
+            "slack" | "discord" | "telegram" | "whatsapp" => {
+                let s: ChannelStatusRecord =
+                    channels::status(&app.store.read()?, org, name)?.unwrap_or_default();
+                let failing = s.last_error.clone().filter(|_| !s.connected && configured);
+                (s.last_delivery_ms, failing)
+            }
+            _ => {
+                let last = app.integrations.get(org, name);
+                (last.last_sync_ms, last.error)
+            }
+        };
+        let status = match (configured, &error) {
+            (false, _) => "inactive",
+            (true, Some(_)) => "error",
+            (true, None) => "active",
+        };
+        let mut entry = json!({
+            "id": name, "configured": configured, "status": status,
+            "lastSync": last_sync.map(clock::rfc3339),
+        });
+        if let (true, Some(e)) = (configured, error) {
+            entry["lastError"] = Value::from(e);
+        }
+        out.push(entry);
+    }
+    Ok(Response::ok(&json!({ "integrations": out })))
+}
+
+#[derive(Deserialize)]
+struct Configure {
+    integration: Option<String>,
+    config: Option<Map<String, Value>>,
+}
+
+pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let input: Configure = body::json(&req.body)?;
+    let name = body::required(input.integration, "integration")?;
+    if !CONFIGURABLE.split(", ").any(|c| c == name) {
+        return Err(ApiError::InvalidIntegration(CONFIGURABLE));
+    }
+    let config =
+        config_values(input.config.ok_or_else(|| ApiError::MissingField("config".into()))?)?;
+    let has = |k: &str| config.get(k).is_some_and(|v| !v.is_empty());
+    let required: &[&str] = match name.as_str() {
+        "pagerduty" => &["apiKey", "fromEmail"],
+        "linear" => &["apiKey"],
+        "sentry" => &["authToken", "org"],
+        _ => &[],
+    };
+    if let Some(missing) = required.iter().find(|k| !has(k)) {
+        return Err(ApiError::MissingField(format!("config.{missing}")));
+    }
+    if name == "slack" && !has("botToken") && !has("webhookUrl") {
+        return Err(ApiError::MissingField("config.botToken (or config.webhookUrl)".into()));
+    }
+    let org = scope.write_org().to_owned();
+    let actor = req.actor().to_owned();
+    let now = clock::now_ms();
+    let keys: Vec<String> = config.keys().cloned().collect();
+    let record = ChannelConfigRecord {
+        channel: name.clone(),
+        config,
+        configured_at_ms: now,
+        configured_by: actor.clone(),
+    };
+    let stored_org = org.clone();
+    app.store
+        .write(move |tx| {
+            channels::put_config(tx, &stored_org, &record)?;
+            let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
+            channels::put_status(tx, &stored_org, &record.channel, &fresh)?;
+            let draft = AuditDraft::new(ActorType::User, &actor, "integration.configure")
+                .meta("integration", record.channel.as_str())
+                .meta("configKeys", keys.clone());
+            audit::append(tx, &stored_org, draft)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    app.integrations.forget(&org, &name);
+    Ok(Response::ok(&json!({
+        "integration": name, "status": "active", "configuredAt": clock::rfc3339(now),
+    })))
+}
+
+/// Runs an upstream call off the executor and records its outcome in [`Health`].
+async fn call<T, F>(app: &App, org: &str, name: &'static str, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, UpstreamError> + Send + 'static,
+    T: Send + 'static,
+{
+    let result = upstream::blocking(work).await;
+    app.integrations.record(org, name, &result);
+    Ok(result?)
+}
+
+fn limit(req: &Request) -> Result<u32, ApiError> {
+    let limit = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidParameter {
+            name: "limit",
+            reason: format!("must be between 1 and {MAX_LIMIT}"),
+        });
+    }
+    Ok(u32::try_from(limit).unwrap_or(25))
+}
+
+fn secret(cfg: &BTreeMap<String, String>, key: &str) -> Option<Secret> {
+    cfg.get(key).cloned().map(Secret::new)
+}
+
+// PagerDuty ---------------------------------------------------------------------------------
+
+fn pagerduty(app: &App, org: &str) -> Result<(PagerDuty, BTreeMap<String, String>), ApiError> {
+    let cfg = config_of(app, org, "pagerduty")?;
+    let (Some(key), Some(from)) = (secret(&cfg, "apiKey"), cfg.get("fromEmail").cloned()) else {
+        return Err(ApiError::IntegrationNotConfigured("PagerDuty"));
+    };
+    let client = PagerDuty::new(app.upstream.clone(), &app.settings.pagerduty_api_url, key, from);
+    Ok((client, cfg))
+}
+
+pub async fn pagerduty_oncall(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let (client, cfg) = pagerduty(app, org)?;
+    let policy = req
+        .query
+        .get("escalationPolicyId")
+        .map(str::to_owned)
+        .or_else(|| cfg.get("escalationPolicyId").cloned());
+    let schedule = req.query.get("scheduleId").map(str::to_owned);
+    let oncalls =
+        call(app, org, "pagerduty", move || client.oncalls(policy.as_deref(), schedule.as_deref()))
+            .await?;
+    let view = |o: &crate::upstream::pagerduty::OnCall| {
+        json!({
+            "userId": o.user.id, "name": o.user.display(), "email": o.user.email,
+            "escalationLevel": o.escalation_level, "since": o.start, "until": o.end,
+        })
+    };
+    let lowest = oncalls.iter().min_by_key(|o| o.escalation_level).map(view);
+    let all: Vec<Value> = oncalls.iter().map(view).collect();
+    Ok(Response::ok(&json!({ "oncall": lowest, "all": all })))
+}
+
+pub async fn pagerduty_incidents(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    const STATUSES: [&str; 3] = ["triggered", "acknowledged", "resolved"];
+    let statuses: Vec<String> = req
+        .query
+        .get("status")
+        .unwrap_or("triggered,acknowledged")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = statuses.iter().find(|s| !STATUSES.contains(&s.as_str())) {
+        return Err(ApiError::InvalidParameter {
+            name: "status",
+            reason: format!("unknown status '{bad}': use triggered, acknowledged or resolved"),
+        });
+    }
+    let limit = limit(req)?;
+    let (client, _) = pagerduty(app, org)?;
+    let (incidents, total) =
+        call(app, org, "pagerduty", move || client.incidents(&statuses, limit)).await?;
+    let views: Vec<Value> = incidents
+        .iter()
+        .map(|i| {
+            let assignee = i
+                .assignments
+                .first()
+                .map(|a| json!({ "name": a.assignee.display(), "email": a.assignee.email }));
+            json!({
+                "id": i.id, "title": i.title, "status": i.status, "urgency": i.urgency,
+                "service": i.service.display(), "createdAt": i.created_at,
+                "assignee": assignee, "htmlUrl": i.html_url,
+            })
+        })
+        .collect();
+    let total = total.unwrap_or(views.len() as u64);
+    Ok(Response::ok(&json!({ "incidents": views, "total": total })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Acknowledge {
+    acknowledged_by: Option<String>,
+}
+
+pub async fn pagerduty_acknowledge(
+    app: &App,
+    scope: &Scope,
+    req: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let input: Acknowledge = body::json(&req.body)?;
+    let org = scope.write_org().to_owned();
+    let (client, _) = pagerduty(app, &org)?;
+    let incident = id.to_owned();
+    let done = call(app, &org, "pagerduty", move || client.acknowledge(&incident)).await?;
+    if done.is_none() {
+        return Err(ApiError::IncidentNotFound(id.to_owned()));
+    }
+    let now = clock::now_ms();
+    let by = input.acknowledged_by.unwrap_or_else(|| req.actor().to_owned());
+    let (incident, actor) = (id.to_owned(), by.clone());
+    app.store
+        .write(move |tx| {
+            let draft = AuditDraft::new(ActorType::User, &actor, "pagerduty.acknowledge")
+                .meta("incidentId", incident.as_str());
+            audit::append(tx, &org, draft)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(Response::ok(&json!({
+        "id": id, "status": "acknowledged", "acknowledgedAt": clock::rfc3339(now),
+        "acknowledgedBy": by,
+    })))
+}
+
+// Linear ------------------------------------------------------------------------------------
+
+fn linear(app: &App, org: &str) -> Result<(Linear, BTreeMap<String, String>), ApiError> {
+    let cfg = config_of(app, org, "linear")?;
+    let key = secret(&cfg, "apiKey").ok_or(ApiError::IntegrationNotConfigured("Linear"))?;
+    Ok((Linear::new(app.upstream.clone(), &app.settings.linear_api_url, key), cfg))
+}
+
+pub async fn linear_teams(app: &App, scope: &Scope) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let (client, _) = linear(app, org)?;
+    let teams = call(app, org, "linear", move || client.teams()).await?;
+    let views: Vec<Value> = teams
+        .iter()
+        .map(|t| json!({ "id": t.id, "name": t.name, "key": t.key, "issueCount": t.issue_count }))
+        .collect();
+    Ok(Response::ok(&json!({ "teams": views })))
+}
+
+fn issue_view(i: &crate::upstream::linear::Issue) -> Value {
+    json!({
+        "id": i.identifier, "uuid": i.id, "title": i.title,
+        "status": i.state.as_ref().map(|s| s.name.clone()),
+        "priority": i.priority.map(|p| p as i64),
+        "assignee": i.assignee.as_ref().map(|a| json!({ "name": a.name })),
+        "labels": i.labels.as_ref().map(|l| l.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+        "createdAt": i.created_at, "url": i.url,
+    })
+}
+
+pub async fn linear_issues(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let limit = limit(req)?;
+    let (client, _) = linear(app, org)?;
+    let q = |k: &str| req.query.get(k).map(str::to_owned);
+    let (team, state, assignee) = (q("team"), q("status"), q("assignee"));
+    let issues = call(app, org, "linear", move || {
+        client.issues(team.as_deref(), state.as_deref(), assignee.as_deref(), limit)
+    })
+    .await?;
+    let views: Vec<Value> = issues.iter().map(issue_view).collect();
+    Ok(Response::ok(&json!({ "total": views.len(), "issues": views })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateIssue {
+    title: Option<String>,
+    team_id: Option<String>,
+    description: Option<String>,
+    priority: Option<i64>,
+    labels: Option<Vec<String>>,
+}
+
+pub async fn linear_create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let input: CreateIssue = body::json(&req.body)?;
+    let title = body::required(input.title, "title")?;
+    let org = scope.write_org().to_owned();
+    let (client, cfg) = linear(app, &org)?;
+    let team_id = input
+        .team_id
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| cfg.get("teamId").cloned())
+        .ok_or_else(|| ApiError::MissingField("teamId".into()))?;
+    let priority = match input.priority {
+        None => None,
+        Some(p @ 0..=4) => Some(p as u8),
+        Some(_) => {
+            return Err(ApiError::InvalidField {
+                field: "priority".into(),
+                reason: "must be 0 (none) to 4 (low)".into(),
+            });
+        }
+    };
+    let labels = input.labels.unwrap_or_default();
+    let issue = NewIssue {
+        team_id,
+        title,
+        description: input.description.filter(|d| !d.is_empty()),
+        priority,
+        label_ids: Vec::new(),
+    };
+    let created = call(app, &org, "linear", move || {
+        let mut issue = issue;
+        if !labels.is_empty() {
+            let known = client.team_labels(&issue.team_id)?;
+            for name in &labels {
+                match known.iter().find(|l| l.name.eq_ignore_ascii_case(name)) {
+                    Some(l) => issue.label_ids.push(l.id.clone()),
+                    None => return Ok(Err(name.clone())),
+                }
+            }
+        }
+        client.create_issue(&issue).map(Ok)
+    })
+    .await?
+    .map_err(ApiError::UnknownLabel)?;
+    let actor = req.actor().to_owned();
+    let identifier = created.identifier.clone();
+    app.store
+        .write(move |tx| {
+            let draft = AuditDraft::new(ActorType::User, &actor, "linear.issue_create")
+                .meta("issueId", identifier.as_str());
+            audit::append(tx, &org, draft)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(Response::json(
+        201,
+        &json!({
+            "id": created.identifier, "uuid": created.id, "title": created.title,
+            "status": created.state.as_ref().map_or("Todo".to_owned(), |s| s.name.clone()),
+            "url": created.url,
+        }),
+    ))
+}
+
+// Sentry ------------------------------------------------------------------------------------
+
+pub async fn sentry_issues(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+    let org = scope.write_org();
+    let cfg = config_of(app, org, "sentry")?;
+    let (Some(token), Some(sentry_org)) = (secret(&cfg, "authToken"), cfg.get("org").cloned())
+    else {
+        return Err(ApiError::IntegrationNotConfigured("Sentry"));
+    };
+    let limit = limit(req)?;
+    let project =
+        req.query.get("project").map(str::to_owned).or_else(|| cfg.get("project").cloned());
+    let query = req.query.get("query").unwrap_or("is:unresolved").to_owned();
+    let client = Sentry::new(app.upstream.clone(), &app.settings.sentry_api_url, token);
+    let issues = call(app, org, "sentry", move || {
+        client.issues(&sentry_org, project.as_deref(), &query, limit)
+    })
+    .await?;
+    let views: Vec<Value> = issues
+        .iter()
+        .map(|i| {
+            let count = match &i.count {
+                Some(Value::String(s)) => s.parse::<u64>().ok(),
+                Some(v) => v.as_u64(),
+                None => None,
+            };
+            json!({
+                "id": i.id, "title": i.title, "culprit": i.culprit, "level": i.level,
+                "count": count, "userCount": i.user_count, "firstSeen": i.first_seen,
+                "lastSeen": i.last_seen, "permalink": i.permalink,
+            })
+        })
+        .collect();
+    Ok(Response::ok(&json!({ "total": views.len(), "issues": views })))
+}
