@@ -84,6 +84,7 @@ pub async fn vote(
     }
     let org = org_of(app, scope, token)?;
     let token = token.to_owned();
+    let policy = app.policy();
     let decided = app
         .store
         .write(move |tx| {
@@ -123,7 +124,7 @@ pub async fn vote(
             if approve {
                 let kind = Kind::of(&event.event_type);
                 approval.spawned_agent_id =
-                    Some(react::spawn_ephemeral(tx, &mut event, &parent, kind)?);
+                    Some(react::spawn_ephemeral(tx, &mut event, &parent, kind, policy)?);
                 events::put(tx, &event)?;
             }
             approvals::put(tx, &approval)?;

@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod health;
 mod identity;
+mod incidents;
 mod integrations;
 mod memory;
 mod orgs;
@@ -98,10 +99,27 @@ impl App {
             .or_else(|| self.settings.github_secret_for(org).cloned()))
     }
 
+    /// The secret Sentry deliveries for `org` are signed with: the org's sentry configuration
+    /// (`webhookSecret`), else for org `default` `SENTRY_WEBHOOK_SECRET`.
+    pub fn sentry_secret(&self, org: &str) -> Result<Option<crate::settings::Secret>, ApiError> {
+        let config =
+            crate::engine::channels::config(&self.store.read()?, &self.settings, org, "sentry")?;
+        Ok(config
+            .and_then(|keys| keys.into_iter().find(|(k, v)| k == "webhookSecret" && !v.is_empty()))
+            .map(|(_, v)| crate::settings::Secret::new(v)))
+    }
+
     /// The engine's settings.
     pub fn policy(&self) -> Policy {
         let ttl = i64::try_from(self.settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
-        Policy { approval_ttl_ms: ttl }
+        let env_has = |name: &str, key: &str| {
+            self.settings.env_config(name).is_some_and(|keys| keys.iter().any(|(k, _)| k == key))
+        };
+        Policy {
+            approval_ttl_ms: ttl,
+            env_linear: env_has("linear", "apiKey"),
+            env_pagerduty_routing_key: env_has("pagerduty", "routingKey"),
+        }
     }
 
     /// Call after a commit that recorded events (and maybe deliveries).
@@ -254,6 +272,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::Health => return Ok(health::get(app)),
         // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
         Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
+        Endpoint::SentryWebhook => return webhooks::sentry(app, &req).await,
         // Contract 2.4: the integration routes need `x-org-id`.
         e if e.needs_org_header() && req.org_header.is_none() => {
             return Err(ApiError::MissingOrgId);
@@ -287,6 +306,9 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::GetProject(id) => projects::get(app, &scope, id),
         Endpoint::DeleteProject(id) => projects::delete(app, &scope, &req, id).await,
         Endpoint::GithubWebhook => webhooks::github(app, &req).await,
+        Endpoint::SentryWebhook => webhooks::sentry(app, &req).await,
+        Endpoint::ListIncidents => incidents::list(app, &scope, &req),
+        Endpoint::AcknowledgeIncident(id) => incidents::acknowledge(app, &scope, &req, id).await,
         Endpoint::ListRoutes => channel_routes::list(app, &scope),
         Endpoint::CreateRoute => channel_routes::create(app, &scope, &req).await,
         Endpoint::DeleteRoute(id) => channel_routes::delete(app, &scope, &req, id).await,

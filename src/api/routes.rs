@@ -38,6 +38,9 @@
 //! | GET | `/api/integrations/linear/teams` | [`Endpoint::LinearTeams`] |
 //! | GET, POST | `/api/integrations/linear/issues` | [`Endpoint::LinearIssues`], [`Endpoint::LinearCreateIssue`] |
 //! | GET | `/api/integrations/sentry/issues` | [`Endpoint::SentryIssues`] |
+//! | POST | `/webhooks/sentry`, `/api/webhooks/sentry` | [`Endpoint::SentryWebhook`] |
+//! | GET | `/api/observability/incidents` | [`Endpoint::ListIncidents`] |
+//! | POST | `/api/observability/incidents/:id/acknowledge` | [`Endpoint::AcknowledgeIncident`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -136,6 +139,9 @@ pub enum Endpoint {
     LinearIssues,
     LinearCreateIssue,
     SentryIssues,
+    SentryWebhook,
+    ListIncidents,
+    AcknowledgeIncident(String),
 }
 
 impl Endpoint {
@@ -187,6 +193,9 @@ impl Endpoint {
             Self::LinearIssues => "linear_issues",
             Self::LinearCreateIssue => "linear_create_issue",
             Self::SentryIssues => "sentry_issues",
+            Self::SentryWebhook => "sentry_webhook",
+            Self::ListIncidents => "list_incidents",
+            Self::AcknowledgeIncident(_) => "acknowledge_incident",
         }
     }
 
@@ -198,7 +207,7 @@ impl Endpoint {
     /// Inbound webhooks: they read their own headers (event, delivery, signature) and take
     /// form-encoded bodies as well as JSON (GitHub sends either).
     pub fn is_webhook(&self) -> bool {
-        matches!(self, Self::GithubWebhook)
+        matches!(self, Self::GithubWebhook | Self::SentryWebhook)
     }
 
     /// The integration endpoints of seed 000 need `x-org-id` (contract 2.4).
@@ -435,6 +444,16 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ["api", "integrations", "sentry", "issues"] => {
             (matches!(method, Get).then_some(Endpoint::SentryIssues), &[Get, Head])
         }
+        ["webhooks", "sentry"] | ["api", "webhooks", "sentry"] => {
+            (matches!(method, Post).then_some(Endpoint::SentryWebhook), &[Post])
+        }
+        ["api", "observability", "incidents"] => {
+            (matches!(method, Get).then_some(Endpoint::ListIncidents), &[Get, Head])
+        }
+        ["api", "observability", "incidents", id, "acknowledge"] => (
+            matches!(method, Post).then(|| Endpoint::AcknowledgeIncident((*id).to_owned())),
+            &[Post],
+        ),
         _ => return Err(ApiError::NotFound),
     };
     endpoint.ok_or(ApiError::MethodNotAllowed(allowed))

@@ -1,4 +1,5 @@
-//! Inbound webhooks (contract 7). GitHub: `POST /webhooks/github`.
+//! Inbound webhooks (contract 7). GitHub: `POST /webhooks/github`; Sentry: `POST /webhooks/sentry`
+//! (also `/api/webhooks/sentry`).
 //!
 //! Order of work: resolve the org (the secret depends on it), verify the signature over the raw
 //! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
@@ -12,7 +13,8 @@ use serde_json::{Value, json};
 use super::{ApiError, App, Request, Response, Scope, body};
 use crate::clock;
 use crate::engine::github::{self, Parsed, PayloadError};
-use crate::engine::{self, Ingested, signature};
+use crate::engine::incidents::{self, Outcome};
+use crate::engine::{self, Ingested, sentry, signature};
 use crate::store::{orgs, projects};
 
 const MAX_DELIVERY_ID: usize = 128;
@@ -69,6 +71,60 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
         _ => json!({ "received": true, "event": event, "processed": true }),
     };
     Ok(Response::ok(&answer))
+}
+
+pub async fn sentry(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let resource = header_token(req, "sentry-hook-resource", "Sentry-Hook-Resource")?
+        .ok_or(ApiError::MissingHeader("Sentry-Hook-Resource"))?;
+    let org = webhook_org(app, req, None)?;
+    verify_sentry(app, &org, req)?;
+    let parsed = sentry::parse(&resource, &req.body).map_err(payload_error)?;
+    let policy = app.policy();
+    let outcome = app.store.write(move |tx| incidents::record(tx, &org, &parsed, policy)).await?;
+    let answer = match outcome {
+        Outcome::Routed { incident_id, agent_id, event_id, new } => {
+            app.events_recorded(true);
+            json!({
+                "received": true, "routed": true, "agentId": agent_id, "incidentId": incident_id,
+                "eventId": event_id, "grouped": !new,
+            })
+        }
+        Outcome::Resolved { incident_id, event_id } => {
+            app.events_recorded(true);
+            json!({
+                "received": true, "routed": true, "incidentId": incident_id,
+                "eventId": event_id, "status": "resolved",
+            })
+        }
+        Outcome::NoOpenIncident => json!({
+            "received": true, "routed": false, "processed": false,
+            "reason": "No open incident for this issue",
+        }),
+        Outcome::Recorded { reason } => {
+            json!({ "received": true, "routed": false, "processed": false, "reason": reason })
+        }
+    };
+    Ok(Response::ok(&answer))
+}
+
+/// Contract 7.2: `Sentry-Hook-Signature` is the hex HMAC-SHA256 of the raw body with the org's
+/// sentry `webhookSecret` (or `SENTRY_WEBHOOK_SECRET` for org `default`).
+fn verify_sentry(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
+    let Some(secret) = app.sentry_secret(org)? else {
+        if app.settings.webhook_strict_mode {
+            return Err(ApiError::WebhookSecretNotConfigured("Sentry"));
+        }
+        warn_unsigned("Sentry", org);
+        return Ok(());
+    };
+    let header = req
+        .header("sentry-hook-signature")
+        .ok_or(ApiError::MissingSignature("Sentry-Hook-Signature"))?;
+    if signature::verify_hex(secret.expose().as_bytes(), &req.body, header.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidSignature)
+    }
 }
 
 /// A short printable header value (event names, delivery ids), or 400 `INVALID_HEADER`.
@@ -137,7 +193,7 @@ fn verify_github(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
         if app.settings.webhook_strict_mode {
             return Err(ApiError::WebhookSecretNotConfigured("GitHub"));
         }
-        warn_unsigned(org);
+        warn_unsigned("GitHub", org);
         return Ok(());
     };
     let header = req
@@ -152,7 +208,7 @@ fn verify_github(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
 }
 
 /// Warns that deliveries go unverified, at most once a minute (not once per delivery).
-fn warn_unsigned(org: &str) {
+fn warn_unsigned(source: &str, org: &str) {
     static LAST_WARNED_MS: AtomicI64 = AtomicI64::new(i64::MIN);
     let now = clock::now_ms();
     let last = LAST_WARNED_MS.load(Ordering::Relaxed);
@@ -161,7 +217,8 @@ fn warn_unsigned(org: &str) {
     {
         tracing::warn!(
             org,
-            "GitHub webhook accepted without a signature check: no secret is configured (set GITHUB_WEBHOOK_SECRET, or WEBHOOK_STRICT_MODE=true to refuse)"
+            source,
+            "webhook accepted without a signature check: no secret is configured (set GITHUB_WEBHOOK_SECRET or SENTRY_WEBHOOK_SECRET, or WEBHOOK_STRICT_MODE=true to refuse)"
         );
     }
 }

@@ -1,9 +1,11 @@
 //! `spar replay <file-or-dir>`: posts fixture webhooks to a running server with the headers and
 //! signature the real sender would use (contract 7.3), and prints each answer.
 //!
-//! A fixture's source is the directory it sits in (`fixtures/github/…`); a GitHub fixture's event
-//! is its file name up to the first dot (`pull_request.opened.json` is a `pull_request`). The
-//! signature is over the file's exact bytes, so pretty-printed fixtures verify.
+//! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
+//! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the
+//! first dot (`pull_request.opened.json` is a `pull_request`, `event_alert.fatal.json` an
+//! `event_alert`). The signature is over the file's exact bytes, so pretty-printed fixtures
+//! verify.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,7 +26,8 @@ pub struct ReplayArgs {
     /// base URL of the server [default http://127.0.0.1:3000]
     #[argh(option, default = "String::from(\"http://127.0.0.1:3000\")")]
     url: String,
-    /// secret to sign with [env GITHUB_WEBHOOK_SECRET_<ORG>, then GITHUB_WEBHOOK_SECRET]
+    /// secret to sign with [env GITHUB_WEBHOOK_SECRET_<ORG>, then GITHUB_WEBHOOK_SECRET;
+    /// SENTRY_WEBHOOK_SECRET for Sentry fixtures]
     #[argh(option)]
     secret: Option<String>,
     /// org the deliveries are for, sent as ?orgId=
@@ -36,6 +39,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     GitHub,
+    Sentry,
 }
 
 impl Source {
@@ -43,6 +47,7 @@ impl Source {
     fn of(path: &Path) -> Option<Self> {
         path.ancestors().skip(1).find_map(|dir| match dir.file_name()?.to_str()? {
             "github" => Some(Self::GitHub),
+            "sentry" => Some(Self::Sentry),
             _ => None,
         })
     }
@@ -50,6 +55,7 @@ impl Source {
     fn endpoint(self) -> &'static str {
         match self {
             Self::GitHub => "/webhooks/github",
+            Self::Sentry => "/webhooks/sentry",
         }
     }
 
@@ -62,15 +68,31 @@ impl Source {
             Self::GitHub => org
                 .and_then(|o| var(format!("GITHUB_WEBHOOK_SECRET_{}", env_suffix(o))))
                 .or_else(|| var("GITHUB_WEBHOOK_SECRET".into())),
+            Self::Sentry => var("SENTRY_WEBHOOK_SECRET".into()),
         }
     }
 
     /// The headers the real sender puts on this delivery.
     fn headers(self, file: &Path, body: &[u8], secret: Option<&str>) -> Vec<(String, String)> {
+        let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let event = stem.split('.').next().unwrap_or(stem);
         match self {
+            Self::Sentry => {
+                let mut headers = vec![
+                    ("Sentry-Hook-Resource".to_owned(), event.to_owned()),
+                    (
+                        "Sentry-Hook-Timestamp".to_owned(),
+                        crate::clock::now_ms().div_euclid(1000).to_string(),
+                    ),
+                    ("Request-ID".to_owned(), delivery_id()),
+                ];
+                if let Some(secret) = secret {
+                    let sig = signature::sign_hex(secret.as_bytes(), body);
+                    headers.push(("Sentry-Hook-Signature".to_owned(), sig));
+                }
+                headers
+            }
             Self::GitHub => {
-                let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                let event = stem.split('.').next().unwrap_or(stem);
                 let mut headers = vec![
                     ("X-GitHub-Event".to_owned(), event.to_owned()),
                     ("X-GitHub-Delivery".to_owned(), delivery_id()),
@@ -130,7 +152,8 @@ fn send(
     args: &ReplayArgs,
 ) -> Result<(u16, String), String> {
     let source = Source::of(file).ok_or_else(|| {
-        "cannot tell which webhook this is for: put it under a github/ directory".to_owned()
+        "cannot tell which webhook this is for: put it under a github/ or sentry/ directory"
+            .to_owned()
     })?;
     let body = std::fs::read(file).map_err(|e| e.to_string())?;
     let secret = source.secret(args.secret.as_deref(), args.org.as_deref());

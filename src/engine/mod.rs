@@ -11,9 +11,11 @@
 
 pub mod channels;
 pub mod github;
+pub mod incidents;
 pub mod message;
 pub mod outbox;
 pub mod react;
+pub mod sentry;
 pub mod signature;
 
 use serde_json::{Map, Value, json};

@@ -1,4 +1,6 @@
 //! The outbox worker: sends pending deliveries, soonest due first, and records each outcome.
+//! A delivery is a chat message, or an incident agent's upstream action (a Linear issue, a
+//! PagerDuty trigger): both get the same durability, retries and `dead` state.
 //!
 //! A delivery is retried on a retryable failure (no answer, 5xx, 429) after an exponential
 //! backoff with jitter (the base, 3 s by default, times 3 per attempt, or the service's own
@@ -10,7 +12,7 @@
 //! taken after claiming it shows it `pending` and due. A send releases its claim only after its
 //! outcome committed, so no delivery is sent twice by a running server.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,11 +21,13 @@ use tokio::sync::{Notify, Semaphore, watch};
 use super::channels;
 use crate::clock;
 use crate::ids;
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::{ChannelStatusRecord, DeliveryRecord, DeliveryStatus};
+use crate::store::records::{ChannelStatusRecord, DeliveryKind, DeliveryRecord, DeliveryStatus};
 use crate::store::{self as store_mod, Store, StoreError, WriteTx, outbox};
 use crate::upstream::chat::{Chat, ChatApis, SendFailure};
+use crate::upstream::linear::{Linear, NewIssue};
+use crate::upstream::pagerduty::{self, Trigger};
 use crate::upstream::{Upstream, UpstreamError, blocking};
 
 /// Attempts before a delivery is `dead` (contract 8).
@@ -39,6 +43,7 @@ pub struct Outbox {
     store: Store,
     settings: Settings,
     chat: Chat,
+    http: Upstream,
     wake: Notify,
     in_flight: Mutex<HashSet<u64>>,
     sends: Arc<Semaphore>,
@@ -54,7 +59,8 @@ impl Outbox {
         Self {
             store,
             settings,
-            chat: Chat::new(http, apis),
+            chat: Chat::new(http.clone(), apis),
+            http,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
             sends: Arc::new(Semaphore::new(CONCURRENCY)),
@@ -157,10 +163,28 @@ impl Outbox {
 
     /// One attempt: resolve the credentials, send, record the outcome.
     async fn attempt(&self, delivery: DeliveryRecord) {
+        let outcome = match delivery.kind {
+            DeliveryKind::Message => self.send_message(&delivery).await.map(|()| None),
+            DeliveryKind::LinearIssue => self.open_linear_issue(&delivery).await.map(Some),
+            DeliveryKind::PagerdutyTrigger => {
+                self.trigger_pagerduty(&delivery).await.map(|()| None)
+            }
+        };
+        let base = self.settings.outbox_backoff;
+        let (org, seq) = (delivery.org_id.clone(), delivery.seq);
+        let recorded =
+            self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, base)).await;
+        if let Err(e) = recorded {
+            // Still pending in the store: the next pass sends it again.
+            tracing::error!(delivery = delivery.id, error = %e, "outbox: cannot record an outcome");
+        }
+    }
+
+    async fn send_message(&self, delivery: &DeliveryRecord) -> Result<(), SendFailure> {
         let target = self.store.read().and_then(|r| {
             channels::target(&r, &self.settings, &delivery.org_id, &delivery.channel)
         });
-        let outcome = match target {
+        match target {
             Err(e) => Err(SendFailure::Retry { reason: format!("storage: {e}"), after: None }),
             Ok(None) => Err(SendFailure::Permanent {
                 reason: format!(
@@ -177,15 +201,80 @@ impl Outbox {
                         Err(SendFailure::Retry { reason: e.to_string(), after: None })
                     })
             }
-        };
-        let base = self.settings.outbox_backoff;
-        let (org, seq) = (delivery.org_id.clone(), delivery.seq);
-        let recorded =
-            self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, base)).await;
-        if let Err(e) = recorded {
-            // Still pending in the store: the next pass sends it again.
-            tracing::error!(delivery = delivery.id, error = %e, "outbox: cannot record an outcome");
         }
+    }
+
+    /// The org's config of an integration, or a permanent failure naming what is missing.
+    fn integration_config(
+        &self,
+        org: &str,
+        name: &str,
+        keys: &[&str],
+    ) -> Result<BTreeMap<String, String>, SendFailure> {
+        let config = self
+            .store
+            .read()
+            .and_then(|r| channels::config(&r, &self.settings, org, name))
+            .map_err(|e| SendFailure::Retry { reason: format!("storage: {e}"), after: None })?;
+        let config: BTreeMap<String, String> =
+            config.unwrap_or_default().into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        match keys.iter().find(|k| !config.contains_key(**k)) {
+            Some(missing) => Err(SendFailure::Permanent {
+                reason: format!("{name} {missing} is not configured for org {org}"),
+            }),
+            None => Ok(config),
+        }
+    }
+
+    /// Creates the Linear issue; its identifier (`ENG-348`) is the result.
+    async fn open_linear_issue(&self, delivery: &DeliveryRecord) -> Result<String, SendFailure> {
+        let config = self.integration_config(&delivery.org_id, "linear", &["apiKey", "teamId"])?;
+        let p = &delivery.payload;
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let issue = NewIssue {
+            team_id: config.get("teamId").cloned().unwrap_or_default(),
+            title: text("title"),
+            description: Some(text("description")).filter(|d| !d.is_empty()),
+            priority: None,
+            label_ids: Vec::new(),
+        };
+        let key = Secret::new(config.get("apiKey").cloned().unwrap_or_default());
+        let linear = Linear::new(self.http.clone(), &self.settings.linear_api_url, key);
+        blocking(move || Ok::<_, UpstreamError>(linear.create_issue(&issue)))
+            .await
+            .unwrap_or_else(Err)
+            .map(|created| created.identifier)
+            .map_err(failure_of)
+    }
+
+    async fn trigger_pagerduty(&self, delivery: &DeliveryRecord) -> Result<(), SendFailure> {
+        let config = self.integration_config(&delivery.org_id, "pagerduty", &["routingKey"])?;
+        let trigger: Trigger = serde_json::from_value(delivery.payload.clone())
+            .map_err(|e| SendFailure::Permanent { reason: format!("unreadable trigger: {e}") })?;
+        let key = Secret::new(config.get("routingKey").cloned().unwrap_or_default());
+        let (http, url) = (self.http.clone(), self.settings.pagerduty_events_url.clone());
+        let answer = blocking(move || pagerduty::trigger(&http, &url, &key, &trigger))
+            .await
+            .map_err(failure_of)?;
+        if answer.is_success() {
+            return Ok(());
+        }
+        // A 400 is an invalid event: sending it again would not help.
+        Err(failure_of(answer.into_error()))
+    }
+}
+
+/// How an upstream error counts for the outbox: no answer, 429 and 5xx are worth retrying.
+fn failure_of(e: UpstreamError) -> SendFailure {
+    let reason = e.to_string();
+    match e {
+        UpstreamError::Unreachable { .. }
+        | UpstreamError::Timeout { .. }
+        | UpstreamError::Aborted => SendFailure::Retry { reason, after: None },
+        UpstreamError::Status { status, .. } if status == 429 || status >= 500 => {
+            SendFailure::Retry { reason, after: None }
+        }
+        _ => SendFailure::Permanent { reason },
     }
 }
 
@@ -194,7 +283,7 @@ fn record_outcome(
     tx: &WriteTx<'_>,
     org: &str,
     seq: u64,
-    outcome: &Result<(), SendFailure>,
+    outcome: &Result<Option<String>, SendFailure>,
     base: Duration,
 ) -> Result<(), StoreError> {
     let Some(before) = outbox::get(tx, org, seq)? else { return Ok(()) };
@@ -205,21 +294,27 @@ fn record_outcome(
     let mut after = before.clone();
     after.attempts += 1;
     let mut status = channels_status(tx, org, &after.channel)?;
+    let (sent, retry, dead) = match after.kind {
+        DeliveryKind::Message => ("notification.sent", "notification.retry", "notification.dead"),
+        _ => ("action.done", "action.retry", "action.dead"),
+    };
     let action = match outcome {
-        Ok(()) => {
+        Ok(result) => {
             after.status = DeliveryStatus::Delivered;
             after.delivered_at_ms = Some(now);
             after.next_attempt_ms = None;
+            after.result = result.clone();
             status.connected = true;
             status.last_delivery_ms = Some(now);
-            "notification.sent"
+            sent
         }
         Err(SendFailure::Retry { reason, after: wait }) if after.attempts < MAX_ATTEMPTS => {
             let delay = backoff(base, after.attempts).max(wait.unwrap_or_default());
             after.next_attempt_ms = Some(now + i64::try_from(delay.as_millis()).unwrap_or(0));
             after.last_error = Some(reason.clone());
+            status.connected = false;
             status.last_error = Some(reason.clone());
-            "notification.retry"
+            retry
         }
         Err(failure) => {
             after.status = DeliveryStatus::Dead;
@@ -227,11 +322,16 @@ fn record_outcome(
             after.last_error = Some(failure.reason().to_owned());
             status.connected = false;
             status.last_error = Some(failure.reason().to_owned());
-            "notification.dead"
+            dead
         }
     };
     outbox::put(tx, Some(&before), &after)?;
-    store_mod::channels::put_status(tx, org, &after.channel, &status)?;
+    if after.kind == DeliveryKind::Message {
+        store_mod::channels::put_status(tx, org, &after.channel, &status)?;
+    }
+    if let (DeliveryKind::LinearIssue, Some(identifier)) = (after.kind, &after.result) {
+        note_linear_issue(tx, org, &after, identifier)?;
+    }
     let mut draft = AuditDraft::new(ActorType::System, "outbox", action)
         .meta("deliveryId", after.id.as_str())
         .meta("eventId", after.event_id.as_str())
@@ -239,12 +339,36 @@ fn record_outcome(
         .meta("channelId", after.channel_id.as_str())
         .meta("attempts", after.attempts);
     if let Some(error) = &after.last_error
-        && action != "notification.sent"
+        && action != sent
     {
         draft = draft.meta("error", error.as_str());
     }
+    if let Some(result) = &after.result {
+        draft = draft.meta("result", result.as_str());
+    }
     audit::append(tx, org, draft)?;
     Ok(())
+}
+
+/// Notes a created Linear issue on the incident it was opened for.
+fn note_linear_issue(
+    tx: &WriteTx<'_>,
+    org: &str,
+    delivery: &DeliveryRecord,
+    identifier: &str,
+) -> Result<(), StoreError> {
+    let seq = delivery
+        .payload
+        .get("incidentId")
+        .and_then(|v| v.as_str())
+        .and_then(store_mod::incidents::parse_id);
+    let Some(mut incident) =
+        seq.map(|s| store_mod::incidents::get(tx, org, s)).transpose()?.flatten()
+    else {
+        return Ok(());
+    };
+    incident.linear_issue = Some(identifier.to_owned());
+    store_mod::incidents::put(tx, &incident)
 }
 
 fn channels_status(

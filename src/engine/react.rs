@@ -20,21 +20,32 @@ use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::memory::NewMemory;
 use crate::store::records::{
-    AgentRecord, AgentStats, AgentStatus, AgentType, ApprovalRecord, ApprovalStatus,
+    AgentRecord, AgentStats, AgentStatus, AgentType, ApprovalRecord, ApprovalStatus, DeliveryKind,
     DeliveryRecord, DeliveryStatus, EventRecord, RouteRecord,
 };
-use crate::store::{StoreError, WriteTx, agents, approvals, memory, outbox, routes};
+use crate::store::{
+    StoreError, WriteTx, agents, approvals, channels, incidents, memory, orgs, outbox, routes,
+};
+use crate::upstream::pagerduty::Trigger;
 
 /// Engine settings that shape reactions.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// How long an approval token stays valid (contract 8: 30 minutes).
     pub approval_ttl_ms: i64,
+    /// The environment configures Linear (`LINEAR_API_KEY`) for org `default`.
+    pub env_linear: bool,
+    /// The environment configures a PagerDuty routing key for org `default`.
+    pub env_pagerduty_routing_key: bool,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { approval_ttl_ms: 30 * 60 * 1000 }
+        Self {
+            approval_ttl_ms: 30 * 60 * 1000,
+            env_linear: false,
+            env_pagerduty_routing_key: false,
+        }
     }
 }
 
@@ -53,7 +64,7 @@ impl Kind {
         if event_type == "ci.pull_request.opened" {
             Self::PrOpened
         } else if event_type.ends_with(".failure")
-            || (event_type.starts_with("incident.") && event_type != "incident.resolved")
+            || event_type == "incident.triggered"
             || event_type.starts_with("alert.")
         {
             Self::Failure
@@ -91,8 +102,15 @@ pub fn handle(
     };
     let text = suggestion.as_ref().map(|(_, text)| text.as_str());
     notify(tx, event, agent.as_ref(), text)?;
-    if let (Some(a), 3.., Kind::Failure | Kind::PrOpened) = (&agent, level, kind) {
-        spawn_ephemeral(tx, event, a, kind)?;
+    match (&agent, level, kind) {
+        // An incident agent handles its incident itself.
+        (Some(a), 3.., Kind::Failure) if a.agent_type == AgentType::Incident => {
+            incident_actions(tx, event, a, policy)?;
+        }
+        (Some(a), 3.., Kind::Failure | Kind::PrOpened) => {
+            spawn_ephemeral(tx, event, a, kind, policy)?;
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -132,6 +150,9 @@ fn notify(
             channel: route.channel.clone(),
             channel_id: route.channel_id.clone(),
             text: message::render(event, channel, suggestion),
+            kind: DeliveryKind::Message,
+            payload: serde_json::Value::Null,
+            result: None,
             status: DeliveryStatus::Pending,
             attempts: 0,
             last_error: None,
@@ -233,14 +254,13 @@ fn suggest(
 }
 
 /// Level 3 (or an approved suggestion): an ephemeral agent that does its task, is recorded,
-/// and ends `TERMINATED`. Returns its id.
-///
-/// The incident agent's Linear issue and PagerDuty trigger arrive with the integrations.
+/// and ends `TERMINATED`. An incident agent's task includes [`incident_actions`]. Returns its id.
 pub fn spawn_ephemeral(
     tx: &WriteTx<'_>,
     event: &mut EventRecord,
     parent: &AgentRecord,
     kind: Kind,
+    policy: Policy,
 ) -> Result<String, StoreError> {
     let (agent_type, task, category) = match kind {
         Kind::PrOpened => (AgentType::Review, "review.task", "code"),
@@ -272,7 +292,8 @@ pub fn spawn_ephemeral(
         stats,
     };
     agents::put(tx, &agent)?;
-    let org = event.org_id.as_str();
+    let org_id = event.org_id.clone();
+    let org = org_id.as_str();
     let spawn = AuditDraft::new(ActorType::Agent, &parent.id, "agent_spawn")
         .meta("agentId", agent.id.as_str())
         .meta("type", agent_type.as_str())
@@ -304,6 +325,9 @@ pub fn spawn_ephemeral(
         .meta("title", event.title.as_str())
         .meta("memoryId", remembered.id);
     audit::append(tx, org, work)?;
+    if agent_type == AgentType::Incident {
+        incident_actions(tx, event, &agent, policy)?;
+    }
 
     agents::terminate(tx, &agent)?;
     let end = AuditDraft::new(ActorType::Agent, &agent.id, "agent_terminate")
@@ -312,6 +336,124 @@ pub fn spawn_ephemeral(
     audit::append(tx, org, end)?;
     event.actions.push(format!("spawn:{}", agent.id));
     Ok(agent.id)
+}
+
+/// The level-3 work of an incident agent, queued in the outbox so it survives restarts and
+/// outages: a Linear issue, once per fingerprint, when Linear is configured; a PagerDuty trigger
+/// for a `critical` event when a routing key is configured.
+pub fn incident_actions(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    agent: &AgentRecord,
+    policy: Policy,
+) -> Result<(), StoreError> {
+    let org = event.org_id.clone();
+    if has_key(tx, &org, "linear", "apiKey", policy.env_linear)? {
+        let seq = outbox::next_seq(tx)?;
+        let id = format!("dlv-{seq}");
+        if incidents::claim_linear_ticket(tx, &org, &event.fingerprint, &id)? {
+            let payload = json!({
+                "title": event.title,
+                "description": linear_description(event),
+                "incidentId": event.details.get("incidentId"),
+            });
+            queue_action(tx, event, seq, DeliveryKind::LinearIssue, "linear", payload)?;
+            audit_action(tx, event, agent, "incident.linear_issue", &id)?;
+        }
+    }
+    if event.severity == "critical"
+        && has_key(tx, &org, "pagerduty", "routingKey", policy.env_pagerduty_routing_key)?
+    {
+        let seq = outbox::next_seq(tx)?;
+        let trigger = Trigger {
+            dedup_key: format!("spar-{}", event.fingerprint),
+            summary: event.title.chars().take(1024).collect(),
+            source: "spar".into(),
+            severity: "critical".into(),
+            link: event.details.get("url").and_then(|u| u.as_str()).map(str::to_owned),
+        };
+        let payload = serde_json::to_value(&trigger).unwrap_or_default();
+        queue_action(tx, event, seq, DeliveryKind::PagerdutyTrigger, "pagerduty", payload)?;
+        audit_action(tx, event, agent, "incident.pagerduty_trigger", &format!("dlv-{seq}"))?;
+    }
+    Ok(())
+}
+
+/// Whether `name`'s config has `key`: the stored config, else (org `default`) the environment.
+fn has_key(
+    tx: &WriteTx<'_>,
+    org: &str,
+    name: &str,
+    key: &str,
+    from_env: bool,
+) -> Result<bool, StoreError> {
+    Ok(match channels::config(tx, org, name)? {
+        Some(stored) => stored.config.get(key).is_some_and(|v| !v.is_empty()),
+        None => org == orgs::DEFAULT_ORG && from_env,
+    })
+}
+
+fn linear_description(event: &EventRecord) -> String {
+    let d = &event.details;
+    let field = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    format!(
+        "Opened by Spar for {} ({} severity).\n\n- Source: {}\n- Culprit: {}\n- Link: {}\n- Fingerprint: `{}`",
+        event.event_type,
+        event.severity,
+        event.source,
+        field("culprit"),
+        field("url"),
+        event.fingerprint
+    )
+}
+
+fn queue_action(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    seq: u64,
+    kind: DeliveryKind,
+    service: &str,
+    payload: serde_json::Value,
+) -> Result<(), StoreError> {
+    let now = clock::now_ms();
+    let delivery = DeliveryRecord {
+        id: format!("dlv-{seq}"),
+        seq,
+        org_id: event.org_id.clone(),
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        kind,
+        payload,
+        result: None,
+        route_id: String::new(),
+        channel: service.to_owned(),
+        channel_id: event.fingerprint.clone(),
+        text: String::new(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        next_attempt_ms: Some(now),
+        created_at_ms: now,
+        delivered_at_ms: None,
+    };
+    outbox::put(tx, None, &delivery)?;
+    event.actions.push(format!("{service}:{}", delivery.id));
+    Ok(())
+}
+
+fn audit_action(
+    tx: &WriteTx<'_>,
+    event: &EventRecord,
+    agent: &AgentRecord,
+    action: &'static str,
+    delivery_id: &str,
+) -> Result<(), StoreError> {
+    let draft = AuditDraft::new(ActorType::Agent, &agent.id, action)
+        .meta("eventId", event.id.as_str())
+        .meta("fingerprint", event.fingerprint.as_str())
+        .meta("deliveryId", delivery_id);
+    audit::append(tx, &event.org_id, draft)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -350,6 +492,7 @@ mod tests {
         assert_eq!(Kind::of("ci.workflow_run.failure"), Kind::Failure);
         assert_eq!(Kind::of("ci.check_run.failure"), Kind::Failure);
         assert_eq!(Kind::of("incident.triggered"), Kind::Failure);
+        assert_eq!(Kind::of("incident.updated"), Kind::Routine);
         assert_eq!(Kind::of("alert.sentry"), Kind::Failure);
         assert_eq!(Kind::of("ci.pull_request.opened"), Kind::PrOpened);
         for routine in

@@ -14,6 +14,7 @@ pub mod channels;
 mod error;
 pub mod events;
 pub mod identity;
+pub mod incidents;
 pub mod memory;
 pub mod orgs;
 pub mod outbox;

@@ -279,7 +279,21 @@ impl DeliveryStatus {
     }
 }
 
-/// One message in the outbox (contract 8): written with its event, sent by the outbox worker.
+/// What an outbox delivery does when it is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// A chat message (`text` to `channel`/`channelId`).
+    #[default]
+    Message,
+    /// An incident agent's Linear issue (`payload`: title, description, incident id).
+    LinearIssue,
+    /// An incident agent's PagerDuty Events v2 trigger (`payload`: a `Trigger`).
+    PagerdutyTrigger,
+}
+
+/// One message or upstream action in the outbox (contract 8): written with its event, sent by
+/// the outbox worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryRecord {
@@ -288,6 +302,15 @@ pub struct DeliveryRecord {
     pub org_id: String,
     pub event_id: String,
     pub event_type: String,
+    #[serde(default)]
+    pub kind: DeliveryKind,
+    /// What an action sends (empty for messages).
+    #[serde(default)]
+    pub payload: serde_json::Value,
+    /// What the service made of it (a Linear issue's identifier).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// The route of a message (empty for actions).
     pub route_id: String,
     pub channel: String,
     pub channel_id: String,
@@ -329,4 +352,67 @@ pub struct ApprovalRecord {
     pub voted_at_ms: Option<i64>,
     /// The agent an approval spawned.
     pub spawned_agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "acknowledged" => Some(Self::Acknowledged),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// One thing that happened to an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub issue_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub timestamp: String,
+}
+
+/// An incident (contract 7.2): alerts of one Sentry issue grouped while it is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentRecord {
+    pub id: String,
+    pub seq: u64,
+    pub org_id: String,
+    pub title: String,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    pub status: IncidentStatus,
+    pub source: String,
+    /// The Spar project it belongs to, when one matches the Sentry project.
+    pub project_id: Option<String>,
+    /// The Sentry project (slug, or numeric id when only that is known).
+    pub source_project: Option<String>,
+    /// `<source project>:<issue id>`: alerts with the same key join the open incident.
+    pub group_key: String,
+    pub fingerprint: String,
+    pub count: u64,
+    pub events: Vec<IncidentEvent>,
+    pub assigned_agent: Option<String>,
+    pub link: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+    /// The Linear issue opened for it, once the outbox created it.
+    #[serde(default)]
+    pub linear_issue: Option<String>,
 }

@@ -107,6 +107,15 @@ tables! {
     Approvals / approvals = "approvals": (&'static str, &'static str) => &'static [u8];
     /// `token -> org`: every approval token ever issued, so one is never reused.
     ApprovalTokens / approval_tokens = "approval_tokens": &'static str => &'static str;
+    /// `(org, seq) -> IncidentRecord` (JSON).
+    Incidents / incidents = "incidents": (&'static str, u64) => &'static [u8];
+    /// `seq -> org`: incident ids are server-wide (`inc-<NNN>`).
+    IncidentIds / incident_ids = "incident_ids": u64 => &'static str;
+    /// `(org, group key) -> seq` of the incident still open (or acknowledged) for that group.
+    IncidentGroups / incident_groups = "incident_groups": (&'static str, &'static str) => u64;
+    /// `(org, fingerprint) -> delivery id`: a Linear issue was requested for this fingerprint, so
+    /// an incident agent opens one at most once.
+    LinearTickets / linear_tickets = "linear_tickets": (&'static str, &'static str) => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -117,6 +126,7 @@ pub const IDENTITY_SEQ_KEY: &str = "identity_seq";
 pub const PROJECT_SEQ_KEY: &str = "project_seq";
 pub const EVENT_SEQ_KEY: &str = "event_seq";
 pub const ROUTE_SEQ_KEY: &str = "route_seq";
+pub const INCIDENT_SEQ_KEY: &str = "incident_seq";
 pub const DELIVERY_SEQ_KEY: &str = "delivery_seq";
 /// How many deliveries are `dead` right now (for `/health`).
 pub const DEAD_DELIVERIES_KEY: &str = "deliveries_dead";
