@@ -26,6 +26,14 @@ pub fn base36(mut n: u64, width: usize) -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
+/// `bytes` bytes from the operating system's CSPRNG, as lowercase hex: for credentials (API
+/// keys, the admin token), where unpredictability matters.
+pub fn secret_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// A request id for `X-Request-Id` and the log lines of that request: a random per-process
 /// prefix and a counter, 16 hex digits (cheap: it is made for every request).
 pub fn request_id() -> String {

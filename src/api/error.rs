@@ -84,6 +84,15 @@ pub enum ApiError {
     IntegrationNotConfigured(&'static str),
     IncidentNotFound(String),
     UnknownLabel(String),
+    // API keys and the Spike dialect (contract 9).
+    /// A Spike-dialect error: `{"message","error"}` with this status.
+    Spike {
+        status: u16,
+        error: &'static str,
+        message: String,
+    },
+    ApiKeyExists(String),
+    ApiKeyNotFound(String),
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -103,6 +112,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
+            Self::Spike { status, .. } => *status,
             Self::NotFound
             | Self::OrgNotFound(_)
             | Self::AgentNotFound(_)
@@ -113,7 +123,8 @@ impl ApiError {
             | Self::ChannelNotFound(_)
             | Self::DeliveryNotFound(_)
             | Self::ApprovalNotFound(_)
-            | Self::IncidentNotFound(_) => 404,
+            | Self::IncidentNotFound(_)
+            | Self::ApiKeyNotFound(_) => 404,
             Self::ApprovalExpired(_) => 410,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
@@ -149,7 +160,8 @@ impl ApiError {
             | Self::IdentityAlreadyExists { .. }
             | Self::AlreadyLinked(_)
             | Self::ProjectAlreadyExists(_)
-            | Self::RouteAlreadyExists(_) => 409,
+            | Self::RouteAlreadyExists(_)
+            | Self::ApiKeyExists(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
             Self::ShuttingDown => 503,
@@ -207,6 +219,9 @@ impl ApiError {
             Self::IntegrationNotConfigured(_) => "INTEGRATION_NOT_CONFIGURED",
             Self::IncidentNotFound(_) => "INCIDENT_NOT_FOUND",
             Self::UnknownLabel(_) => "UNKNOWN_LABEL",
+            Self::ApiKeyExists(_) => "API_KEY_EXISTS",
+            Self::Spike { error, .. } => error,
+            Self::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -222,6 +237,9 @@ impl ApiError {
         }
         if let Self::Upstream(cause) = &self {
             tracing::warn!(request_id, error = %cause, "upstream call failed");
+        }
+        if let Self::Spike { error, message, .. } = &self {
+            return Response::json(status, &json!({ "message": message, "error": error }));
         }
         let mut body = json!({ "error": self.to_string(), "code": self.code(), "status": status });
         if let Self::Upstream(cause) = &self {
@@ -349,6 +367,9 @@ impl fmt::Display for ApiError {
             }
             Self::IncidentNotFound(_) => write!(f, "Incident not found"),
             Self::UnknownLabel(name) => write!(f, "Unknown label '{name}' for this team"),
+            Self::ApiKeyExists(name) => write!(f, "An API key named '{name}' already exists"),
+            Self::Spike { message, .. } => write!(f, "{message}"),
+            Self::ApiKeyNotFound(what) => write!(f, "No active API key named or prefixed '{what}'"),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }

@@ -3,6 +3,7 @@
 //!
 //! **Invariant:** nothing here knows about hyper; handlers are plain functions over [`App`].
 
+pub mod admin;
 mod agents;
 mod approvals;
 mod audit;
@@ -22,6 +23,7 @@ mod orgs;
 mod projects;
 pub mod routes;
 mod scope;
+mod spike;
 mod webhooks;
 
 use std::borrow::Cow;
@@ -138,6 +140,12 @@ impl App {
     /// Ends event streams and stops the workers.
     pub fn begin_shutdown(&self) {
         self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Self::begin_shutdown`] was called.
+    pub async fn closed(&self) {
+        let mut closing = self.closing.subscribe();
+        let _ = closing.wait_for(|c| *c).await;
     }
 
     /// The GitHub client, when `GITHUB_TOKEN` is set.
@@ -273,6 +281,12 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
         Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
         Endpoint::SentryWebhook => return webhooks::sentry(app, &req).await,
+        // The Spike dialect authenticates with its own key headers, not `x-org-id`.
+        Endpoint::SpikeAvailable => return spike::available(app, &req),
+        // Reached only through the loopback admin listener (`http/` refuses them elsewhere).
+        Endpoint::AdminCreateKey => return admin::create(app, &req).await,
+        Endpoint::AdminListKeys => return admin::list(app),
+        Endpoint::AdminRevokeKey(ref key) => return admin::revoke(app, key).await,
         // Contract 2.4: the integration routes need `x-org-id`.
         e if e.needs_org_header() && req.org_header.is_none() => {
             return Err(ApiError::MissingOrgId);
@@ -307,6 +321,10 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::DeleteProject(id) => projects::delete(app, &scope, &req, id).await,
         Endpoint::GithubWebhook => webhooks::github(app, &req).await,
         Endpoint::SentryWebhook => webhooks::sentry(app, &req).await,
+        Endpoint::AdminCreateKey
+        | Endpoint::AdminListKeys
+        | Endpoint::AdminRevokeKey(_)
+        | Endpoint::SpikeAvailable => Err(ApiError::NotFound),
         Endpoint::ListIncidents => incidents::list(app, &scope, &req),
         Endpoint::AcknowledgeIncident(id) => incidents::acknowledge(app, &scope, &req, id).await,
         Endpoint::ListRoutes => channel_routes::list(app, &scope),

@@ -41,6 +41,9 @@
 //! | POST | `/webhooks/sentry`, `/api/webhooks/sentry` | [`Endpoint::SentryWebhook`] |
 //! | GET | `/api/observability/incidents` | [`Endpoint::ListIncidents`] |
 //! | POST | `/api/observability/incidents/:id/acknowledge` | [`Endpoint::AcknowledgeIncident`] |
+//! | GET | `/integrations/available` (Spike dialect) | [`Endpoint::SpikeAvailable`] |
+//! | GET, POST | `/admin/api-keys` (admin listener only) | [`Endpoint::AdminListKeys`], [`Endpoint::AdminCreateKey`] |
+//! | DELETE | `/admin/api-keys/:name-or-prefix` (admin listener only) | [`Endpoint::AdminRevokeKey`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -142,6 +145,10 @@ pub enum Endpoint {
     SentryWebhook,
     ListIncidents,
     AcknowledgeIncident(String),
+    AdminCreateKey,
+    AdminListKeys,
+    AdminRevokeKey(String),
+    SpikeAvailable,
 }
 
 impl Endpoint {
@@ -196,6 +203,10 @@ impl Endpoint {
             Self::SentryWebhook => "sentry_webhook",
             Self::ListIncidents => "list_incidents",
             Self::AcknowledgeIncident(_) => "acknowledge_incident",
+            Self::AdminCreateKey => "admin_create_key",
+            Self::AdminListKeys => "admin_list_keys",
+            Self::AdminRevokeKey(_) => "admin_revoke_key",
+            Self::SpikeAvailable => "spike_available",
         }
     }
 
@@ -232,7 +243,7 @@ impl Endpoint {
     /// Endpoints that read request headers beyond the common ones: webhooks, and the event
     /// stream (`Last-Event-ID`).
     pub fn reads_headers(&self) -> bool {
-        self.is_webhook() || matches!(self, Self::EventStream)
+        self.is_webhook() || matches!(self, Self::EventStream | Self::SpikeAvailable)
     }
 }
 
@@ -241,6 +252,8 @@ impl Endpoint {
 pub enum PathClass {
     Api,
     Webhook,
+    /// `/admin/*`: served only by the loopback admin listener, with its token.
+    Admin,
     Other,
 }
 
@@ -278,6 +291,7 @@ impl Path {
         match self.segments.first().map(String::as_str) {
             Some("api") => PathClass::Api,
             Some("webhooks") => PathClass::Webhook,
+            Some("admin") => PathClass::Admin,
             _ => PathClass::Other,
         }
     }
@@ -444,6 +458,21 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ["api", "integrations", "sentry", "issues"] => {
             (matches!(method, Get).then_some(Endpoint::SentryIssues), &[Get, Head])
         }
+        ["integrations", "available"] => {
+            (matches!(method, Get).then_some(Endpoint::SpikeAvailable), &[Get, Head])
+        }
+        ["admin", "api-keys"] => (
+            match method {
+                Get => Some(Endpoint::AdminListKeys),
+                Post => Some(Endpoint::AdminCreateKey),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["admin", "api-keys", key] => (
+            matches!(method, Delete).then(|| Endpoint::AdminRevokeKey((*key).to_owned())),
+            &[Delete],
+        ),
         ["webhooks", "sentry"] | ["api", "webhooks", "sentry"] => {
             (matches!(method, Post).then_some(Endpoint::SentryWebhook), &[Post])
         }

@@ -1,6 +1,7 @@
 //! The `spar` command line (contract 1): argh subcommands, each flag overriding its environment
 //! variable.
 
+mod api_key;
 mod reindex;
 mod replay;
 mod serve;
@@ -21,6 +22,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::ServeArgs),
+    ApiKey(api_key::ApiKeyArgs),
     Reindex(reindex::ReindexArgs),
     Replay(replay::ReplayArgs),
     VerifyAudit(verify_audit::VerifyAuditArgs),
@@ -36,6 +38,7 @@ pub fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::ApiKey(args) => api_key::run(args),
         Command::Reindex(args) => reindex::run(args),
         Command::Replay(args) => replay::run(args),
         Command::VerifyAudit(args) => verify_audit::run(args),

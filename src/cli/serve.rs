@@ -19,6 +19,9 @@ use crate::store::Store;
 
 /// The file in the data dir that names the address the server listens on.
 pub const ADDR_FILE: &str = "spar.addr";
+/// The file in the data dir (mode 0600) that names the loopback admin listener and its token:
+/// `<addr> <token>`. Tools like `spar api-key` use it to reach a running server.
+pub const ADMIN_FILE: &str = "spar.admin";
 
 /// Run the server.
 #[derive(FromArgs)]
@@ -150,6 +153,10 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = Arc::new(App::with_settings(store.clone(), search, config.settings));
+    app.start_workers();
+    start_admin_listener(&config.data_dir, &app).await?;
+    // Written last: its presence means the server is ready (tools and tests wait for it).
     write_addr_file(&config.data_dir, addr)
         .map_err(|e| format!("cannot write {ADDR_FILE}: {e}"))?;
     if config.http.api_token.is_none() {
@@ -158,8 +165,6 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
-    let app = Arc::new(App::with_settings(store.clone(), search, config.settings));
-    app.start_workers();
     let shared = Arc::new(Shared::new(Arc::clone(&app), config.http));
     let shutdown = async {
         shutdown_signal().await;
@@ -172,6 +177,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     store.close();
     log_writer_stats(store.writer_stats());
     let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));
+    let _ = std::fs::remove_file(config.data_dir.join(ADMIN_FILE));
     tracing::info!("stopped");
     Ok(())
 }
@@ -188,6 +194,38 @@ fn log_writer_stats(stats: &crate::store::WriterStats) {
         avg_commit_micros = per_batch(stats.commit_micros.load(Relaxed)),
         "group commit"
     );
+}
+
+/// Binds the admin listener on a free loopback port, records it with a fresh token in
+/// [`ADMIN_FILE`], and serves it until the app shuts down.
+async fn start_admin_listener(data_dir: &Path, app: &Arc<App>) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot open the admin listener: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let token = crate::ids::secret_hex(32)
+        .map_err(|e| format!("no randomness for the admin token: {e}"))?;
+    write_private(&data_dir.join(ADMIN_FILE), &format!("{addr} {token}"))
+        .map_err(|e| format!("cannot write {ADMIN_FILE}: {e}"))?;
+    let shared = Arc::new(Shared::admin(Arc::clone(app), token));
+    let closing = Arc::clone(app);
+    tokio::spawn(async move {
+        http::serve(listener, shared, async move { closing.closed().await }).await;
+    });
+    Ok(())
+}
+
+/// Writes a file only its owner can read, whole (via a rename).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
 }
 
 /// Records the bound address (useful with `--port 0`); written whole via a rename.

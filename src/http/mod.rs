@@ -57,11 +57,21 @@ pub struct Shared {
     config: HttpConfig,
     api_limiter: Option<RateLimiter>,
     webhook_limiter: Option<RateLimiter>,
+    /// Set on the loopback admin listener only: the token `/admin/*` requests must present.
+    admin_token: Option<String>,
 }
 
 impl Shared {
+    /// The admin listener's: only `/admin/*`, with `token` in `X-Spar-Admin-Token`.
+    pub fn admin(app: Arc<App>, token: String) -> Self {
+        let config =
+            HttpConfig { rate_limit_api: 0, rate_limit_webhooks: 0, ..HttpConfig::default() };
+        Self { admin_token: Some(token), ..Self::new(app, config) }
+    }
+
     pub fn new(app: Arc<App>, config: HttpConfig) -> Self {
         Self {
+            admin_token: None,
             api_limiter: RateLimiter::per_minute(config.rate_limit_api, ratelimit::DEFAULT_CAP),
             webhook_limiter: RateLimiter::per_minute(
                 config.rate_limit_webhooks,

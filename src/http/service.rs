@@ -23,6 +23,7 @@ use crate::ids;
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_ADMIN_TOKEN: HeaderName = HeaderName::from_static("x-spar-admin-token");
 
 const EXPOSED: &str =
     "X-Request-Id, X-API-Version, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining";
@@ -64,13 +65,25 @@ async fn respond(
         return preflight(&path, req.headers(), request_id);
     }
     let class = path.class();
+    // The admin listener serves `/admin/*` only, and the public one never does.
+    match (&shared.admin_token, class) {
+        (Some(token), PathClass::Admin) => {
+            if !same_secret(header_text(req.headers(), X_ADMIN_TOKEN).as_deref(), token) {
+                return ApiError::Unauthorized.into_response(request_id);
+            }
+        }
+        (Some(_), _) | (None, PathClass::Admin) => {
+            return ApiError::NotFound.into_response(request_id);
+        }
+        (None, _) => {}
+    }
     if class == PathClass::Api && !authorized(shared, req.headers()) {
         return ApiError::Unauthorized.into_response(request_id);
     }
     let limiter = match class {
         PathClass::Api => shared.api_limiter.as_ref(),
         PathClass::Webhook => shared.webhook_limiter.as_ref(),
-        PathClass::Other => None,
+        PathClass::Admin | PathClass::Other => None,
     };
     let decision = limiter.map(|l| l.check(client_ip(shared, peer, req.headers())));
     let response = match decision {
@@ -175,16 +188,19 @@ fn media_type_is(content_type: &str, expected: &str) -> bool {
     content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
 }
 
-/// Constant-time bearer check (hashing first makes the comparison length-independent).
+/// Constant-time bearer check.
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let Some(token) = &shared.config.api_token else {
         return true;
     };
     let presented = header_text(headers, header::AUTHORIZATION);
-    let Some(presented) = presented.as_deref().and_then(|v| v.strip_prefix("Bearer ")) else {
-        return false;
-    };
-    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(token.as_bytes()));
+    same_secret(presented.as_deref().and_then(|v| v.strip_prefix("Bearer ")), token)
+}
+
+/// Compares in constant time (hashing first makes it length-independent).
+fn same_secret(presented: Option<&str>, expected: &str) -> bool {
+    let Some(presented) = presented else { return false };
+    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -8,6 +8,7 @@
 //! - Keys start with the org id, except the lookups that find an org (see `tables.rs`).
 
 pub mod agents;
+pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod channels;

@@ -416,3 +416,15 @@ pub struct IncidentRecord {
     #[serde(default)]
     pub linear_issue: Option<String>,
 }
+
+/// An API key of the Spike and Potpie dialects (contract 9). The key itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyRecord {
+    pub name: String,
+    pub org_id: String,
+    /// The key's first characters, to recognise it by (`spar_1a2b3c4d`).
+    pub prefix: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}

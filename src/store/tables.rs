@@ -116,6 +116,10 @@ tables! {
     /// `(org, fingerprint) -> delivery id`: a Linear issue was requested for this fingerprint, so
     /// an incident agent opens one at most once.
     LinearTickets / linear_tickets = "linear_tickets": (&'static str, &'static str) => &'static str;
+    /// `SHA-256 hex of a key -> ApiKeyRecord` (JSON): only the hash of a key is ever stored.
+    ApiKeys / api_keys = "api_keys": &'static str => &'static [u8];
+    /// `key name -> hash`: names are unique among keys not revoked.
+    ApiKeyNames / api_key_names = "api_key_names": &'static str => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
