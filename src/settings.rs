@@ -31,6 +31,9 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `WEBHOOK_BASE_URL` without a trailing `/`: where GitHub should send this server's hooks.
     pub webhook_base_url: Option<String>,
+    /// `http://<host>:<port>` of the listener, set by `spar serve`: the base of ingest URLs when
+    /// `WEBHOOK_BASE_URL` is not set.
+    pub listen_url: Option<String>,
     /// `GITHUB_API_URL`.
     pub github_api_url: String,
     /// `GITHUB_TOKEN`.
@@ -91,6 +94,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             webhook_base_url: None,
+            listen_url: None,
             github_api_url: "https://api.github.com".into(),
             github_token: None,
             github_webhook_secret: None,
@@ -137,6 +141,7 @@ impl Settings {
         };
         Ok(Self {
             webhook_base_url: text("WEBHOOK_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            listen_url: None,
             github_api_url: url("GITHUB_API_URL", defaults.github_api_url),
             github_token: secret("GITHUB_TOKEN"),
             github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET"),
@@ -183,6 +188,14 @@ impl Settings {
             .map(|(_, k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         (!keys.is_empty()).then_some(keys)
+    }
+
+    /// The base of URLs this server hands out for others to call (ingest URLs).
+    pub fn public_base_url(&self) -> String {
+        self.webhook_base_url
+            .clone()
+            .or_else(|| self.listen_url.clone())
+            .unwrap_or_else(|| "http://localhost:3000".into())
     }
 
     /// The URL GitHub should deliver `org`'s events to. The default org's is

@@ -123,6 +123,15 @@ pub fn status(app: &App, scope: &Scope) -> Result<Response, ApiError> {
         }
         out.push(entry);
     }
+    // Contract 9.3: integrations made through the Spike dialect are listed too.
+    for spike in
+        crate::store::spike::list(&app.store.read()?, org)?.iter().filter(|i| !i.is_archived)
+    {
+        out.push(json!({
+            "id": format!("spike:{}", spike.id), "configured": true, "status": "active",
+            "lastSync": null, "source": "spike", "slug": spike.slug, "name": spike.custom_name,
+        }));
+    }
     Ok(Response::ok(&json!({ "integrations": out })))
 }
 

@@ -283,6 +283,11 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::SentryWebhook => return webhooks::sentry(app, &req).await,
         // The Spike dialect authenticates with its own key headers, not `x-org-id`.
         Endpoint::SpikeAvailable => return spike::available(app, &req),
+        Endpoint::SpikeCreate => return spike::create(app, &req).await,
+        Endpoint::SpikeList => return spike::list(app, &req),
+        Endpoint::SpikeGet(ref token) => return spike::get(app, &req, token),
+        Endpoint::SpikeArchive(ref token) => return spike::archive(app, &req, token).await,
+        Endpoint::SpikeIngest(ref token) => return spike::ingest(app, &req, token).await,
         // Reached only through the loopback admin listener (`http/` refuses them elsewhere).
         Endpoint::AdminCreateKey => return admin::create(app, &req).await,
         Endpoint::AdminListKeys => return admin::list(app),
@@ -324,7 +329,12 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::AdminCreateKey
         | Endpoint::AdminListKeys
         | Endpoint::AdminRevokeKey(_)
-        | Endpoint::SpikeAvailable => Err(ApiError::NotFound),
+        | Endpoint::SpikeAvailable
+        | Endpoint::SpikeCreate
+        | Endpoint::SpikeList
+        | Endpoint::SpikeGet(_)
+        | Endpoint::SpikeArchive(_)
+        | Endpoint::SpikeIngest(_) => Err(ApiError::NotFound),
         Endpoint::ListIncidents => incidents::list(app, &scope, &req),
         Endpoint::AcknowledgeIncident(id) => incidents::acknowledge(app, &scope, &req, id).await,
         Endpoint::ListRoutes => channel_routes::list(app, &scope),

@@ -42,6 +42,11 @@
 //! | GET | `/api/observability/incidents` | [`Endpoint::ListIncidents`] |
 //! | POST | `/api/observability/incidents/:id/acknowledge` | [`Endpoint::AcknowledgeIncident`] |
 //! | GET | `/integrations/available` (Spike dialect) | [`Endpoint::SpikeAvailable`] |
+//! | POST | `/integrations/create` (Spike) | [`Endpoint::SpikeCreate`] |
+//! | GET | `/integrations` (Spike) | [`Endpoint::SpikeList`] |
+//! | GET | `/integrations/:token` (Spike) | [`Endpoint::SpikeGet`] |
+//! | DELETE | `/integrations/:token/archive` (Spike) | [`Endpoint::SpikeArchive`] |
+//! | POST | `/ingest/:token`, `/:token/push-events` (Spike ingest) | [`Endpoint::SpikeIngest`] |
 //! | GET, POST | `/admin/api-keys` (admin listener only) | [`Endpoint::AdminListKeys`], [`Endpoint::AdminCreateKey`] |
 //! | DELETE | `/admin/api-keys/:name-or-prefix` (admin listener only) | [`Endpoint::AdminRevokeKey`] |
 //!
@@ -149,6 +154,11 @@ pub enum Endpoint {
     AdminListKeys,
     AdminRevokeKey(String),
     SpikeAvailable,
+    SpikeCreate,
+    SpikeList,
+    SpikeGet(String),
+    SpikeArchive(String),
+    SpikeIngest(String),
 }
 
 impl Endpoint {
@@ -207,6 +217,11 @@ impl Endpoint {
             Self::AdminListKeys => "admin_list_keys",
             Self::AdminRevokeKey(_) => "admin_revoke_key",
             Self::SpikeAvailable => "spike_available",
+            Self::SpikeCreate => "spike_create",
+            Self::SpikeList => "spike_list",
+            Self::SpikeGet(_) => "spike_get",
+            Self::SpikeArchive(_) => "spike_archive",
+            Self::SpikeIngest(_) => "spike_ingest",
         }
     }
 
@@ -218,7 +233,7 @@ impl Endpoint {
     /// Inbound webhooks: they read their own headers (event, delivery, signature) and take
     /// form-encoded bodies as well as JSON (GitHub sends either).
     pub fn is_webhook(&self) -> bool {
-        matches!(self, Self::GithubWebhook | Self::SentryWebhook)
+        matches!(self, Self::GithubWebhook | Self::SentryWebhook | Self::SpikeIngest(_))
     }
 
     /// The integration endpoints of seed 000 need `x-org-id` (contract 2.4).
@@ -243,7 +258,16 @@ impl Endpoint {
     /// Endpoints that read request headers beyond the common ones: webhooks, and the event
     /// stream (`Last-Event-ID`).
     pub fn reads_headers(&self) -> bool {
-        self.is_webhook() || matches!(self, Self::EventStream | Self::SpikeAvailable)
+        self.is_webhook()
+            || matches!(
+                self,
+                Self::EventStream
+                    | Self::SpikeAvailable
+                    | Self::SpikeCreate
+                    | Self::SpikeList
+                    | Self::SpikeGet(_)
+                    | Self::SpikeArchive(_)
+            )
     }
 }
 
@@ -290,7 +314,10 @@ impl Path {
     pub fn class(&self) -> PathClass {
         match self.segments.first().map(String::as_str) {
             Some("api") => PathClass::Api,
-            Some("webhooks") => PathClass::Webhook,
+            Some("webhooks" | "ingest") => PathClass::Webhook,
+            _ if self.segments.len() == 2 && self.segments[1] == "push-events" => {
+                PathClass::Webhook
+            }
             Some("admin") => PathClass::Admin,
             _ => PathClass::Other,
         }
@@ -460,6 +487,20 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         }
         ["integrations", "available"] => {
             (matches!(method, Get).then_some(Endpoint::SpikeAvailable), &[Get, Head])
+        }
+        ["integrations", "create"] => {
+            (matches!(method, Post).then_some(Endpoint::SpikeCreate), &[Post])
+        }
+        ["integrations"] => (matches!(method, Get).then_some(Endpoint::SpikeList), &[Get, Head]),
+        ["integrations", token] => {
+            (matches!(method, Get).then(|| Endpoint::SpikeGet((*token).to_owned())), &[Get, Head])
+        }
+        ["integrations", token, "archive"] => (
+            matches!(method, Delete).then(|| Endpoint::SpikeArchive((*token).to_owned())),
+            &[Delete],
+        ),
+        ["ingest", token] | [token, "push-events"] => {
+            (matches!(method, Post).then(|| Endpoint::SpikeIngest((*token).to_owned())), &[Post])
         }
         ["admin", "api-keys"] => (
             match method {

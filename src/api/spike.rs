@@ -1,11 +1,18 @@
-//! The Spike dialect (contract 9.1, seed 003): `x-api-key` plus `x-team-id` (the key's org),
-//! errors as `{"message","error"}`. So far: `GET /integrations/available`.
+//! The Spike dialect (contract 9.1, seed 003): integrations that own an ingest URL, and the
+//! ingest URL itself. The API takes `x-api-key` plus `x-team-id` (the key's org) and answers
+//! errors as `{"message","error"}`; the ingest URL's token is its own authentication.
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::{ApiError, App, Request, Response};
-use crate::store::api_keys;
-use crate::store::records::ApiKeyRecord;
+use crate::clock;
+use crate::engine::github::PayloadError;
+use crate::engine::incidents::{self, EventTypes, Outcome};
+use crate::engine::spike as parse;
+use crate::ids;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::records::{ApiKeyRecord, SpikeIntegrationRecord};
+use crate::store::{api_keys, spike};
 
 /// The kinds this appliance parses: `(slug, name, category, description)`.
 pub const AVAILABLE: [(&str, &str, &str, &str); 6] = [
@@ -22,10 +29,21 @@ pub const AVAILABLE: [(&str, &str, &str, &str); 6] = [
     ("grafana", "Grafana", "monitoring", "Grafana alerting webhook notifications"),
 ];
 
+fn spike_error(status: u16, error: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Spike { status, error, message: message.into() }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    spike_error(400, "bad_request", message)
+}
+
+fn not_found() -> ApiError {
+    spike_error(404, "not_found", "Integration not found")
+}
+
 /// The key of a Spike request, checked against `x-team-id`.
 fn authenticate(app: &App, req: &Request) -> Result<ApiKeyRecord, ApiError> {
-    let unauthorized =
-        |m: &str| ApiError::Spike { status: 401, error: "unauthorized", message: m.into() };
+    let unauthorized = |m: &str| spike_error(401, "unauthorized", m);
     let key = req.header("x-api-key").map(str::trim).filter(|k| !k.is_empty());
     let key = key.ok_or_else(|| unauthorized("Missing x-api-key header"))?;
     let record = api_keys::authenticate(&app.store.read()?, key)?
@@ -39,6 +57,22 @@ fn authenticate(app: &App, req: &Request) -> Result<ApiKeyRecord, ApiError> {
     }
 }
 
+fn name_of(slug: &str) -> &'static str {
+    AVAILABLE.iter().find(|(s, ..)| *s == slug).map_or("Webhook", |(_, name, ..)| name)
+}
+
+fn view(app: &App, i: &SpikeIntegrationRecord) -> Value {
+    let url = format!("{}/ingest/{}", app.settings.public_base_url(), i.token);
+    json!({
+        "_id": i.id, "token": i.token, "customName": i.custom_name, "desc": i.desc,
+        "slug": i.slug, "name": name_of(&i.slug), "service": i.service,
+        "escalation": i.escalation, "repeatEscalation": i.repeat_escalation,
+        "ackTimeout": i.ack_timeout, "webhook": url, "ingestUrl": url,
+        "isArchived": i.is_archived, "team": i.org_id,
+        "createdAt": clock::rfc3339(i.created_at_ms), "updatedAt": clock::rfc3339(i.updated_at_ms),
+    })
+}
+
 pub fn available(app: &App, req: &Request) -> Result<Response, ApiError> {
     authenticate(app, req)?;
     let list: Vec<_> = AVAILABLE
@@ -48,4 +82,190 @@ pub fn available(app: &App, req: &Request) -> Result<Response, ApiError> {
         })
         .collect();
     Ok(Response::ok(&json!({ "integrations": list })))
+}
+
+/// The request body as a JSON object, with Spike's errors.
+fn object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(bad_request("Body must be a JSON object")),
+        Err(e) => Err(bad_request(format!("Malformed JSON: {e}"))),
+    }
+}
+
+fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= 1000 => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(bad_request(format!("{field} must be a string of at most 1000 characters"))),
+    }
+}
+
+pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let key = authenticate(app, req)?;
+    let body = object(req)?;
+    let slug = optional_text(&body, "slug")?.filter(|s| !s.is_empty());
+    let slug =
+        slug.ok_or_else(|| bad_request("slug is required (see GET /integrations/available)"))?;
+    if !AVAILABLE.iter().any(|(s, ..)| *s == slug) {
+        return Err(bad_request(format!(
+            "Unknown slug '{slug}' (see GET /integrations/available)"
+        )));
+    }
+    let repeat_escalation = match body.get("repeatEscalation") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad_request("repeatEscalation must be a boolean")),
+    };
+    let ack_timeout = match body.get("ackTimeout") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64().filter(|m| *m > 0) {
+            Some(minutes) => Some(minutes),
+            None => return Err(bad_request("ackTimeout must be a positive number of minutes")),
+        },
+    };
+    let custom_name = optional_text(&body, "customName")?
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| name_of(&slug).to_owned());
+    let desc = optional_text(&body, "desc")?.unwrap_or_default();
+    let (service, escalation) =
+        (optional_text(&body, "service")?, optional_text(&body, "escalation")?);
+    let secret = |bytes| {
+        ids::secret_hex(bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))
+    };
+    let (id, mut token) = (secret(12)?, secret(16)?);
+    while spike::org_of(&app.store.read()?, &token)?.is_some() {
+        token = secret(16)?;
+    }
+    let now = clock::now_ms();
+    let record = SpikeIntegrationRecord {
+        id,
+        token,
+        custom_name,
+        desc,
+        slug,
+        service,
+        escalation,
+        repeat_escalation,
+        ack_timeout,
+        is_archived: false,
+        org_id: key.org_id.clone(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    let stored = record.clone();
+    app.store
+        .write(move |tx| {
+            if spike::org_of(tx, &stored.token)?.is_some() {
+                return Err(ApiError::Internal("token collision".into()));
+            }
+            spike::put(tx, &stored)?;
+            let draft = AuditDraft::new(ActorType::User, &key.name, "spike.integration.create")
+                .meta("integrationId", stored.id.as_str())
+                .meta("slug", stored.slug.as_str())
+                .meta("name", stored.custom_name.as_str());
+            audit::append(tx, &stored.org_id, draft)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Response::ok(&json!({ "integration": view(app, &record) })))
+}
+
+/// The team's integration with this token (archived ones included).
+fn find(app: &App, org: &str, token: &str) -> Result<SpikeIntegrationRecord, ApiError> {
+    spike::get(&app.store.read()?, org, token)?.ok_or_else(not_found)
+}
+
+pub fn get(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
+    let key = authenticate(app, req)?;
+    let found = find(app, &key.org_id, token)?;
+    Ok(Response::ok(&json!({ "integration": view(app, &found) })))
+}
+
+pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let key = authenticate(app, req)?;
+    let all = spike::list(&app.store.read()?, &key.org_id)?;
+    let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(app, i)).collect();
+    Ok(Response::ok(&json!({ "integrations": views })))
+}
+
+pub async fn archive(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
+    let key = authenticate(app, req)?;
+    let (org, token) = (key.org_id.clone(), token.to_owned());
+    let archived = app
+        .store
+        .write(move |tx| {
+            let mut found =
+                spike::get(tx, &org, &token)?.filter(|i| !i.is_archived).ok_or_else(not_found)?;
+            found.is_archived = true;
+            found.updated_at_ms = clock::now_ms();
+            spike::put(tx, &found)?;
+            let draft = AuditDraft::new(ActorType::User, &key.name, "spike.integration.archive")
+                .meta("integrationId", found.id.as_str());
+            audit::append(tx, &org, draft)?;
+            Ok::<_, ApiError>(found)
+        })
+        .await?;
+    Ok(Response::ok(
+        &json!({ "message": "Integration archived", "integration": view(app, &archived) }),
+    ))
+}
+
+/// `POST /ingest/{token}` and `POST /{token}/push-events`: alerts in the integration's org.
+pub async fn ingest(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
+    let org = spike::org_of(&app.store.read()?, token)?.ok_or_else(not_found)?;
+    let integration = find(app, &org, token)?;
+    if integration.is_archived {
+        return Err(spike_error(410, "gone", "Integration archived: it no longer accepts alerts"));
+    }
+    let alerts = parse::parse(&integration.slug, token, &req.body).map_err(|e| {
+        bad_request(match e {
+            PayloadError::Syntax(m) => format!("Malformed JSON: {m}"),
+            PayloadError::Missing(field) => format!("{field} is required"),
+            PayloadError::Invalid { field, reason } => format!("{field} {reason}"),
+        })
+    })?;
+    let types = EventTypes {
+        opened: format!("alert.{}", integration.slug),
+        repeated: format!("alert.{}", integration.slug),
+        resolved: "incident.resolved".into(),
+    };
+    let policy = app.policy();
+    let outcomes = app
+        .store
+        .write(move |tx| {
+            let mut outcomes = Vec::new();
+            for a in &alerts {
+                outcomes.push(if a.resolve {
+                    incidents::resolve(tx, &org, &a.alert, &types, policy)?
+                } else {
+                    incidents::open_or_grow(tx, &org, &a.alert, &types, policy)?
+                });
+            }
+            Ok::<_, ApiError>(outcomes)
+        })
+        .await?;
+    let mut events = Vec::new();
+    for outcome in &outcomes {
+        match outcome {
+            Outcome::Routed { incident_id, event_id, .. }
+            | Outcome::Resolved { incident_id, event_id } => {
+                events.push(json!({ "eventId": event_id, "incidentId": incident_id }));
+            }
+            Outcome::NoOpenIncident | Outcome::Recorded { .. } => {}
+        }
+    }
+    if !events.is_empty() {
+        app.events_recorded(true);
+    }
+    let first = events.first().cloned().unwrap_or(json!({ "eventId": null, "incidentId": null }));
+    let mut answer =
+        json!({ "Ok": true, "eventId": first["eventId"], "incidentId": first["incidentId"] });
+    if events.len() > 1 {
+        answer["alerts"] = Value::from(events);
+    }
+    Ok(Response::ok(&answer))
 }

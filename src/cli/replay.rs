@@ -33,6 +33,10 @@ pub struct ReplayArgs {
     /// org the deliveries are for, sent as ?orgId=
     #[argh(option)]
     org: Option<String>,
+    /// the Spike integration token fixtures under a spike/ directory are posted to
+    /// (`/ingest/<token>`)
+    #[argh(option)]
+    token: Option<String>,
 }
 
 /// Where a fixture goes and how it is signed.
@@ -40,11 +44,17 @@ pub struct ReplayArgs {
 enum Source {
     GitHub,
     Sentry,
+    /// `fixtures/spike/<slug>/…`: posted to a Spike integration's ingest URL.
+    Spike,
 }
 
 impl Source {
-    /// The source named by the closest directory above the fixture.
+    /// `spike` anywhere above the fixture, else the source named by the closest directory.
     fn of(path: &Path) -> Option<Self> {
+        let named = |dir: &Path, name: &str| dir.file_name().is_some_and(|n| n == name);
+        if path.ancestors().skip(1).any(|dir| named(dir, "spike")) {
+            return Some(Self::Spike);
+        }
         path.ancestors().skip(1).find_map(|dir| match dir.file_name()?.to_str()? {
             "github" => Some(Self::GitHub),
             "sentry" => Some(Self::Sentry),
@@ -52,10 +62,13 @@ impl Source {
         })
     }
 
-    fn endpoint(self) -> &'static str {
+    fn endpoint(self, token: Option<&str>) -> Result<String, String> {
         match self {
-            Self::GitHub => "/webhooks/github",
-            Self::Sentry => "/webhooks/sentry",
+            Self::GitHub => Ok("/webhooks/github".into()),
+            Self::Sentry => Ok("/webhooks/sentry".into()),
+            Self::Spike => token
+                .map(|t| format!("/ingest/{}", crate::upstream::path_segment(t)))
+                .ok_or_else(|| "Spike fixtures need --token <integration token>".to_owned()),
         }
     }
 
@@ -69,6 +82,7 @@ impl Source {
                 .and_then(|o| var(format!("GITHUB_WEBHOOK_SECRET_{}", env_suffix(o))))
                 .or_else(|| var("GITHUB_WEBHOOK_SECRET".into())),
             Self::Sentry => var("SENTRY_WEBHOOK_SECRET".into()),
+            Self::Spike => None,
         }
     }
 
@@ -77,6 +91,8 @@ impl Source {
         let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let event = stem.split('.').next().unwrap_or(stem);
         match self {
+            // The token in the URL is the authentication.
+            Self::Spike => Vec::new(),
             Self::Sentry => {
                 let mut headers = vec![
                     ("Sentry-Hook-Resource".to_owned(), event.to_owned()),
@@ -152,12 +168,12 @@ fn send(
     args: &ReplayArgs,
 ) -> Result<(u16, String), String> {
     let source = Source::of(file).ok_or_else(|| {
-        "cannot tell which webhook this is for: put it under a github/ or sentry/ directory"
+        "cannot tell which webhook this is for: put it under a github/, sentry/ or spike/<slug>/ directory"
             .to_owned()
     })?;
     let body = std::fs::read(file).map_err(|e| e.to_string())?;
     let secret = source.secret(args.secret.as_deref(), args.org.as_deref());
-    let mut url = format!("{base}{}", source.endpoint());
+    let mut url = format!("{base}{}", source.endpoint(args.token.as_deref())?);
     if let Some(org) = &args.org {
         url.push_str(&format!("?orgId={org}"));
     }

@@ -153,7 +153,9 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = Arc::new(App::with_settings(store.clone(), search, config.settings));
+    let mut settings = config.settings;
+    settings.listen_url = Some(format!("http://{}:{}", config.host, addr.port()));
+    let app = Arc::new(App::with_settings(store.clone(), search, settings));
     app.start_workers();
     start_admin_listener(&config.data_dir, &app).await?;
     // Written last: its presence means the server is ready (tools and tests wait for it).

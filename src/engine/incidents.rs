@@ -1,4 +1,5 @@
-//! Sentry alerts become incidents (contract 7.2): grouped by Sentry project and issue while open,
+//! Alerts become incidents (contract 7.2 for Sentry, 9.1 for Spike ingest): grouped while open
+//! (Sentry by project and issue, Spike by integration and title),
 //! handled by an incident agent of the matching Spar project (spawned when none is active), which
 //! reacts by its autonomy level like any agent ([`super::react`]). All in the transaction that
 //! acknowledges the webhook.
@@ -29,15 +30,36 @@ pub enum Outcome {
     Recorded { reason: &'static str },
 }
 
+/// The event types an alert source uses.
+#[derive(Debug, Clone)]
+pub struct EventTypes {
+    /// A new incident (the autonomy table's *failure* column).
+    pub opened: String,
+    /// An alert grouped into an open incident (routine: it never spawns or pages again).
+    pub repeated: String,
+    pub resolved: String,
+}
+
+impl EventTypes {
+    pub fn sentry() -> Self {
+        Self {
+            opened: "incident.triggered".into(),
+            repeated: "incident.updated".into(),
+            resolved: "incident.resolved".into(),
+        }
+    }
+}
+
 pub fn record(
     tx: &WriteTx<'_>,
     org: &str,
     parsed: &Parsed,
     policy: Policy,
 ) -> Result<Outcome, StoreError> {
+    let types = EventTypes::sentry();
     match parsed {
-        Parsed::Alert(alert) => open_or_grow(tx, org, alert, policy),
-        Parsed::Resolved(alert) => resolve(tx, org, alert, policy),
+        Parsed::Alert(alert) => open_or_grow(tx, org, alert, &types, policy),
+        Parsed::Resolved(alert) => resolve(tx, org, alert, &types, policy),
         Parsed::Other { resource, action, reason } => {
             let draft = AuditDraft::new(ActorType::System, "sentry", "sentry.webhook")
                 .meta("resource", resource.as_str())
@@ -59,16 +81,17 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
-fn open_or_grow(
+pub fn open_or_grow(
     tx: &WriteTx<'_>,
     org: &str,
     alert: &Alert,
+    types: &EventTypes,
     policy: Policy,
 ) -> Result<Outcome, StoreError> {
     let now = clock::now_ms();
     let project = matching_project(tx, org, alert.project.as_deref())?;
     let project_id = project.as_ref().map(|p| p.id.clone());
-    let mut agent = incident_agent(tx, org, project.as_ref())?;
+    let mut agent = incident_agent(tx, org, project.as_ref(), alert.source)?;
     let existing = incidents::open_in_group(tx, org, &alert.group_key())?;
     let new = existing.is_none();
     let mut incident = match existing {
@@ -90,7 +113,7 @@ fn open_or_grow(
                 title: alert.title.clone(),
                 severity: alert.severity().into(),
                 status: IncidentStatus::Open,
-                source: "sentry".into(),
+                source: alert.source.into(),
                 project_id: project_id.clone(),
                 source_project: alert.project.clone(),
                 group_key: alert.group_key(),
@@ -110,18 +133,18 @@ fn open_or_grow(
     };
     incident.assigned_agent = Some(agent.id.clone());
     incident.events.push(IncidentEvent {
-        event_type: "sentry.alert".into(),
+        event_type: format!("{}.alert", alert.source),
         issue_id: Some(alert.issue_id.clone()),
         agent_id: Some(agent.id.clone()),
         timestamp: clock::rfc3339(now),
     });
     incidents::put(tx, &incident)?;
 
-    let kind = if new { "incident.triggered" } else { "incident.updated" };
+    let kind = if new { &types.opened } else { &types.repeated };
     let mut event = incident_event(tx, &incident, alert, kind, now)?;
     let draft = AuditDraft::new(
         ActorType::System,
-        "sentry",
+        alert.source,
         if new { "incident.open" } else { "incident.update" },
     )
     .meta("incidentId", incident.id.as_str())
@@ -142,28 +165,31 @@ fn open_or_grow(
                 content: format!(
                     "{} ({})",
                     alert.title,
-                    alert.project.as_deref().unwrap_or("sentry")
+                    alert.project.as_deref().unwrap_or(alert.source)
                 ),
                 metadata: json!({ "incidentId": incident.id, "issueId": alert.issue_id, "level": alert.level, "url": alert.link }),
             },
         )?;
     }
     let agent_id = agent.id.clone();
-    react::handle(tx, &mut event, Some(agent), policy)?;
+    // A repeat is routine whatever its type: it never spawns or pages again.
+    let column = if new { react::Kind::Failure } else { react::Kind::Routine };
+    react::handle_as(tx, &mut event, Some(agent), policy, column)?;
     events::put(tx, &event)?;
     Ok(Outcome::Routed { incident_id: incident.id, agent_id, event_id: event.id, new })
 }
 
-fn resolve(
+pub fn resolve(
     tx: &WriteTx<'_>,
     org: &str,
     alert: &Alert,
+    types: &EventTypes,
     policy: Policy,
 ) -> Result<Outcome, StoreError> {
     let Some(mut incident) = incidents::open_in_group(tx, org, &alert.group_key())? else {
-        let draft = AuditDraft::new(ActorType::System, "sentry", "sentry.webhook")
-            .meta("resource", "issue")
-            .meta("action", "resolved")
+        let draft = AuditDraft::new(ActorType::System, alert.source, "alert.unmatched")
+            .meta("title", alert.title.as_str())
+            .meta("action", "resolve")
             .meta("processed", false)
             .meta("reason", "No open incident for this issue");
         audit::append(tx, org, draft)?;
@@ -174,14 +200,14 @@ fn resolve(
     incident.resolved_at_ms = Some(now);
     incident.updated_at_ms = now;
     incident.events.push(IncidentEvent {
-        event_type: "sentry.resolved".into(),
+        event_type: format!("{}.resolved", alert.source),
         issue_id: Some(alert.issue_id.clone()),
         agent_id: incident.assigned_agent.clone(),
         timestamp: clock::rfc3339(now),
     });
     incidents::put(tx, &incident)?;
-    let mut event = incident_event(tx, &incident, alert, "incident.resolved", now)?;
-    let draft = AuditDraft::new(ActorType::System, "sentry", "incident.resolve")
+    let mut event = incident_event(tx, &incident, alert, &types.resolved, now)?;
+    let draft = AuditDraft::new(ActorType::System, alert.source, "incident.resolve")
         .meta("incidentId", incident.id.as_str())
         .meta("eventId", event.id.as_str());
     audit::append(tx, org, draft)?;
@@ -222,7 +248,7 @@ fn incident_event(
         seq,
         org_id: incident.org_id.clone(),
         project_id: incident.project_id.clone(),
-        source: "sentry".into(),
+        source: incident.source.clone(),
         event_type: kind.into(),
         severity: incident.severity.clone(),
         title: alert.title.clone(),
@@ -253,6 +279,7 @@ fn incident_agent(
     tx: &WriteTx<'_>,
     org: &str,
     project: Option<&ProjectRecord>,
+    source: &str,
 ) -> Result<AgentRecord, StoreError> {
     let project_id = project.map(|p| p.id.clone());
     let active = agents::list(tx, Some(org))?.into_iter().find(|a| {
@@ -287,7 +314,7 @@ fn incident_agent(
         stats: AgentStats::default(),
     };
     agents::put(tx, &agent)?;
-    let draft = AuditDraft::new(ActorType::System, "sentry", "agent_spawn")
+    let draft = AuditDraft::new(ActorType::System, source, "agent_spawn")
         .meta("agentId", agent.id.as_str())
         .meta("type", "incident")
         .meta("autonomyLevel", level);

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod react;
 pub mod sentry;
 pub mod signature;
+pub mod spike;
 
 use serde_json::{Map, Value, json};
 

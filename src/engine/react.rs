@@ -83,6 +83,18 @@ pub fn handle(
     policy: Policy,
 ) -> Result<(), StoreError> {
     let kind = Kind::of(&event.event_type);
+    handle_as(tx, event, agent, policy, kind)
+}
+
+/// [`handle`], in a column of the table chosen by the caller (an alert source that knows better
+/// than the event type, such as a grouped repeat).
+pub fn handle_as(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    agent: Option<AgentRecord>,
+    policy: Policy,
+    kind: Kind,
+) -> Result<(), StoreError> {
     event.agent_id = agent.as_ref().map(|a| a.id.clone());
     if let Some(a) = &agent {
         touch(tx, a)?;

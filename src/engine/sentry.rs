@@ -18,9 +18,13 @@ pub enum Parsed {
     Other { resource: String, action: String, reason: &'static str },
 }
 
-/// One Sentry alert, in the words an incident needs.
+/// One alert, in the words an incident needs (Sentry's, or a Spike integration's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
+    /// `sentry` or `spike`: the incident's source and the fingerprint's prefix.
+    pub source: &'static str,
+    /// Replaces the `<project>:<issue id>` group (Spike groups by token and title).
+    pub group: Option<String>,
     pub issue_id: String,
     pub title: String,
     pub culprit: Option<String>,
@@ -45,11 +49,14 @@ impl Alert {
 
     /// Alerts with the same key join one open incident.
     pub fn group_key(&self) -> String {
-        format!("{}:{}", self.project.as_deref().unwrap_or("unknown"), self.issue_id)
+        match &self.group {
+            Some(group) => group.clone(),
+            None => format!("{}:{}", self.project.as_deref().unwrap_or("unknown"), self.issue_id),
+        }
     }
 
     pub fn fingerprint(&self) -> String {
-        format!("sentry:{}", self.group_key())
+        format!("{}:{}", self.source, self.group_key())
     }
 }
 
@@ -158,6 +165,8 @@ fn issue_alert(issue: IssueJson) -> Result<Alert, PayloadError> {
         p.slug.or_else(|| p.id.as_ref().and_then(|id| id_text(id, "project.id").ok()))
     });
     Ok(Alert {
+        source: "sentry",
+        group: None,
         issue_id: id_text(&issue.id, "data.issue.id")?,
         title: issue.title.unwrap_or_else(|| "Sentry issue".into()),
         culprit: issue.culprit,
@@ -177,6 +186,8 @@ fn event_alert(event: EventJson) -> Result<Alert, PayloadError> {
     });
     let project = slug.or_else(|| event.project.as_ref().and_then(|p| id_text(p, "project").ok()));
     Ok(Alert {
+        source: "sentry",
+        group: None,
         issue_id: id_text(&issue_id, "data.event.issue_id")?,
         title: event.title.unwrap_or_else(|| "Sentry alert".into()),
         culprit: event.culprit,

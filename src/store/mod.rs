@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod projects;
 pub mod records;
 pub mod routes;
+pub mod spike;
 mod tables;
 mod txn;
 mod writer;

@@ -428,3 +428,23 @@ pub struct ApiKeyRecord {
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
 }
+
+/// A Spike integration (contract 9.1): an ingest URL whose token authenticates alerts, parsed
+/// by the integration's slug.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpikeIntegrationRecord {
+    pub id: String,
+    pub token: String,
+    pub custom_name: String,
+    pub desc: String,
+    pub slug: String,
+    pub service: Option<String>,
+    pub escalation: Option<String>,
+    pub repeat_escalation: bool,
+    pub ack_timeout: Option<u64>,
+    pub is_archived: bool,
+    pub org_id: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}

@@ -120,6 +120,10 @@ tables! {
     ApiKeys / api_keys = "api_keys": &'static str => &'static [u8];
     /// `key name -> hash`: names are unique among keys not revoked.
     ApiKeyNames / api_key_names = "api_key_names": &'static str => &'static str;
+    /// `(org, token) -> SpikeIntegrationRecord` (JSON).
+    SpikeIntegrations / spike_integrations = "spike_integrations": (&'static str, &'static str) => &'static [u8];
+    /// `token -> org`: every Spike ingest token ever issued, so one is never reused.
+    SpikeTokens / spike_tokens = "spike_tokens": &'static str => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
