@@ -93,6 +93,12 @@ pub enum ApiError {
     },
     ApiKeyExists(String),
     ApiKeyNotFound(String),
+    /// A Potpie-dialect error: FastAPI's body (`{"detail": …}`, or the `{success,data,error}`
+    /// envelope) with this status.
+    Potpie {
+        status: u16,
+        body: Value,
+    },
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -112,7 +118,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::Spike { status, .. } => *status,
+            Self::Spike { status, .. } | Self::Potpie { status, .. } => *status,
             Self::NotFound
             | Self::OrgNotFound(_)
             | Self::AgentNotFound(_)
@@ -221,6 +227,7 @@ impl ApiError {
             Self::UnknownLabel(_) => "UNKNOWN_LABEL",
             Self::ApiKeyExists(_) => "API_KEY_EXISTS",
             Self::Spike { error, .. } => error,
+            Self::Potpie { .. } => "POTPIE",
             Self::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
@@ -240,6 +247,14 @@ impl ApiError {
         }
         if let Self::Spike { error, message, .. } = &self {
             return Response::json(status, &json!({ "message": message, "error": error }));
+        }
+        if let Self::Potpie { body, .. } = &self {
+            let response = Response::json(status, body);
+            return if body["detail"] == "API key is required" {
+                response.with_header("www-authenticate", "ApiKey")
+            } else {
+                response
+            };
         }
         let mut body = json!({ "error": self.to_string(), "code": self.code(), "status": status });
         if let Self::Upstream(cause) = &self {
@@ -369,6 +384,7 @@ impl fmt::Display for ApiError {
             Self::UnknownLabel(name) => write!(f, "Unknown label '{name}' for this team"),
             Self::ApiKeyExists(name) => write!(f, "An API key named '{name}' already exists"),
             Self::Spike { message, .. } => write!(f, "{message}"),
+            Self::Potpie { body, .. } => write!(f, "{body}"),
             Self::ApiKeyNotFound(what) => write!(f, "No active API key named or prefixed '{what}'"),
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")

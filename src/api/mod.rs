@@ -20,6 +20,7 @@ mod incidents;
 mod integrations;
 mod memory;
 mod orgs;
+mod potpie;
 mod projects;
 pub mod routes;
 mod scope;
@@ -288,6 +289,17 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::SpikeGet(ref token) => return spike::get(app, &req, token),
         Endpoint::SpikeArchive(ref token) => return spike::archive(app, &req, token).await,
         Endpoint::SpikeIngest(ref token) => return spike::ingest(app, &req, token).await,
+        Endpoint::PotpieSave => return potpie::save(app, &req).await,
+        Endpoint::PotpieCreate => return potpie::create(app, &req).await,
+        Endpoint::PotpieConnected => return potpie::connected(app, &req),
+        Endpoint::PotpieList => return potpie::list(app, &req),
+        Endpoint::PotpieGet(ref id) => return potpie::get(app, &req, id),
+        Endpoint::PotpieDelete(ref id) => return potpie::delete(app, &req, id).await,
+        Endpoint::PotpieStatus(ref id) => return potpie::set_status(app, &req, id).await,
+        Endpoint::PotpieSchemaList => return potpie::schema_list(app, &req),
+        Endpoint::PotpieSchemaGet(ref id) => return potpie::schema_get(app, &req, id),
+        Endpoint::PotpieSchemaPut(ref id) => return potpie::schema_put(app, &req, id).await,
+        Endpoint::PotpieSchemaDelete(ref id) => return potpie::schema_delete(app, &req, id).await,
         // Reached only through the loopback admin listener (`http/` refuses them elsewhere).
         Endpoint::AdminCreateKey => return admin::create(app, &req).await,
         Endpoint::AdminListKeys => return admin::list(app),
@@ -334,7 +346,18 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         | Endpoint::SpikeList
         | Endpoint::SpikeGet(_)
         | Endpoint::SpikeArchive(_)
-        | Endpoint::SpikeIngest(_) => Err(ApiError::NotFound),
+        | Endpoint::SpikeIngest(_)
+        | Endpoint::PotpieSave
+        | Endpoint::PotpieCreate
+        | Endpoint::PotpieConnected
+        | Endpoint::PotpieList
+        | Endpoint::PotpieGet(_)
+        | Endpoint::PotpieDelete(_)
+        | Endpoint::PotpieStatus(_)
+        | Endpoint::PotpieSchemaList
+        | Endpoint::PotpieSchemaGet(_)
+        | Endpoint::PotpieSchemaPut(_)
+        | Endpoint::PotpieSchemaDelete(_) => Err(ApiError::NotFound),
         Endpoint::ListIncidents => incidents::list(app, &scope, &req),
         Endpoint::AcknowledgeIncident(id) => incidents::acknowledge(app, &scope, &req, id).await,
         Endpoint::ListRoutes => channel_routes::list(app, &scope),

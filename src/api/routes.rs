@@ -47,6 +47,13 @@
 //! | GET | `/integrations/:token` (Spike) | [`Endpoint::SpikeGet`] |
 //! | DELETE | `/integrations/:token/archive` (Spike) | [`Endpoint::SpikeArchive`] |
 //! | POST | `/ingest/:token`, `/:token/push-events` (Spike ingest) | [`Endpoint::SpikeIngest`] |
+//! | POST | `/api/v2/integrations/save`, `/api/v1/integrations/save` (Potpie) | [`Endpoint::PotpieSave`] |
+//! | POST | `/api/v1/integrations/create` (Potpie) | [`Endpoint::PotpieCreate`] |
+//! | GET | `/api/v1/integrations/connected`, `/list` (Potpie) | [`Endpoint::PotpieConnected`], [`Endpoint::PotpieList`] |
+//! | GET, DELETE | `/api/v1/integrations/:id` (Potpie) | [`Endpoint::PotpieGet`], [`Endpoint::PotpieDelete`] |
+//! | PATCH | `/api/v1/integrations/:id/status?active=` (Potpie) | [`Endpoint::PotpieStatus`] |
+//! | GET | `/api/v1/integrations/schema/list` (Potpie) | [`Endpoint::PotpieSchemaList`] |
+//! | GET, PUT, DELETE | `/api/v1/integrations/schema/:id` (Potpie) | [`Endpoint::PotpieSchemaGet`], [`Endpoint::PotpieSchemaPut`], [`Endpoint::PotpieSchemaDelete`] |
 //! | GET, POST | `/admin/api-keys` (admin listener only) | [`Endpoint::AdminListKeys`], [`Endpoint::AdminCreateKey`] |
 //! | DELETE | `/admin/api-keys/:name-or-prefix` (admin listener only) | [`Endpoint::AdminRevokeKey`] |
 //!
@@ -159,6 +166,17 @@ pub enum Endpoint {
     SpikeGet(String),
     SpikeArchive(String),
     SpikeIngest(String),
+    PotpieSave,
+    PotpieCreate,
+    PotpieConnected,
+    PotpieList,
+    PotpieGet(String),
+    PotpieDelete(String),
+    PotpieStatus(String),
+    PotpieSchemaList,
+    PotpieSchemaGet(String),
+    PotpieSchemaPut(String),
+    PotpieSchemaDelete(String),
 }
 
 impl Endpoint {
@@ -222,6 +240,17 @@ impl Endpoint {
             Self::SpikeGet(_) => "spike_get",
             Self::SpikeArchive(_) => "spike_archive",
             Self::SpikeIngest(_) => "spike_ingest",
+            Self::PotpieSave => "potpie_save",
+            Self::PotpieCreate => "potpie_create",
+            Self::PotpieConnected => "potpie_connected",
+            Self::PotpieList => "potpie_list",
+            Self::PotpieGet(_) => "potpie_get",
+            Self::PotpieDelete(_) => "potpie_delete",
+            Self::PotpieStatus(_) => "potpie_status",
+            Self::PotpieSchemaList => "potpie_schema_list",
+            Self::PotpieSchemaGet(_) => "potpie_schema_get",
+            Self::PotpieSchemaPut(_) => "potpie_schema_put",
+            Self::PotpieSchemaDelete(_) => "potpie_schema_delete",
         }
     }
 
@@ -255,6 +284,24 @@ impl Endpoint {
         )
     }
 
+    /// The Potpie dialect's routes (`x-api-key`, never the bearer token).
+    pub fn is_potpie(&self) -> bool {
+        matches!(
+            self,
+            Self::PotpieSave
+                | Self::PotpieCreate
+                | Self::PotpieConnected
+                | Self::PotpieList
+                | Self::PotpieGet(_)
+                | Self::PotpieDelete(_)
+                | Self::PotpieStatus(_)
+                | Self::PotpieSchemaList
+                | Self::PotpieSchemaGet(_)
+                | Self::PotpieSchemaPut(_)
+                | Self::PotpieSchemaDelete(_)
+        )
+    }
+
     /// Endpoints that read request headers beyond the common ones: webhooks, and the event
     /// stream (`Last-Event-ID`).
     pub fn reads_headers(&self) -> bool {
@@ -268,6 +315,7 @@ impl Endpoint {
                     | Self::SpikeGet(_)
                     | Self::SpikeArchive(_)
             )
+            || self.is_potpie()
     }
 }
 
@@ -278,6 +326,9 @@ pub enum PathClass {
     Webhook,
     /// `/admin/*`: served only by the loopback admin listener, with its token.
     Admin,
+    /// Potpie's `/api/v1/integrations/*` and `/api/v2/integrations/*`: `x-api-key` instead of
+    /// the bearer token, the API's rate limit.
+    Potpie,
     Other,
 }
 
@@ -312,6 +363,13 @@ impl Path {
     }
 
     pub fn class(&self) -> PathClass {
+        let seg = |i: usize| self.segments.get(i).map(String::as_str);
+        if seg(0) == Some("api")
+            && matches!(seg(1), Some("v1" | "v2"))
+            && seg(2) == Some("integrations")
+        {
+            return PathClass::Potpie;
+        }
         match self.segments.first().map(String::as_str) {
             Some("api") => PathClass::Api,
             Some("webhooks" | "ingest") => PathClass::Webhook,
@@ -326,7 +384,7 @@ impl Path {
 
 /// Maps method and path to an endpoint; `HEAD` routes like `GET`.
 pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
-    use Method::{Delete, Get, Head, Post};
+    use Method::{Delete, Get, Head, Patch, Post, Put};
     let segs: Vec<&str> = path.segments.iter().map(String::as_str).collect();
     let method = if method == Head { Get } else { method };
     let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs.as_slice() {
@@ -485,6 +543,41 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
         ["api", "integrations", "sentry", "issues"] => {
             (matches!(method, Get).then_some(Endpoint::SentryIssues), &[Get, Head])
         }
+        ["api", "v1" | "v2", "integrations", "save"] => {
+            (matches!(method, Post).then_some(Endpoint::PotpieSave), &[Post])
+        }
+        ["api", "v1", "integrations", "create"] => {
+            (matches!(method, Post).then_some(Endpoint::PotpieCreate), &[Post])
+        }
+        ["api", "v1", "integrations", "connected"] => {
+            (matches!(method, Get).then_some(Endpoint::PotpieConnected), &[Get, Head])
+        }
+        ["api", "v1", "integrations", "list"] => {
+            (matches!(method, Get).then_some(Endpoint::PotpieList), &[Get, Head])
+        }
+        ["api", "v1", "integrations", "schema", "list"] => {
+            (matches!(method, Get).then_some(Endpoint::PotpieSchemaList), &[Get, Head])
+        }
+        ["api", "v1", "integrations", "schema", id] => (
+            match method {
+                Get => Some(Endpoint::PotpieSchemaGet((*id).to_owned())),
+                Put => Some(Endpoint::PotpieSchemaPut((*id).to_owned())),
+                Delete => Some(Endpoint::PotpieSchemaDelete((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Put, Delete],
+        ),
+        ["api", "v1", "integrations", id, "status"] => {
+            (matches!(method, Patch).then(|| Endpoint::PotpieStatus((*id).to_owned())), &[Patch])
+        }
+        ["api", "v1", "integrations", id] => (
+            match method {
+                Get => Some(Endpoint::PotpieGet((*id).to_owned())),
+                Delete => Some(Endpoint::PotpieDelete((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Delete],
+        ),
         ["integrations", "available"] => {
             (matches!(method, Get).then_some(Endpoint::SpikeAvailable), &[Get, Head])
         }

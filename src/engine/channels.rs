@@ -1,8 +1,9 @@
-//! Which credentials a channel of an org uses: its stored config (`POST /api/channels/configure`),
-//! else, for org `default` only, the environment (contract 1.1).
+//! Which credentials a channel or integration of an org uses: its stored config (the configure
+//! endpoints), else what the Potpie dialect saved for it, else, for org `default` only, the
+//! environment (contract 1.1).
 
 use crate::settings::Settings;
-use crate::store::{Source, StoreError, channels, orgs};
+use crate::store::{Source, StoreError, channels, orgs, potpie};
 use crate::upstream::chat::ChatTarget;
 
 /// The channel's credentials as `(key, value)` pairs, and whether they came from the store.
@@ -14,6 +15,10 @@ pub fn config(
 ) -> Result<Option<Vec<(String, String)>>, StoreError> {
     if let Some(stored) = channels::config(src, org, channel)? {
         return Ok(Some(stored.config.into_iter().collect()));
+    }
+    // One store (contract 9.3): what the Potpie dialect saved counts too.
+    if let Some(keys) = potpie::connector_config(src, org, channel)? {
+        return Ok(Some(keys));
     }
     if org != orgs::DEFAULT_ORG {
         return Ok(None);

@@ -81,7 +81,7 @@ async fn respond(
         return ApiError::Unauthorized.into_response(request_id);
     }
     let limiter = match class {
-        PathClass::Api => shared.api_limiter.as_ref(),
+        PathClass::Api | PathClass::Potpie => shared.api_limiter.as_ref(),
         PathClass::Webhook => shared.webhook_limiter.as_ref(),
         PathClass::Admin | PathClass::Other => None,
     };

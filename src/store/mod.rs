@@ -19,6 +19,7 @@ pub mod incidents;
 pub mod memory;
 pub mod orgs;
 pub mod outbox;
+pub mod potpie;
 pub mod projects;
 pub mod records;
 pub mod routes;

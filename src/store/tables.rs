@@ -124,6 +124,9 @@ tables! {
     SpikeIntegrations / spike_integrations = "spike_integrations": (&'static str, &'static str) => &'static [u8];
     /// `token -> org`: every Spike ingest token ever issued, so one is never reused.
     SpikeTokens / spike_tokens = "spike_tokens": &'static str => &'static str;
+    /// `(org, integration id) -> Potpie integration` (JSON, as the Potpie API shows it, with
+    /// its `auth_data` tokens).
+    PotpieIntegrations / potpie_integrations = "potpie_integrations": (&'static str, &'static str) => &'static [u8];
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
