@@ -147,34 +147,19 @@ fn notify(
     if matching.is_empty() {
         return Ok(());
     }
-    let now = clock::now_ms();
     let mut ids = Vec::with_capacity(matching.len());
     for route in &matching {
         let Some(channel) = Channel::parse(&route.channel) else { continue };
         let seq = outbox::next_seq(tx)?;
-        let delivery = DeliveryRecord {
-            id: format!("dlv-{seq}"),
-            seq,
-            org_id: event.org_id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
+        let outgoing = Outgoing {
+            kind: DeliveryKind::Message,
             route_id: route.id.clone(),
             channel: route.channel.clone(),
             channel_id: route.channel_id.clone(),
             text: message::render(event, channel, suggestion),
-            kind: DeliveryKind::Message,
             payload: serde_json::Value::Null,
-            result: None,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            next_attempt_ms: Some(now),
-            created_at_ms: now,
-            delivered_at_ms: None,
         };
-        outbox::put(tx, None, &delivery)?;
-        event.actions.push(format!("notify:{}", route.id));
-        ids.push(delivery.id);
+        ids.push(queue(tx, event, seq, outgoing, format!("notify:{}", route.id))?);
     }
     let (actor_type, actor) = match agent {
         Some(a) => (ActorType::Agent, a.id.as_str()),
@@ -427,6 +412,36 @@ fn queue_action(
     service: &str,
     payload: serde_json::Value,
 ) -> Result<(), StoreError> {
+    let outgoing = Outgoing {
+        kind,
+        route_id: String::new(),
+        channel: service.to_owned(),
+        channel_id: event.fingerprint.clone(),
+        text: String::new(),
+        payload,
+    };
+    queue(tx, event, seq, outgoing, format!("{service}:dlv-{seq}"))?;
+    Ok(())
+}
+
+/// What a pending delivery does: a message to a route's channel, or an upstream action.
+struct Outgoing {
+    kind: DeliveryKind,
+    route_id: String,
+    channel: String,
+    channel_id: String,
+    text: String,
+    payload: serde_json::Value,
+}
+
+/// Writes a pending delivery, due now, and notes `action` on the event; returns its id.
+fn queue(
+    tx: &WriteTx<'_>,
+    event: &mut EventRecord,
+    seq: u64,
+    out: Outgoing,
+    action: String,
+) -> Result<String, StoreError> {
     let now = clock::now_ms();
     let delivery = DeliveryRecord {
         id: format!("dlv-{seq}"),
@@ -434,13 +449,13 @@ fn queue_action(
         org_id: event.org_id.clone(),
         event_id: event.id.clone(),
         event_type: event.event_type.clone(),
-        kind,
-        payload,
+        kind: out.kind,
+        payload: out.payload,
         result: None,
-        route_id: String::new(),
-        channel: service.to_owned(),
-        channel_id: event.fingerprint.clone(),
-        text: String::new(),
+        route_id: out.route_id,
+        channel: out.channel,
+        channel_id: out.channel_id,
+        text: out.text,
         status: DeliveryStatus::Pending,
         attempts: 0,
         last_error: None,
@@ -449,8 +464,8 @@ fn queue_action(
         delivered_at_ms: None,
     };
     outbox::put(tx, None, &delivery)?;
-    event.actions.push(format!("{service}:{}", delivery.id));
-    Ok(())
+    event.actions.push(action);
+    Ok(delivery.id)
 }
 
 fn audit_action(
