@@ -233,7 +233,6 @@ fn under_concurrent_load_every_message_is_sent_exactly_once() {
     }
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(chat.messages().len(), 240, "a message was sent twice");
-    assert_eq!(s.audit_entries("notification.sent").len(), 100, "the audit page holds 100");
     let total = s.get("/api/audit?action=notification.sent&limit=1").json()["total"].clone();
     assert_eq!(total, 240);
 }

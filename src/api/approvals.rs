@@ -76,12 +76,7 @@ pub async fn vote(
     };
     let user =
         input.user_id.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| req.actor().to_owned());
-    if user.len() > 128 || user.chars().any(char::is_control) {
-        return Err(ApiError::InvalidField {
-            field: "userId".into(),
-            reason: "must be at most 128 bytes without control characters".into(),
-        });
-    }
+    body::short_text("userId", &user, 128)?;
     let org = org_of(app, scope, token)?;
     let token = token.to_owned();
     let policy = app.policy();

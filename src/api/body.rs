@@ -100,6 +100,19 @@ impl Query {
         self.get(name).ok_or_else(|| ApiError::MissingField(name.to_owned()))
     }
 
+    /// `limit`: `default` when absent, else 1 to `max` (400 `INVALID_PARAMETER` otherwise).
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.int("limit")? {
+            None => Ok(default),
+            Some(n) => usize::try_from(n).ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                ApiError::InvalidParameter {
+                    name: "limit",
+                    reason: format!("must be between 1 and {max}"),
+                }
+            }),
+        }
+    }
+
     /// An integer parameter; 400 `INVALID_PARAMETER` when it is not one.
     pub fn int(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
         self.get(name)
@@ -111,6 +124,18 @@ impl Query {
             })
             .transpose()
     }
+}
+
+/// A short label from a body (an actor, a channel id): at most `max` bytes, no control
+/// characters; else 400 `INVALID_FIELD` naming `field`.
+pub fn short_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::InvalidField {
+            field: field.to_owned(),
+            reason: format!("must be at most {max} bytes without control characters"),
+        });
+    }
+    Ok(())
 }
 
 /// Percent-decodes (and in query strings turns `+` into a space). Invalid escapes are kept as

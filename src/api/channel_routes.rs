@@ -68,12 +68,7 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
     for (field, value, max) in
         [("eventType", &event_type, MAX_PATTERN), ("channelId", &channel_id, MAX_CHANNEL_ID)]
     {
-        if value.len() > max || value.chars().any(char::is_control) {
-            return Err(ApiError::InvalidField {
-                field: field.into(),
-                reason: format!("must be at most {max} bytes without control characters"),
-            });
-        }
+        body::short_text(field, value, max)?;
     }
     let project_id = input.project_id.filter(|p| !p.trim().is_empty());
     let org = scope.write_org().to_owned();

@@ -8,8 +8,8 @@ use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::outbox;
 use crate::store::records::{DeliveryRecord, DeliveryStatus};
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
 
 pub fn view(d: &DeliveryRecord) -> Value {
     json!({
@@ -39,14 +39,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
             })
         })
         .transpose()?;
-    let limit = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::InvalidParameter {
-            name: "limit",
-            reason: format!("must be between 1 and {MAX_LIMIT}"),
-        });
-    }
-    let limit = usize::try_from(limit).unwrap_or(0);
+    let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (page, total) = outbox::list(&app.store.read()?, scope.write_org(), status, limit)?;
     let views: Vec<Value> = page.iter().map(view).collect();
     Ok(Response::ok(&json!({ "deliveries": views, "total": total })))
@@ -73,7 +66,7 @@ pub async fn retry(
             if before.status != DeliveryStatus::Dead {
                 return Err(ApiError::InvalidState(format!(
                     "Delivery {id} is {}; only a dead delivery can be retried",
-                    serde_json::to_value(before.status).unwrap_or_default().as_str().unwrap_or("")
+                    before.status.as_str()
                 )));
             }
             let mut after = before.clone();

@@ -10,8 +10,8 @@ use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::incidents;
 use crate::store::records::{IncidentRecord, IncidentStatus};
 
-const DEFAULT_LIMIT: i64 = 25;
-const MAX_LIMIT: i64 = 100;
+const DEFAULT_LIMIT: usize = 25;
+const MAX_LIMIT: usize = 100;
 
 fn view(i: &IncidentRecord) -> Value {
     json!({
@@ -42,13 +42,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
         });
     }
     let project = req.query.get("project");
-    let limit = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::InvalidParameter {
-            name: "limit",
-            reason: format!("must be between 1 and {MAX_LIMIT}"),
-        });
-    }
+    let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let keep = |i: &IncidentRecord| {
         i.status == status
             && severity.is_none_or(|s| i.severity == s)
@@ -56,12 +50,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
                 i.project_id.as_deref() == Some(p) || i.source_project.as_deref() == Some(p)
             })
     };
-    let (page, total) = incidents::list(
-        &app.store.read()?,
-        scope.write_org(),
-        keep,
-        usize::try_from(limit).unwrap_or(25),
-    )?;
+    let (page, total) = incidents::list(&app.store.read()?, scope.write_org(), keep, limit)?;
     let views: Vec<Value> = page.iter().map(view).collect();
     Ok(Response::ok(&json!({ "incidents": views, "total": total })))
 }
@@ -83,12 +72,7 @@ pub async fn acknowledge(
         .acknowledged_by
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| req.actor().to_owned());
-    if by.len() > 128 || by.chars().any(char::is_control) {
-        return Err(ApiError::InvalidField {
-            field: "acknowledgedBy".into(),
-            reason: "must be at most 128 bytes without control characters".into(),
-        });
-    }
+    body::short_text("acknowledgedBy", &by, 128)?;
     let not_found = || ApiError::IncidentNotFound(id.to_owned());
     let seq = incidents::parse_id(id).ok_or_else(not_found)?;
     let org = scope.write_org().to_owned();
@@ -99,10 +83,9 @@ pub async fn acknowledge(
             let mut incident = incidents::get(tx, &org, seq)?
                 .ok_or_else(|| ApiError::IncidentNotFound(id.clone()))?;
             if incident.status != IncidentStatus::Open {
-                let state = serde_json::to_value(incident.status).unwrap_or_default();
                 return Err(ApiError::InvalidState(format!(
                     "Incident {id} is {}; only an open incident can be acknowledged",
-                    state.as_str().unwrap_or("")
+                    incident.status.as_str()
                 )));
             }
             let now = clock::now_ms();

@@ -30,13 +30,13 @@ use crate::upstream::{self, UpstreamError};
 const LISTED: [&str; 8] =
     ["pagerduty", "linear", "sentry", "slack", "github", "discord", "telegram", "whatsapp"];
 const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack";
-const DEFAULT_LIMIT: i64 = 25;
-const MAX_LIMIT: i64 = 100;
+const DEFAULT_LIMIT: usize = 25;
+const MAX_LIMIT: usize = 100;
 
 /// The outcome of each org's last call to each integration.
 #[derive(Default)]
 pub struct Health {
-    calls: Mutex<HashMap<(String, &'static str), LastCall>>,
+    calls: Mutex<HashMap<(String, String), LastCall>>,
 }
 
 #[derive(Clone, Default)]
@@ -48,7 +48,7 @@ struct LastCall {
 impl Health {
     fn record<T>(&self, org: &str, name: &'static str, result: &Result<T, UpstreamError>) {
         let Ok(mut calls) = self.calls.lock() else { return };
-        let entry = calls.entry((org.to_owned(), name)).or_default();
+        let entry = calls.entry((org.to_owned(), name.to_owned())).or_default();
         match result {
             Ok(_) => {
                 entry.last_sync_ms = Some(clock::now_ms());
@@ -60,17 +60,13 @@ impl Health {
 
     fn forget(&self, org: &str, name: &str) {
         if let Ok(mut calls) = self.calls.lock() {
-            calls.retain(|(o, n), _| !(o == org && *n == name));
+            calls.remove(&(org.to_owned(), name.to_owned()));
         }
     }
 
     fn get(&self, org: &str, name: &str) -> LastCall {
         let calls = self.calls.lock().ok();
-        calls
-            .and_then(|c| {
-                c.iter().find(|((o, n), _)| o == org && *n == name).map(|(_, v)| v.clone())
-            })
-            .unwrap_or_default()
+        calls.and_then(|c| c.get(&(org.to_owned(), name.to_owned())).cloned()).unwrap_or_default()
     }
 }
 
@@ -203,14 +199,8 @@ where
 }
 
 fn limit(req: &Request) -> Result<u32, ApiError> {
-    let limit = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::InvalidParameter {
-            name: "limit",
-            reason: format!("must be between 1 and {MAX_LIMIT}"),
-        });
-    }
-    Ok(u32::try_from(limit).unwrap_or(25))
+    let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
+    Ok(u32::try_from(limit).unwrap_or(u32::MAX))
 }
 
 fn secret(cfg: &BTreeMap<String, String>, key: &str) -> Option<Secret> {

@@ -61,6 +61,8 @@ pub struct App {
     pub outbox: Arc<Outbox>,
     /// Whether each org's last call to each integration failed.
     integrations: integrations::Health,
+    /// The engine's settings, derived once from `settings`.
+    policy: Policy,
     list_cache: cache::ResponseCache<agents::ListKey>,
     /// Bumped after every commit that recorded events: wakes the event streams.
     events_committed: watch::Sender<u64>,
@@ -77,6 +79,7 @@ impl App {
     pub fn with_settings(store: Store, search: Arc<Search>, settings: Settings) -> Self {
         let upstream = Upstream::new(settings.upstream_timeout);
         let outbox = Arc::new(Outbox::new(store.clone(), settings.clone(), upstream.clone()));
+        let policy = policy_of(&settings);
         Self {
             store,
             search,
@@ -85,6 +88,7 @@ impl App {
             started: Instant::now(),
             outbox,
             integrations: integrations::Health::default(),
+            policy,
             list_cache: cache::ResponseCache::default(),
             events_committed: watch::Sender::new(0),
             closing: watch::Sender::new(false),
@@ -114,15 +118,7 @@ impl App {
 
     /// The engine's settings.
     pub fn policy(&self) -> Policy {
-        let ttl = i64::try_from(self.settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
-        let env_has = |name: &str, key: &str| {
-            self.settings.env_config(name).is_some_and(|keys| keys.iter().any(|(k, _)| k == key))
-        };
-        Policy {
-            approval_ttl_ms: ttl,
-            env_linear: env_has("linear", "apiKey"),
-            env_pagerduty_routing_key: env_has("pagerduty", "routingKey"),
-        }
+        self.policy
     }
 
     /// Call after a commit that recorded events (and maybe deliveries).
@@ -175,6 +171,20 @@ impl App {
         .await
         .map_err(|e| ApiError::Internal(format!("index cleanup failed: {e}")))??;
         Ok(pruned)
+    }
+}
+
+/// The engine's settings: the approval lifetime, and which level-3 actions the environment
+/// configures for org `default`.
+fn policy_of(settings: &Settings) -> Policy {
+    let ttl = i64::try_from(settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
+    let env_has = |name: &str, key: &str| {
+        settings.env_config(name).is_some_and(|keys| keys.iter().any(|(k, _)| k == key))
+    };
+    Policy {
+        approval_ttl_ms: ttl,
+        env_linear: env_has("linear", "apiKey"),
+        env_pagerduty_routing_key: env_has("pagerduty", "routingKey"),
     }
 }
 
