@@ -6,6 +6,8 @@
 //! - [`api`]: the router and one module per resource, free of hyper types;
 //! - [`engine`]: inbound webhooks into normalized events, signatures;
 //! - [`upstream`]: outbound calls to GitHub and the other services (ureq);
+//! - [`sched`]: the scheduler's runtime and task actions (tokio-cron-scheduler);
+//! - [`metrics`]: request counters for `/metrics`;
 //! - [`store`]: redb, the only source of truth, with group commit and the audit hash chain;
 //! - [`search`]: tantivy indexes derived from the store (audit filters and full-text `q`);
 //! - [`settings`]: what the server reads from its environment;
@@ -17,6 +19,8 @@ pub mod clock;
 pub mod engine;
 pub mod http;
 pub mod ids;
+pub mod metrics;
+pub mod sched;
 pub mod search;
 pub mod settings;
 pub mod store;

@@ -65,6 +65,12 @@ pub struct Settings {
     pub stream_keepalive: Duration,
     /// `SPAR_APPROVAL_TTL_MS`: how long an approval token stays valid (30 minutes).
     pub approval_ttl: Duration,
+    /// `AUDIT_RETENTION_DAYS` (or `spar serve --audit-retention-days`): what `audit-cleanup`
+    /// keeps (365 days).
+    pub audit_retention_days: u32,
+    /// `SPAR_SCHEDULER_TIME_SCALE`, for tests only: interval tasks run this many times faster
+    /// (a 10 s task every second at 10). Cron tasks are not scaled. Default 1.
+    pub scheduler_time_scale: u32,
 }
 
 /// Environment variables that configure a channel or integration of org `default`:
@@ -112,6 +118,8 @@ impl Default for Settings {
             outbox_backoff: Duration::from_secs(3),
             stream_keepalive: Duration::from_secs(30),
             approval_ttl: Duration::from_secs(30 * 60),
+            audit_retention_days: 365,
+            scheduler_time_scale: 1,
         }
     }
 }
@@ -134,6 +142,13 @@ impl Settings {
             Some(ms) => match ms.parse::<u64>() {
                 Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
                 _ => Err(format!("{name}={ms:?} is not a positive number of milliseconds")),
+            },
+        };
+        let positive = |name: &str, default: u32| match text(name) {
+            None => Ok(default),
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{name}={n:?} is not a positive whole number")),
             },
         };
         let url = |name: &str, default: String| {
@@ -169,6 +184,11 @@ impl Settings {
             outbox_backoff: millis("SPAR_OUTBOX_BACKOFF_MS", defaults.outbox_backoff)?,
             stream_keepalive: millis("SPAR_STREAM_KEEPALIVE_MS", defaults.stream_keepalive)?,
             approval_ttl: millis("SPAR_APPROVAL_TTL_MS", defaults.approval_ttl)?,
+            audit_retention_days: positive("AUDIT_RETENTION_DAYS", defaults.audit_retention_days)?,
+            scheduler_time_scale: positive(
+                "SPAR_SCHEDULER_TIME_SCALE",
+                defaults.scheduler_time_scale,
+            )?,
         })
     }
 

@@ -151,3 +151,44 @@ pub fn list(app: &App) -> Result<Response, ApiError> {
 pub async fn revoke(app: &App, name_or_prefix: &str) -> Result<Response, ApiError> {
     Ok(Response::ok(&revoke_key(&app.store, name_or_prefix).await?))
 }
+
+#[derive(Deserialize)]
+struct BackupBody {
+    out: Option<String>,
+}
+
+/// `POST /admin/backup {"out": "/abs/file"}`: writes a snapshot of the running store and
+/// streams its progress as JSON lines (`{"rows","total"}`, then `{"done":true,...}` or
+/// `{"error"}`), so `spar backup` can show progress for large stores.
+pub async fn backup(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let input: BackupBody = body::json(&req.body)?;
+    let out = std::path::PathBuf::from(body::required(input.out, "out")?);
+    if !out.is_absolute() {
+        return Err(ApiError::InvalidField {
+            field: "out".into(),
+            reason: "must be an absolute path".into(),
+        });
+    }
+    if out.exists() {
+        return Err(ApiError::InvalidState(format!(
+            "{} already exists: remove it or choose another --out",
+            out.display()
+        )));
+    }
+    let (lines, stream) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let line = |value: serde_json::Value| bytes::Bytes::from(format!("{value}\n"));
+        let mut progress = |rows: u64, total: u64| {
+            let _ = lines.blocking_send(line(json!({ "rows": rows, "total": total })));
+        };
+        let last = match store.backup_to(&out, &mut progress) {
+            Ok(copied) => json!({ "done": true, "rows": copied.rows, "bytes": copied.bytes }),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let _ = lines.blocking_send(line(last));
+    });
+    let mut response = Response::empty(200).with_header("content-type", "application/x-ndjson");
+    response.stream = Some(stream);
+    Ok(response)
+}

@@ -99,6 +99,11 @@ pub enum ApiError {
         status: u16,
         body: Value,
     },
+    // Scheduler (contract 10).
+    InvalidSchedule(String),
+    TaskAlreadyExists(String),
+    TaskNotFound(String),
+    TaskRunning(String),
     // Orgs, memory and identity (contract 11).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -130,7 +135,8 @@ impl ApiError {
             | Self::DeliveryNotFound(_)
             | Self::ApprovalNotFound(_)
             | Self::IncidentNotFound(_)
-            | Self::ApiKeyNotFound(_) => 404,
+            | Self::ApiKeyNotFound(_)
+            | Self::TaskNotFound(_) => 404,
             Self::ApprovalExpired(_) => 410,
             Self::MethodNotAllowed(_) => 405,
             Self::UnsupportedMediaType => 415,
@@ -153,7 +159,8 @@ impl ApiError {
             | Self::ChannelDisabled(_)
             | Self::InvalidIntegration(_)
             | Self::IntegrationNotConfigured(_)
-            | Self::UnknownLabel(_) => 400,
+            | Self::UnknownLabel(_)
+            | Self::InvalidSchedule(_) => 400,
             Self::Unauthorized
             | Self::MissingSignature(_)
             | Self::InvalidSignature
@@ -167,7 +174,9 @@ impl ApiError {
             | Self::AlreadyLinked(_)
             | Self::ProjectAlreadyExists(_)
             | Self::RouteAlreadyExists(_)
-            | Self::ApiKeyExists(_) => 409,
+            | Self::ApiKeyExists(_)
+            | Self::TaskAlreadyExists(_)
+            | Self::TaskRunning(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
             Self::ShuttingDown => 503,
@@ -229,6 +238,10 @@ impl ApiError {
             Self::Spike { error, .. } => error,
             Self::Potpie { .. } => "POTPIE",
             Self::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
+            Self::InvalidSchedule(_) => "INVALID_SCHEDULE",
+            Self::TaskAlreadyExists(_) => "TASK_ALREADY_EXISTS",
+            Self::TaskNotFound(_) => "TASK_NOT_FOUND",
+            Self::TaskRunning(_) => "TASK_RUNNING",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
             Self::ShuttingDown => "SHUTTING_DOWN",
@@ -386,6 +399,12 @@ impl fmt::Display for ApiError {
             Self::Spike { message, .. } => write!(f, "{message}"),
             Self::Potpie { body, .. } => write!(f, "{body}"),
             Self::ApiKeyNotFound(what) => write!(f, "No active API key named or prefixed '{what}'"),
+            Self::InvalidSchedule(why) => write!(f, "{why}"),
+            Self::TaskAlreadyExists(name) => write!(f, "Task '{name}' already exists"),
+            Self::TaskNotFound(_) => write!(f, "Task not found"),
+            Self::TaskRunning(name) => {
+                write!(f, "Task '{name}' is running; wait for the run to finish")
+            }
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }

@@ -64,6 +64,13 @@ impl Health {
         }
     }
 
+    /// `(org, integration)` whose last call failed.
+    pub fn failing(&self) -> Vec<(String, String)> {
+        let calls = self.calls.lock().ok();
+        let failing = calls.iter().flat_map(|c| c.iter()).filter(|(_, call)| call.error.is_some());
+        failing.map(|(key, _)| key.clone()).collect()
+    }
+
     fn get(&self, org: &str, name: &str) -> LastCall {
         let calls = self.calls.lock().ok();
         calls.and_then(|c| c.get(&(org.to_owned(), name.to_owned())).cloned()).unwrap_or_default()

@@ -19,10 +19,13 @@ mod identity;
 mod incidents;
 mod integrations;
 mod memory;
+mod metrics;
+mod openapi;
 mod orgs;
 mod potpie;
 mod projects;
 pub mod routes;
+mod scheduler;
 mod scope;
 mod spike;
 mod webhooks;
@@ -68,6 +71,10 @@ pub struct App {
     events_committed: watch::Sender<u64>,
     /// Turns true when the server shuts down: ends event streams and background workers.
     closing: watch::Sender<bool>,
+    /// The scheduler's shared state (its runtime is started by [`App::start_workers`]).
+    pub scheduler: crate::sched::Scheduler,
+    /// Request, webhook and rate-limit counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -80,7 +87,10 @@ impl App {
         let upstream = Upstream::new(settings.upstream_timeout);
         let outbox = Arc::new(Outbox::new(store.clone(), settings.clone(), upstream.clone()));
         let policy = policy_of(&settings);
+        let scheduler = crate::sched::Scheduler::new(settings.scheduler_time_scale);
         Self {
+            scheduler,
+            metrics: crate::metrics::Metrics::default(),
             store,
             search,
             upstream,
@@ -129,9 +139,15 @@ impl App {
         }
     }
 
-    /// Starts the background workers (the outbox). Needs a tokio runtime.
-    pub fn start_workers(&self) {
+    /// Starts the background workers (the outbox and the scheduler). Needs a tokio runtime.
+    pub fn start_workers(self: &Arc<Self>) {
         tokio::spawn(Arc::clone(&self.outbox).run(self.closing.subscribe()));
+        tokio::spawn(crate::sched::run(Arc::clone(self), self.closing.subscribe()));
+    }
+
+    /// `(org, integration)` pairs whose last upstream call failed.
+    pub fn integration_errors(&self) -> Vec<(String, String)> {
+        self.integrations.failing()
     }
 
     /// Ends event streams and stops the workers.
@@ -289,6 +305,9 @@ pub async fn handle(app: &App, req: Request) -> Response {
 async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
     match req.endpoint {
         Endpoint::Health => return Ok(health::get(app)),
+        Endpoint::Metrics => return metrics::prometheus(app),
+        Endpoint::ApiMetrics => return metrics::json_view(app),
+        Endpoint::OpenApi => return Ok(openapi::get()),
         // Webhooks resolve their org themselves (`?orgId=`, header, repository; contract 7).
         Endpoint::GithubWebhook => return webhooks::github(app, &req).await,
         Endpoint::SentryWebhook => return webhooks::sentry(app, &req).await,
@@ -314,6 +333,7 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::AdminCreateKey => return admin::create(app, &req).await,
         Endpoint::AdminListKeys => return admin::list(app),
         Endpoint::AdminRevokeKey(ref key) => return admin::revoke(app, key).await,
+        Endpoint::AdminBackup => return admin::backup(app, &req).await,
         // Contract 2.4: the integration routes need `x-org-id`.
         e if e.needs_org_header() && req.org_header.is_none() => {
             return Err(ApiError::MissingOrgId);
@@ -348,7 +368,17 @@ async fn dispatch(app: &App, req: Request) -> Result<Response, ApiError> {
         Endpoint::DeleteProject(id) => projects::delete(app, &scope, &req, id).await,
         Endpoint::GithubWebhook => webhooks::github(app, &req).await,
         Endpoint::SentryWebhook => webhooks::sentry(app, &req).await,
-        Endpoint::AdminCreateKey
+        Endpoint::ListTasks => scheduler::list(app, &scope),
+        Endpoint::CreateTask => scheduler::create(app, &scope, &req).await,
+        Endpoint::PauseTask(name) => scheduler::set_enabled(app, &scope, &req, name, false).await,
+        Endpoint::ResumeTask(name) => scheduler::set_enabled(app, &scope, &req, name, true).await,
+        Endpoint::RunTask(name) => scheduler::run(app, &scope, name).await,
+        Endpoint::DeleteTask(name) => scheduler::delete(app, &scope, &req, name).await,
+        Endpoint::Metrics
+        | Endpoint::ApiMetrics
+        | Endpoint::OpenApi
+        | Endpoint::AdminBackup
+        | Endpoint::AdminCreateKey
         | Endpoint::AdminListKeys
         | Endpoint::AdminRevokeKey(_)
         | Endpoint::SpikeAvailable

@@ -5,6 +5,12 @@
 //! | method | path | endpoint |
 //! |---|---|---|
 //! | GET | `/health` | [`Endpoint::Health`] |
+//! | GET | `/metrics` (Prometheus text) | [`Endpoint::Metrics`] |
+//! | GET | `/openapi.json` | [`Endpoint::OpenApi`] |
+//! | GET | `/api/metrics` | [`Endpoint::ApiMetrics`] |
+//! | GET, POST | `/api/scheduler` | [`Endpoint::ListTasks`], [`Endpoint::CreateTask`] |
+//! | DELETE | `/api/scheduler/:name` | [`Endpoint::DeleteTask`] |
+//! | POST | `/api/scheduler/:name/pause`, `/resume`, `/run` | [`Endpoint::PauseTask`], [`Endpoint::ResumeTask`], [`Endpoint::RunTask`] |
 //! | GET | `/api/agent-types` | [`Endpoint::AgentTypes`] |
 //! | GET, POST | `/api/agents` | [`Endpoint::ListAgents`], [`Endpoint::CreateAgent`] |
 //! | GET, DELETE | `/api/agents/:id` | [`Endpoint::GetAgent`], [`Endpoint::DeleteAgent`] |
@@ -56,6 +62,7 @@
 //! | GET, PUT, DELETE | `/api/v1/integrations/schema/:id` (Potpie) | [`Endpoint::PotpieSchemaGet`], [`Endpoint::PotpieSchemaPut`], [`Endpoint::PotpieSchemaDelete`] |
 //! | GET, POST | `/admin/api-keys` (admin listener only) | [`Endpoint::AdminListKeys`], [`Endpoint::AdminCreateKey`] |
 //! | DELETE | `/admin/api-keys/:name-or-prefix` (admin listener only) | [`Endpoint::AdminRevokeKey`] |
+//! | POST | `/admin/backup` (admin listener only) | [`Endpoint::AdminBackup`] |
 //!
 //! Paths are matched segment by segment after percent-decoding. Empty segments (`//api`) and
 //! dot segments (`/api/../api`) match nothing: Spar never resolves them.
@@ -107,153 +114,113 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Health,
-    AgentTypes,
-    ListAgents,
-    CreateAgent,
-    GetAgent(String),
-    DeleteAgent(String),
-    AgentAction(String),
-    ListOrgs,
-    CreateOrg,
-    GetOrg(String),
-    ListAudit,
-    VerifyAudit,
-    MemoryStats,
-    AddMemory,
-    SearchMemory,
-    GetIdentity,
-    RegisterIdentity,
-    GetProjectLink,
-    LinkProject,
-    UnlinkProject,
-    ListProjects,
-    CreateProject,
-    GetProject(String),
-    DeleteProject(String),
-    GithubWebhook,
-    ListRoutes,
-    CreateRoute,
-    DeleteRoute(String),
-    ListChannels,
-    ConfigureChannel,
-    ReconnectChannel(String),
-    ListDeliveries,
-    RetryDelivery(String),
-    GetApproval(String),
-    VoteApproval(String),
-    EventStream,
-    IntegrationStatus,
-    ConfigureIntegration,
-    PagerDutyOnCall,
-    PagerDutyIncidents,
-    PagerDutyAcknowledge(String),
-    LinearTeams,
-    LinearIssues,
-    LinearCreateIssue,
-    SentryIssues,
-    SentryWebhook,
-    ListIncidents,
-    AcknowledgeIncident(String),
-    AdminCreateKey,
-    AdminListKeys,
-    AdminRevokeKey(String),
-    SpikeAvailable,
-    SpikeCreate,
-    SpikeList,
-    SpikeGet(String),
-    SpikeArchive(String),
-    SpikeIngest(String),
-    PotpieSave,
-    PotpieCreate,
-    PotpieConnected,
-    PotpieList,
-    PotpieGet(String),
-    PotpieDelete(String),
-    PotpieStatus(String),
-    PotpieSchemaList,
-    PotpieSchemaGet(String),
-    PotpieSchemaPut(String),
-    PotpieSchemaDelete(String),
+/// Declares [`Endpoint`], its [`Endpoint::name`] and [`Endpoint::NAMES`] from one list, so a new
+/// endpoint cannot be left out of the names (which metrics and the OpenAPI document use).
+macro_rules! endpoints {
+    ($( $variant:ident $(($arg:ty))? => $name:literal, )*) => {
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Endpoint {
+            $( $variant $(($arg))?, )*
+        }
+
+        impl Endpoint {
+            /// Every endpoint's stable name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$( $name ),*];
+
+            /// A stable name for logs, metrics and the OpenAPI document's `operationId`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( endpoints!(@pattern $variant $(($arg))?) => $name, )*
+                }
+            }
+        }
+    };
+    (@pattern $variant:ident ($arg:ty)) => { Self::$variant(_) };
+    (@pattern $variant:ident) => { Self::$variant };
+}
+
+endpoints! {
+    Health => "health",
+    AgentTypes => "agent_types",
+    ListAgents => "list_agents",
+    CreateAgent => "create_agent",
+    GetAgent(String) => "get_agent",
+    DeleteAgent(String) => "delete_agent",
+    AgentAction(String) => "agent_action",
+    ListOrgs => "list_orgs",
+    CreateOrg => "create_org",
+    GetOrg(String) => "get_org",
+    ListAudit => "list_audit",
+    VerifyAudit => "verify_audit",
+    MemoryStats => "memory_stats",
+    AddMemory => "add_memory",
+    SearchMemory => "search_memory",
+    GetIdentity => "get_identity",
+    RegisterIdentity => "register_identity",
+    GetProjectLink => "get_project_link",
+    LinkProject => "link_project",
+    UnlinkProject => "unlink_project",
+    ListProjects => "list_projects",
+    CreateProject => "create_project",
+    GetProject(String) => "get_project",
+    DeleteProject(String) => "delete_project",
+    GithubWebhook => "github_webhook",
+    ListRoutes => "list_routes",
+    CreateRoute => "create_route",
+    DeleteRoute(String) => "delete_route",
+    ListChannels => "list_channels",
+    ConfigureChannel => "configure_channel",
+    ReconnectChannel(String) => "reconnect_channel",
+    ListDeliveries => "list_deliveries",
+    RetryDelivery(String) => "retry_delivery",
+    GetApproval(String) => "get_approval",
+    VoteApproval(String) => "vote_approval",
+    EventStream => "event_stream",
+    IntegrationStatus => "integration_status",
+    ConfigureIntegration => "configure_integration",
+    PagerDutyOnCall => "pagerduty_oncall",
+    PagerDutyIncidents => "pagerduty_incidents",
+    PagerDutyAcknowledge(String) => "pagerduty_acknowledge",
+    LinearTeams => "linear_teams",
+    LinearIssues => "linear_issues",
+    LinearCreateIssue => "linear_create_issue",
+    SentryIssues => "sentry_issues",
+    SentryWebhook => "sentry_webhook",
+    ListIncidents => "list_incidents",
+    AcknowledgeIncident(String) => "acknowledge_incident",
+    AdminCreateKey => "admin_create_key",
+    AdminListKeys => "admin_list_keys",
+    AdminRevokeKey(String) => "admin_revoke_key",
+    SpikeAvailable => "spike_available",
+    SpikeCreate => "spike_create",
+    SpikeList => "spike_list",
+    SpikeGet(String) => "spike_get",
+    SpikeArchive(String) => "spike_archive",
+    SpikeIngest(String) => "spike_ingest",
+    PotpieSave => "potpie_save",
+    PotpieCreate => "potpie_create",
+    PotpieConnected => "potpie_connected",
+    PotpieList => "potpie_list",
+    PotpieGet(String) => "potpie_get",
+    PotpieDelete(String) => "potpie_delete",
+    PotpieStatus(String) => "potpie_status",
+    PotpieSchemaList => "potpie_schema_list",
+    PotpieSchemaGet(String) => "potpie_schema_get",
+    PotpieSchemaPut(String) => "potpie_schema_put",
+    PotpieSchemaDelete(String) => "potpie_schema_delete",
+    Metrics => "metrics",
+    ApiMetrics => "api_metrics",
+    OpenApi => "openapi",
+    ListTasks => "list_tasks",
+    CreateTask => "create_task",
+    PauseTask(String) => "pause_task",
+    ResumeTask(String) => "resume_task",
+    RunTask(String) => "run_task",
+    DeleteTask(String) => "delete_task",
+    AdminBackup => "admin_backup",
 }
 
 impl Endpoint {
-    /// A stable name for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Health => "health",
-            Self::AgentTypes => "agent_types",
-            Self::ListAgents => "list_agents",
-            Self::CreateAgent => "create_agent",
-            Self::GetAgent(_) => "get_agent",
-            Self::DeleteAgent(_) => "delete_agent",
-            Self::AgentAction(_) => "agent_action",
-            Self::ListOrgs => "list_orgs",
-            Self::CreateOrg => "create_org",
-            Self::GetOrg(_) => "get_org",
-            Self::ListAudit => "list_audit",
-            Self::VerifyAudit => "verify_audit",
-            Self::MemoryStats => "memory_stats",
-            Self::AddMemory => "add_memory",
-            Self::SearchMemory => "search_memory",
-            Self::GetIdentity => "get_identity",
-            Self::RegisterIdentity => "register_identity",
-            Self::GetProjectLink => "get_project_link",
-            Self::LinkProject => "link_project",
-            Self::UnlinkProject => "unlink_project",
-            Self::ListProjects => "list_projects",
-            Self::CreateProject => "create_project",
-            Self::GetProject(_) => "get_project",
-            Self::DeleteProject(_) => "delete_project",
-            Self::GithubWebhook => "github_webhook",
-            Self::ListRoutes => "list_routes",
-            Self::CreateRoute => "create_route",
-            Self::DeleteRoute(_) => "delete_route",
-            Self::ListChannels => "list_channels",
-            Self::ConfigureChannel => "configure_channel",
-            Self::ReconnectChannel(_) => "reconnect_channel",
-            Self::ListDeliveries => "list_deliveries",
-            Self::RetryDelivery(_) => "retry_delivery",
-            Self::GetApproval(_) => "get_approval",
-            Self::VoteApproval(_) => "vote_approval",
-            Self::EventStream => "event_stream",
-            Self::IntegrationStatus => "integration_status",
-            Self::ConfigureIntegration => "configure_integration",
-            Self::PagerDutyOnCall => "pagerduty_oncall",
-            Self::PagerDutyIncidents => "pagerduty_incidents",
-            Self::PagerDutyAcknowledge(_) => "pagerduty_acknowledge",
-            Self::LinearTeams => "linear_teams",
-            Self::LinearIssues => "linear_issues",
-            Self::LinearCreateIssue => "linear_create_issue",
-            Self::SentryIssues => "sentry_issues",
-            Self::SentryWebhook => "sentry_webhook",
-            Self::ListIncidents => "list_incidents",
-            Self::AcknowledgeIncident(_) => "acknowledge_incident",
-            Self::AdminCreateKey => "admin_create_key",
-            Self::AdminListKeys => "admin_list_keys",
-            Self::AdminRevokeKey(_) => "admin_revoke_key",
-            Self::SpikeAvailable => "spike_available",
-            Self::SpikeCreate => "spike_create",
-            Self::SpikeList => "spike_list",
-            Self::SpikeGet(_) => "spike_get",
-            Self::SpikeArchive(_) => "spike_archive",
-            Self::SpikeIngest(_) => "spike_ingest",
-            Self::PotpieSave => "potpie_save",
-            Self::PotpieCreate => "potpie_create",
-            Self::PotpieConnected => "potpie_connected",
-            Self::PotpieList => "potpie_list",
-            Self::PotpieGet(_) => "potpie_get",
-            Self::PotpieDelete(_) => "potpie_delete",
-            Self::PotpieStatus(_) => "potpie_status",
-            Self::PotpieSchemaList => "potpie_schema_list",
-            Self::PotpieSchemaGet(_) => "potpie_schema_get",
-            Self::PotpieSchemaPut(_) => "potpie_schema_put",
-            Self::PotpieSchemaDelete(_) => "potpie_schema_delete",
-        }
-    }
-
     /// Largest body this endpoint accepts (contract 2.2: webhooks 5 MiB, the rest 1 MiB).
     pub fn body_limit(&self) -> usize {
         if self.is_webhook() { 5 * 1024 * 1024 } else { 1024 * 1024 }
@@ -389,6 +356,30 @@ pub fn route(method: Method, path: &Path) -> Result<Endpoint, ApiError> {
     let method = if method == Head { Get } else { method };
     let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs.as_slice() {
         ["health"] => (matches!(method, Get).then_some(Endpoint::Health), &[Get, Head]),
+        ["metrics"] => (matches!(method, Get).then_some(Endpoint::Metrics), &[Get, Head]),
+        ["openapi.json"] => (matches!(method, Get).then_some(Endpoint::OpenApi), &[Get, Head]),
+        ["api", "metrics"] => (matches!(method, Get).then_some(Endpoint::ApiMetrics), &[Get, Head]),
+        ["api", "scheduler"] => (
+            match method {
+                Get => Some(Endpoint::ListTasks),
+                Post => Some(Endpoint::CreateTask),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["api", "scheduler", name] => {
+            (matches!(method, Delete).then(|| Endpoint::DeleteTask((*name).to_owned())), &[Delete])
+        }
+        ["api", "scheduler", name, verb @ ("pause" | "resume" | "run")] => {
+            let name = (*name).to_owned();
+            let endpoint = match *verb {
+                "pause" => Endpoint::PauseTask(name),
+                "resume" => Endpoint::ResumeTask(name),
+                _ => Endpoint::RunTask(name),
+            };
+            (matches!(method, Post).then_some(endpoint), &[Post])
+        }
+        ["admin", "backup"] => (matches!(method, Post).then_some(Endpoint::AdminBackup), &[Post]),
         ["api", "agent-types"] => {
             (matches!(method, Get).then_some(Endpoint::AgentTypes), &[Get, Head])
         }

@@ -2,9 +2,11 @@
 //! variable.
 
 mod api_key;
+mod backup;
 mod reindex;
 mod replay;
 mod serve;
+mod target;
 mod verify_audit;
 
 use std::process::ExitCode;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     Serve(serve::ServeArgs),
     ApiKey(api_key::ApiKeyArgs),
+    Backup(backup::BackupArgs),
+    Restore(backup::RestoreArgs),
     Reindex(reindex::ReindexArgs),
     Replay(replay::ReplayArgs),
     VerifyAudit(verify_audit::VerifyAuditArgs),
@@ -39,6 +43,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::ApiKey(args) => api_key::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Reindex(args) => reindex::run(args),
         Command::Replay(args) => replay::run(args),
         Command::VerifyAudit(args) => verify_audit::run(args),

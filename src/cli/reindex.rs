@@ -37,18 +37,25 @@ pub fn run(args: ReindexArgs) -> ExitCode {
 
 fn reindex(args: ReindexArgs) -> Result<(), String> {
     let data_dir = data_dir(args.data_dir)?;
-    let store = open_stopped(&data_dir, "stop the server first: it keeps its indexes current")?;
-    let tx = store.read().map_err(|e| e.to_string())?;
-    let audit_total = audit::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
-    let memory_total = memory::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let audit = rebuild(&store, search::audit_dir(&data_dir), AuditStream::new(), audit_total)?;
-    let memory = rebuild(&store, search::memory_dir(&data_dir), MemoryStream::new(), memory_total)?;
+    let (audit, memory) = rebuild_indexes(&data_dir)?;
     println!(
         "reindexed {audit} audit entries and {memory} memory entries in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Rebuilds both indexes of a stopped data dir from its store, with progress bars; returns how
+/// many audit and memory entries they hold.
+pub(super) fn rebuild_indexes(data_dir: &std::path::Path) -> Result<(u64, u64), String> {
+    let store = open_stopped(data_dir, "stop the server first: it keeps its indexes current")?;
+    let tx = store.read().map_err(|e| e.to_string())?;
+    let audit_total = audit::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
+    let memory_total = memory::count_upto(&tx, u64::MAX).map_err(|e| e.to_string())?;
+    let audit = rebuild(&store, search::audit_dir(data_dir), AuditStream::new(), audit_total)?;
+    let memory = rebuild(&store, search::memory_dir(data_dir), MemoryStream::new(), memory_total)?;
+    Ok((audit, memory))
 }
 
 /// Rebuilds one index with its own progress bar; returns how many documents it holds.
@@ -67,20 +74,20 @@ fn rebuild<S: Stream>(
 }
 
 /// A one-line progress bar, redrawn when the percentage changes.
-struct Progress {
+pub(super) struct Progress {
     label: &'static str,
     total: u64,
     shown: Option<u64>,
 }
 
 impl Progress {
-    fn new(label: &'static str, total: u64) -> Self {
+    pub(super) fn new(label: &'static str, total: u64) -> Self {
         let mut p = Self { label, total, shown: None };
         p.show(0);
         p
     }
 
-    fn show(&mut self, done: u64) {
+    pub(super) fn show(&mut self, done: u64) {
         let pct = (done * 100).checked_div(self.total).unwrap_or(100).min(100);
         if self.shown == Some(pct) {
             return;
@@ -99,7 +106,7 @@ impl Progress {
         let _ = err.flush();
     }
 
-    fn finish(&mut self, done: u64) {
+    pub(super) fn finish(&mut self, done: u64) {
         self.shown = None;
         self.total = self.total.max(done);
         self.show(done);

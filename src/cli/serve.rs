@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// connections served at once [env SPAR_MAX_CONNECTIONS, default 1024]
     #[argh(option)]
     max_connections: Option<usize>,
+    /// days of audit trail the audit-cleanup task keeps [env AUDIT_RETENTION_DAYS, default 365]
+    #[argh(option)]
+    audit_retention_days: Option<u32>,
 }
 
 struct ServeConfig {
@@ -107,13 +110,20 @@ impl ServeConfig {
             max_connections,
             ..defaults
         };
+        let mut settings = Settings::from_env()?;
+        if let Some(days) = args.audit_retention_days {
+            if days == 0 {
+                return Err("--audit-retention-days must be at least 1".into());
+            }
+            settings.audit_retention_days = days;
+        }
         Ok(Self {
             data_dir: setting(args.data_dir, "SPAR_DATA_DIR", PathBuf::from("./spar-data"))?,
             host: setting(args.host, "HOST", "0.0.0.0".to_owned())?,
             port: setting(args.port, "PORT", 3000)?,
             json_logs,
             http,
-            settings: Settings::from_env()?,
+            settings,
         })
     }
 }

@@ -47,6 +47,8 @@ struct Parts {
     headline: String,
     subject: Option<String>,
     lines: Vec<(&'static str, String)>,
+    /// Free lines after the labelled ones (a report's summary).
+    body: Vec<String>,
     link: Option<String>,
 }
 
@@ -60,6 +62,10 @@ pub fn render(event: &EventRecord, channel: Channel, suggestion: Option<&str>) -
     for (label, value) in &parts.lines {
         out.push('\n');
         out.push_str(&format!("{}: {}", label, inline(channel, value)));
+    }
+    for line in &parts.body {
+        out.push('\n');
+        out.push_str(&inline(channel, line));
     }
     if let Some(link) = &parts.link {
         out.push('\n');
@@ -83,7 +89,13 @@ fn parts(event: &EventRecord) -> Parts {
         }
     };
     let kind = event.event_type.as_str();
-    if kind == "ci.push" {
+    let mut body = Vec::new();
+    if kind.starts_with("report.") {
+        // Scheduled reports (contract 10): the title, then one line per item.
+        put("Report", Some(event.title.clone()));
+        let items = d.get("lines").and_then(Value::as_array).into_iter().flatten();
+        body.extend(items.filter_map(Value::as_str).map(|l| format!("• {l}")));
+    } else if kind == "ci.push" {
         put("Branch", text("branch"));
         put("Author", text("author"));
         put("Commit", text("message"));
@@ -101,7 +113,7 @@ fn parts(event: &EventRecord) -> Parts {
         put("Severity", Some(event.severity.clone()));
         put("Count", d.get("count").map(|c| c.to_string().trim_matches('"').to_owned()));
     }
-    Parts { headline: event.event_type.clone(), subject, lines, link: text("url") }
+    Parts { headline: event.event_type.clone(), subject, lines, body, link: text("url") }
 }
 
 fn bold(channel: Channel, s: &str) -> String {
@@ -202,6 +214,17 @@ mod tests {
         assert_eq!(
             text,
             "ci.workflow_run.failure · acme/api\nWorkflow: CI\nBranch: main\nConclusion: failure\nhttps://x\n\nSuggestion: investigate"
+        );
+    }
+
+    #[test]
+    fn a_report_lists_its_lines() {
+        let mut e = event("report.digest", json!({"lines":["12 audit entries","3 × ci_event"]}));
+        e.project_id = None;
+        e.title = "Digest of org default, last 24 h".into();
+        assert_eq!(
+            render(&e, Channel::Whatsapp, None),
+            "report.digest\nReport: Digest of org default, last 24 h\n• 12 audit entries\n• 3 × ci_event"
         );
     }
 

@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod message;
 pub mod outbox;
 pub mod react;
+pub mod report;
 pub mod sentry;
 pub mod signature;
 pub mod spike;

@@ -38,8 +38,9 @@ pub async fn serve_request(
     let method = Method::parse(req.method().as_str());
     let origin = req.headers().get(header::ORIGIN).cloned();
     let uri_path = req.uri().path().to_owned();
-    let mut response = respond(&shared, peer, req, method, &request_id).await;
+    let (mut response, route) = respond(&shared, peer, req, method, &request_id).await;
     common_headers(&shared, &mut response, origin.as_ref(), &request_id);
+    shared.app.metrics.request(route, method.as_str(), response.status, started.elapsed());
     tracing::debug!(
         request_id,
         method = method.as_str(),
@@ -51,34 +52,36 @@ pub async fn serve_request(
     Ok(into_hyper(response))
 }
 
+/// The response, and the route name metrics count it under.
 async fn respond(
     shared: &Shared,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
     method: Method,
     request_id: &str,
-) -> Response {
+) -> (Response, &'static str) {
+    const UNMATCHED: &str = "unmatched";
     let Some(path) = Path::parse(req.uri().path()) else {
-        return ApiError::NotFound.into_response(request_id);
+        return (ApiError::NotFound.into_response(request_id), UNMATCHED);
     };
     if method == Method::Options {
-        return preflight(&path, req.headers(), request_id);
+        return (preflight(&path, req.headers(), request_id), "preflight");
     }
     let class = path.class();
     // The admin listener serves `/admin/*` only, and the public one never does.
     match (&shared.admin_token, class) {
         (Some(token), PathClass::Admin) => {
             if !same_secret(header_text(req.headers(), X_ADMIN_TOKEN).as_deref(), token) {
-                return ApiError::Unauthorized.into_response(request_id);
+                return (ApiError::Unauthorized.into_response(request_id), UNMATCHED);
             }
         }
         (Some(_), _) | (None, PathClass::Admin) => {
-            return ApiError::NotFound.into_response(request_id);
+            return (ApiError::NotFound.into_response(request_id), UNMATCHED);
         }
         (None, _) => {}
     }
     if class == PathClass::Api && !authorized(shared, req.headers()) {
-        return ApiError::Unauthorized.into_response(request_id);
+        return (ApiError::Unauthorized.into_response(request_id), "unauthorized");
     }
     let limiter = match class {
         PathClass::Api | PathClass::Potpie => shared.api_limiter.as_ref(),
@@ -86,25 +89,32 @@ async fn respond(
         PathClass::Admin | PathClass::Other => None,
     };
     let decision = limiter.map(|l| l.check(client_ip(shared, peer, req.headers())));
+    let mut route = UNMATCHED;
     let response = match decision {
         Some(Decision::Limited { retry_after_secs, .. }) => {
+            shared.app.metrics.rate_limited(class == PathClass::Webhook);
+            route = "rate_limited";
             ApiError::RateLimited { retry_after: retry_after_secs }.into_response(request_id)
         }
         _ => match routes::route(method, &path) {
-            Ok(endpoint) => match build_request(shared, endpoint, method, req, request_id).await {
-                Ok(request) => api::handle(&shared.app, request).await,
-                Err(e) => e.into_response(request_id),
-            },
+            Ok(endpoint) => {
+                route = endpoint.name();
+                match build_request(shared, endpoint, method, req, request_id).await {
+                    Ok(request) => api::handle(&shared.app, request).await,
+                    Err(e) => e.into_response(request_id),
+                }
+            }
             Err(e) => e.into_response(request_id),
         },
     };
-    match decision {
+    let response = match decision {
         Some(Decision::Allowed { limit, remaining }) => {
             with_limit_headers(response, limit, remaining)
         }
         Some(Decision::Limited { limit, .. }) => with_limit_headers(response, limit, 0),
         None => response,
-    }
+    };
+    (response, route)
 }
 
 fn with_limit_headers(response: Response, limit: u32, remaining: u32) -> Response {
@@ -238,7 +248,8 @@ fn common_headers(
 ) {
     response.headers.push(("x-api-version", "v1".into()));
     response.headers.push(("x-request-id", request_id.to_owned().into()));
-    if !response.body.is_empty() {
+    let typed = response.headers.iter().any(|(name, _)| *name == "content-type");
+    if !response.body.is_empty() && !typed {
         response.headers.push(("content-type", "application/json; charset=utf-8".into()));
     }
     let allowed = origin.and_then(|o| o.to_str().ok()).filter(|o| {

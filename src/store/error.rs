@@ -22,6 +22,8 @@ pub enum StoreError {
     CommitFailed(String),
     /// Code asked for a table it already holds open (a bug, reported instead of a panic).
     TableInUse(String),
+    /// A backup or restore cannot go ahead; the message says why.
+    Backup(String),
 }
 
 impl fmt::Display for StoreError {
@@ -42,6 +44,7 @@ impl fmt::Display for StoreError {
             Self::WriterStopped => write!(f, "the store is shutting down"),
             Self::CommitFailed(e) => write!(f, "commit failed, nothing was stored: {e}"),
             Self::TableInUse(t) => write!(f, "table {t} opened twice in one transaction"),
+            Self::Backup(why) => write!(f, "{why}"),
         }
     }
 }
@@ -62,7 +65,8 @@ from_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::DatabaseError
 );
 
 impl From<std::io::Error> for StoreError {

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod backup;
 pub mod channels;
 mod error;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod records;
 pub mod routes;
 pub mod spike;
 mod tables;
+pub mod tasks;
 mod txn;
 mod writer;
 
@@ -143,6 +145,15 @@ impl Store {
         &self.inner.stats
     }
 
+    /// Writes a consistent snapshot of the store to `out` (see [`backup`]).
+    pub fn backup_to(
+        &self,
+        out: &Path,
+        progress: backup::Progress,
+    ) -> Result<backup::Copied, StoreError> {
+        backup::snapshot(&*self.inner.db, out, progress)
+    }
+
     /// Size of the database file on disk.
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.inner.path).map_or(0, |m| m.len())
@@ -206,6 +217,15 @@ impl ReadOnlyStore {
 
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         ReadTx::begin(&self.db)
+    }
+
+    /// Writes a consistent snapshot of the store to `out` (see [`backup`]).
+    pub fn backup_to(
+        &self,
+        out: &Path,
+        progress: backup::Progress,
+    ) -> Result<backup::Copied, StoreError> {
+        backup::snapshot(&self.db, out, progress)
     }
 }
 

@@ -110,6 +110,11 @@ pub fn counts(src: &impl Source) -> Result<(u64, u64), StoreError> {
     Ok((pending, dead))
 }
 
+/// Every delivery ever queued, server-wide.
+pub fn total(src: &impl Source) -> Result<u64, StoreError> {
+    Ok(src.open::<DeliveriesBySeq>()?.len()?)
+}
+
 /// An org's deliveries, newest first, optionally of one status: (the first `limit`, total).
 pub fn list(
     src: &impl Source,

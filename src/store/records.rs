@@ -464,3 +464,46 @@ pub struct SpikeIntegrationRecord {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
+
+/// A scheduled task (contract 10): its definition and the state that survives restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub org_id: String,
+    pub name: String,
+    /// A cron expression (six fields, seconds first), or `None` for an interval task.
+    pub schedule: Option<String>,
+    /// The period of an interval task.
+    pub interval_ms: Option<u64>,
+    pub action: TaskAction,
+    pub enabled: bool,
+    pub built_in: bool,
+    /// Runs that succeeded.
+    pub run_count: u64,
+    /// Runs that failed.
+    pub errors: u64,
+    pub last_error: Option<String>,
+    /// When the last run started.
+    pub last_run_ms: Option<i64>,
+    pub created_at_ms: i64,
+    /// What the task saw last time, for tasks that report only changes (`health-check`).
+    #[serde(default)]
+    pub state: serde_json::Value,
+}
+
+/// What a task does when it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum TaskAction {
+    /// Built-in: storage, index lag, channels and integrations; audited when the state changes.
+    HealthCheck,
+    /// Built-in: each linked project's latest workflow runs, to `report.build_status` routes.
+    BuildStatusReport,
+    /// Built-in: audit retention.
+    AuditCleanup,
+    /// A summary of the org's audit over the last `window_hours`, to routes matching `event_type`.
+    #[serde(rename_all = "camelCase")]
+    Digest { event_type: String, window_hours: u32 },
+    /// POSTs `body` (JSON) to `url`.
+    Webhook { url: String, body: serde_json::Value },
+}

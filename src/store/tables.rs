@@ -45,6 +45,23 @@ macro_rules! tables {
             $( txn.open_table(<$marker as TableSpec>::DEF)?; )*
             Ok(())
         }
+
+        /// Rows in every table of a snapshot (for progress).
+        pub fn count_all(src: &redb::ReadTransaction) -> Result<u64, crate::store::StoreError> {
+            let mut rows = 0;
+            $( rows += super::backup::rows::<$marker>(src)?; )*
+            Ok(rows)
+        }
+
+        /// Copies every table of a snapshot into `dst`; `copied` hears each row.
+        pub fn copy_all(
+            src: &redb::ReadTransaction,
+            dst: &redb::WriteTransaction,
+            copied: &mut dyn FnMut(),
+        ) -> Result<(), crate::store::StoreError> {
+            $( super::backup::copy::<$marker>(src, dst, copied)?; )*
+            Ok(())
+        }
     };
 }
 
@@ -127,6 +144,8 @@ tables! {
     /// `(org, integration id) -> Potpie integration` (JSON, as the Potpie API shows it, with
     /// its `auth_data` tokens).
     PotpieIntegrations / potpie_integrations = "potpie_integrations": (&'static str, &'static str) => &'static [u8];
+    /// `(org, task name) -> TaskRecord` (JSON): the scheduler's tasks and their run counts.
+    Tasks / tasks = "tasks": (&'static str, &'static str) => &'static [u8];
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";

@@ -108,6 +108,27 @@ pub enum HookRemoval {
     NotPermitted,
 }
 
+/// One workflow run, as `GET /repos/{owner}/{repo}/actions/runs` lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowRun {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WorkflowRuns {
+    #[serde(default)]
+    workflow_runs: Vec<WorkflowRun>,
+}
+
 /// A GitHub client for one token.
 #[derive(Clone)]
 pub struct GitHub {
@@ -175,6 +196,20 @@ impl GitHub {
             403 => Ok(HookRemoval::NotPermitted),
             _ => Err(answer.into_error()),
         }
+    }
+
+    /// The newest workflow runs of `full_name` (`GET /repos/{owner}/{repo}/actions/runs`).
+    pub fn workflow_runs(
+        &self,
+        full_name: &str,
+        per_page: u32,
+    ) -> Result<Vec<WorkflowRun>, UpstreamError> {
+        let path = format!("/repos/{full_name}/actions/runs?per_page={per_page}");
+        let answer = self.call("GET", &path, None)?;
+        if !answer.is_success() {
+            return Err(answer.into_error());
+        }
+        Ok(answer.json::<WorkflowRuns>()?.workflow_runs)
     }
 
     fn call(

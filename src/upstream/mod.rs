@@ -44,6 +44,15 @@ impl Upstream {
         Self { agent: config.into() }
     }
 
+    /// POSTs `body` as JSON to `url` (a scheduled `webhook` task's target).
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Answer, UpstreamError> {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(url)
+            .header("Content-Type", "application/json");
+        self.send("webhook", request, Some(serde_json::to_vec(body).unwrap_or_default()))
+    }
+
     /// Sends one request and reads the whole answer. Any status is an answer; only transport
     /// failures are errors.
     fn send(

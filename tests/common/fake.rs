@@ -247,6 +247,17 @@ fn github(state: &mut GitHubState, req: &Recorded) -> (u16, Value) {
     let Some(repo) = state.repos.get(&key).cloned() else { return not_found() };
     match (req.method.as_str(), &segments[3..]) {
         ("GET", []) => (200, repo),
+        ("GET", ["actions", "runs"]) => {
+            let branch = repo["default_branch"].clone();
+            (
+                200,
+                json!({"total_count": 1, "workflow_runs": [{
+                    "id": 30433642, "name": "CI", "head_branch": branch, "status": "completed",
+                    "conclusion": "failure", "event": "push",
+                    "html_url": format!("https://github.com/{owner}/{name}/actions/runs/30433642"),
+                }]}),
+            )
+        }
         (_, ["hooks", ..]) if state.hooks_forbidden => not_found(),
         ("GET", ["hooks"]) => {
             (200, Value::Array(state.hooks.get(&key).cloned().unwrap_or_default()))

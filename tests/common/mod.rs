@@ -32,7 +32,11 @@ impl Server {
 
     /// Starts with extra `serve` flags and environment variables.
     pub fn with(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::on_dir(tempfile::tempdir().expect("temp dir"), args, envs)
+    }
+
+    /// Starts on an existing data dir (a restored backup, say).
+    pub fn on_dir(dir: tempfile::TempDir, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut server = Self {
             dir,
             addr: "127.0.0.1:0".parse().expect("addr"),
@@ -410,6 +414,11 @@ impl WebhookLoad {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// The deliveries acknowledged so far (the load goes on).
+    pub fn acknowledged_so_far(&self) -> Vec<String> {
+        self.acknowledged.lock().expect("lock").clone()
     }
 
     /// Stops the threads: (acknowledged, attempted) delivery ids.

@@ -1,0 +1,231 @@
+//! What tasks do when they run. Each action returns `Err` with a message an operator can act
+//! on; the caller records it on the task. Every change an action makes commits with its audit
+//! entry.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::api::App;
+use crate::clock;
+use crate::engine::report;
+use crate::store::audit::{self, ActorType, AuditDraft};
+use crate::store::orgs::DEFAULT_ORG;
+use crate::store::records::{TaskAction, TaskRecord};
+use crate::store::{channels, orgs, outbox, projects, tasks};
+use crate::upstream::blocking;
+
+/// The index may trail the store by this much before `health-check` calls it lagging.
+const INDEX_LAG_LIMIT_SECS: u64 = 60;
+/// Workflow runs per repository in the build status report.
+const RUNS_PER_REPO: u32 = 3;
+/// The most audit entries a digest reads.
+const DIGEST_SCAN_LIMIT: usize = 100_000;
+
+pub async fn run(app: &App, task: &TaskRecord) -> Result<(), String> {
+    match &task.action {
+        TaskAction::HealthCheck => health_check(app, task).await,
+        TaskAction::BuildStatusReport => build_status_report(app).await,
+        TaskAction::AuditCleanup => audit_cleanup(app).await,
+        TaskAction::Digest { event_type, window_hours } => {
+            digest(app, &task.org_id, event_type, *window_hours).await
+        }
+        TaskAction::Webhook { url, body } => webhook(app, task, url, body).await,
+    }
+}
+
+/// Storage, index lag, dead deliveries, channels and integrations; `system.health_check` in the
+/// audit of org `default` when any of them changed since the last run.
+async fn health_check(app: &App, task: &TaskRecord) -> Result<(), String> {
+    let state = health_state(app);
+    if state == task.state {
+        return Ok(());
+    }
+    let (org, name) = (task.org_id.clone(), task.name.clone());
+    let previous = task.state.clone();
+    app.store
+        .write(move |tx| {
+            let Some(mut current) = tasks::get(tx, &org, &name)? else { return Ok(()) };
+            let changed = changed_keys(&previous, &state);
+            current.state = state.clone();
+            tasks::put(tx, &current)?;
+            let status = if healthy(&state) { "ok" } else { "degraded" };
+            let draft = AuditDraft::new(ActorType::System, "scheduler", "system.health_check")
+                .meta("status", status)
+                .meta("changed", changed)
+                .meta("state", state.clone());
+            audit::append(tx, DEFAULT_ORG, draft)?;
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn health_state(app: &App) -> Value {
+    let read = app.store.read();
+    let storage_ok = read.as_ref().is_ok_and(|r| orgs::exists(r, DEFAULT_ORG).is_ok());
+    let dead = read.as_ref().ok().and_then(|r| outbox::counts(r).ok()).map_or(0, |(_, d)| d);
+    let lag = app.search.lag_seconds(&app.store);
+    let mut channel_states = BTreeMap::new();
+    if let Ok(r) = &read {
+        for name in ["slack", "discord", "telegram", "whatsapp"] {
+            if let Ok(Some(status)) = channels::status(r, DEFAULT_ORG, name) {
+                let s = if status.last_error.is_some() { "error" } else { "ok" };
+                channel_states.insert(name.to_owned(), Value::from(s));
+            }
+        }
+    }
+    let integrations: BTreeMap<String, Value> = app
+        .integration_errors()
+        .into_iter()
+        .map(|(org, name)| (format!("{org}/{name}"), Value::from("error")))
+        .collect();
+    json!({
+        "storage": if storage_ok { "ok" } else { "error" },
+        "index": if lag <= INDEX_LAG_LIMIT_SECS { "ok" } else { "lagging" },
+        "deliveries": if dead == 0 { "ok" } else { "dead" },
+        "channels": channel_states,
+        "integrations": integrations,
+    })
+}
+
+fn healthy(state: &Value) -> bool {
+    let ok = |key: &str| state.get(key).and_then(Value::as_str) == Some("ok");
+    ok("storage")
+        && ok("index")
+        && ok("deliveries")
+        && state.get("integrations").and_then(Value::as_object).is_none_or(|m| m.is_empty())
+        && state
+            .get("channels")
+            .and_then(Value::as_object)
+            .is_none_or(|m| m.values().all(|v| v == "ok"))
+}
+
+/// The top-level keys whose values differ.
+fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
+    let keys = after.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+    keys.unwrap_or_default().into_iter().filter(|k| before.get(k) != after.get(k)).collect()
+}
+
+/// Each org's linked projects' newest workflow runs, as one `report.build_status` event per
+/// org with projects.
+async fn build_status_report(app: &App) -> Result<(), String> {
+    let all = projects::list(&app.store.read().map_err(|e| e.to_string())?, None)
+        .map_err(|e| e.to_string())?;
+    if all.is_empty() {
+        return Ok(());
+    }
+    let github = app.github().ok_or(
+        "GITHUB_TOKEN is not set: build-status-report reads workflow runs from GitHub with it",
+    )?;
+    let mut by_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for project in all {
+        let (gh, repo) = (github.clone(), project.repo.clone());
+        let runs = blocking(move || gh.workflow_runs(&repo, RUNS_PER_REPO))
+            .await
+            .map_err(|e| format!("GitHub, {}: {e}", project.repo))?;
+        let lines = by_org.entry(project.org_id.clone()).or_default();
+        if runs.is_empty() {
+            lines.push(format!("{}: no workflow runs", project.repo));
+        }
+        for run in runs {
+            let outcome = run.conclusion.or(run.status).unwrap_or_else(|| "unknown".into());
+            lines.push(format!(
+                "{}: {} on {}: {outcome}",
+                project.repo,
+                run.name.unwrap_or_else(|| "workflow".into()),
+                run.head_branch.unwrap_or_else(|| "?".into()),
+            ));
+        }
+    }
+    for (org, lines) in by_org {
+        let title = format!("Build status, {} line(s)", lines.len());
+        record_report(app, &org, "report.build_status", title, lines).await?;
+    }
+    Ok(())
+}
+
+/// Audit retention: entries older than `audit_retention_days` leave the trail (each org's
+/// `audit.retention` entry says what went).
+async fn audit_cleanup(app: &App) -> Result<(), String> {
+    app.prune_audit(app.settings.audit_retention_days).await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// A summary of the org's audit over the last `window_hours`, to routes matching `event_type`.
+async fn digest(app: &App, org: &str, event_type: &str, window_hours: u32) -> Result<(), String> {
+    let since = clock::now_ms() - i64::from(window_hours) * 3_600_000;
+    let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total = 0u64;
+    let read = app.store.read().map_err(|e| e.to_string())?;
+    'pages: for offset in (0..DIGEST_SCAN_LIMIT).step_by(500) {
+        let page = audit::page(&read, Some(org), offset as u64, 500).map_err(|e| e.to_string())?;
+        if page.is_empty() {
+            break;
+        }
+        for entry in page {
+            if clock::parse_rfc3339(&entry.timestamp).is_some_and(|t| t < since) {
+                break 'pages;
+            }
+            total += 1;
+            *by_action.entry(entry.action).or_default() += 1;
+        }
+    }
+    drop(read);
+    let mut counts: Vec<(String, u64)> = by_action.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut lines = vec![format!("{total} audit entries")];
+    lines.extend(counts.iter().take(10).map(|(action, n)| format!("{n} × {action}")));
+    let title = format!("Digest of org {org}, last {window_hours} h");
+    record_report(app, org, event_type, title, lines).await
+}
+
+async fn record_report(
+    app: &App,
+    org: &str,
+    event_type: &str,
+    title: String,
+    lines: Vec<String>,
+) -> Result<(), String> {
+    let (org, event_type, policy) = (org.to_owned(), event_type.to_owned(), app.policy());
+    let event = app
+        .store
+        .write(move |tx| {
+            report::record(tx, &org, &event_type, title.clone(), lines.clone(), policy)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    app.events_recorded(report::notified(&event));
+    Ok(())
+}
+
+/// POSTs the task's body to its URL; anything but a 2xx answer is a failure. Each call is
+/// audited in the task's org with the target's host only (the path of a webhook URL is often
+/// its secret).
+async fn webhook(app: &App, task: &TaskRecord, url: &str, body: &Value) -> Result<(), String> {
+    let (http, target, payload) = (app.upstream.clone(), url.to_owned(), body.clone());
+    let answer = blocking(move || http.post_json(&target, &payload)).await;
+    let status = answer.as_ref().ok().map(|a| a.status);
+    let (org, name, host) = (task.org_id.clone(), task.name.clone(), host_of(url));
+    app.store
+        .write(move |tx| {
+            let draft = AuditDraft::new(ActorType::System, "scheduler", "scheduler.webhook")
+                .meta("task", name.as_str())
+                .meta("host", host.as_str())
+                .meta("status", status.map_or(Value::Null, Value::from));
+            audit::append(tx, &org, draft).map(|_| ())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer {
+        Ok(a) if a.is_success() => Ok(()),
+        Ok(a) => Err(format!("the webhook answered {}", a.status)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `https://hooks.example.com/T0/B0/secret` → `hooks.example.com`.
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default().to_owned()
+}

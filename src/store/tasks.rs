@@ -1,0 +1,59 @@
+//! Scheduled tasks: `(org, name) -> TaskRecord`. The scheduler (`sched/`) mirrors this table;
+//! the table is what survives restarts.
+
+use redb::ReadableTable;
+
+use super::StoreError;
+use super::records::TaskRecord;
+use super::tables::Tasks;
+use super::txn::{Source, WriteTx, decode, encode};
+
+/// An org's tasks, in name order.
+pub fn list(src: &impl Source, org: &str) -> Result<Vec<TaskRecord>, StoreError> {
+    let table = src.open::<Tasks>()?;
+    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
+    rows.map(|row| decode::<TaskRecord>("task", row?.1.value())).collect()
+}
+
+/// Every org's tasks.
+pub fn all(src: &impl Source) -> Result<Vec<TaskRecord>, StoreError> {
+    let table = src.open::<Tasks>()?;
+    let rows = table.iter()?;
+    rows.map(|row| decode::<TaskRecord>("task", row?.1.value())).collect()
+}
+
+pub fn get(src: &impl Source, org: &str, name: &str) -> Result<Option<TaskRecord>, StoreError> {
+    match src.open::<Tasks>()?.get((org, name))? {
+        Some(v) => Ok(Some(decode("task", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+pub fn put(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {
+    tx.table_mut::<Tasks>()?
+        .insert((task.org_id.as_str(), task.name.as_str()), encode(task).as_slice())?;
+    Ok(())
+}
+
+/// Stores what a run did to the task's own counters (run count, errors, last run). This is the
+/// scheduler's bookkeeping, not a change anyone made, so it needs no audit entry of its own
+/// (contract 10: a run is audited when it changes something; the run's action does that).
+pub fn record_run(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {
+    put(tx, task)?;
+    tx.mark_audited();
+    Ok(())
+}
+
+/// Creates a missing built-in at start. Like org `default`, built-ins are the server's own
+/// setup rather than a change someone made, so (as for `default`) no audit entry is written;
+/// deleting one is audited, and the start that brings it back logs it.
+pub fn create_built_in(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {
+    put(tx, task)?;
+    tx.mark_audited();
+    Ok(())
+}
+
+pub fn remove(tx: &WriteTx<'_>, org: &str, name: &str) -> Result<(), StoreError> {
+    tx.table_mut::<Tasks>()?.remove((org, name))?;
+    Ok(())
+}
