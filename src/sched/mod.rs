@@ -110,7 +110,7 @@ impl Scheduler {
 pub async fn run_now(app: &App, key: &TaskKey) -> Result<Result<(), String>, Busy> {
     let guard = app.scheduler.start_run(key)?;
     let started = clock::now_ms();
-    let task = match tasks::get(&app.store.read().map_err(|_| Busy)?, &key.org, &key.name) {
+    let task = match app.store.read().and_then(|r| tasks::get(&r, &key.org, &key.name)) {
         Ok(Some(task)) => task,
         Ok(None) => return Ok(Err("the task was deleted".into())),
         Err(e) => return Ok(Err(e.to_string())),
