@@ -241,6 +241,26 @@ fn slow_and_idle_clients_are_disconnected() {
 }
 
 #[test]
+fn a_body_sent_too_slowly_is_answered_408_and_the_connection_closed() {
+    let s = Server::with(&["--body-timeout", "1"], &[]);
+    let mut slow = TcpStream::connect(s.addr).expect("connect");
+    slow.write_all(
+        b"POST /api/agents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"name\":",
+    )
+    .expect("write");
+    slow.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    let answer = String::from_utf8_lossy(&buf);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"REQUEST_TIMEOUT\""), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "held for {:?}", started.elapsed());
+    // Nothing was created from the half body.
+    assert_eq!(s.get("/api/agents").json(), serde_json::json!([]));
+}
+
+#[test]
 fn sigterm_exits_zero_and_removes_the_address_file() {
     let mut s = Server::start();
     assert_eq!(s.get("/health").status, 200);

@@ -102,6 +102,8 @@ impl Op {
 
 use Dialect::{CodeSpar, CodeSparOrg, Potpie, Public, Spike, SpikeIngest, Webhook};
 
+/// Contract 2.4's org id rule (`x-org-id`, `x-team-id`).
+const ORG_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 const OBJECT: &str = r#"{"type":"object"}"#;
 const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"type":"string"}}}"#;
 const POTPIE_SAVE: &str = r#"{"type":"object","required":["name","integration_type"],"properties":{"name":{"type":"string"},"integration_type":{"type":"string"},"status":{"type":"string"},"active":{"type":"boolean"},"unique_identifier":{"type":"string"},"auth_data":{"type":"object"},"scope_data":{"type":"object"},"metadata":{"type":"object"}}}"#;
@@ -316,7 +318,11 @@ fn path_params(path: &str) -> impl Iterator<Item = &str> {
 }
 
 fn dialect_headers(dialect: Dialect) -> Vec<Value> {
-    let header = |name: &str, required: bool, description: &str| json!({ "name": name, "in": "header", "required": required, "description": description, "schema": { "type": "string" } });
+    let header = |name: &str, required: bool, description: &str| {
+        let schema =
+            json!({ "type": "string", "pattern": ORG_ID_PATTERN, "examples": ["default"] });
+        json!({ "name": name, "in": "header", "required": required, "description": description, "schema": schema })
+    };
     match dialect {
         CodeSpar => {
             vec![header("x-org-id", false, "The organization; absent: the default context")]

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// [env SPAR_HEADER_TIMEOUT, default 10]
     #[argh(option)]
     header_timeout: Option<u64>,
+    /// seconds a client may take to send a request body once its headers arrived
+    /// [env SPAR_BODY_TIMEOUT, default 30]
+    #[argh(option)]
+    body_timeout: Option<u64>,
     /// connections served at once [env SPAR_MAX_CONNECTIONS, default 1024]
     #[argh(option)]
     max_connections: Option<usize>,
@@ -90,6 +94,10 @@ impl ServeConfig {
         if header_secs == 0 {
             return Err("--header-timeout must be at least 1 second".into());
         }
+        let body_secs = setting(args.body_timeout, "SPAR_BODY_TIMEOUT", 30)?;
+        if body_secs == 0 {
+            return Err("--body-timeout must be at least 1 second".into());
+        }
         let http = HttpConfig {
             api_token: std::env::var("ENGINE_API_TOKEN").ok().filter(|t| !t.is_empty()),
             cors_origins: std::env::var("CORS_ORIGIN").ok().filter(|v| !v.trim().is_empty()).map(
@@ -107,8 +115,8 @@ impl ServeConfig {
                 defaults.rate_limit_webhooks,
             )?,
             header_timeout: Duration::from_secs(header_secs),
+            body_timeout: Duration::from_secs(body_secs),
             max_connections,
-            ..defaults
         };
         let mut settings = Settings::from_env()?;
         if let Some(days) = args.audit_retention_days {
