@@ -157,7 +157,9 @@ pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
     if let Err(e) = ensure_built_ins(&app).await {
         tracing::error!(error = %e, "scheduler: cannot create the built-in tasks");
     }
-    let mut timers = match JobScheduler::new().await {
+    // A small channel size: Spar adds a handful of jobs, and the default (200 per channel,
+    // over a dozen channels) costs about 2 MB of resident memory for nothing.
+    let mut timers = match JobScheduler::new_with_channel_size(16).await {
         Ok(timers) => timers,
         Err(e) => {
             tracing::error!(error = %e, "scheduler: cannot start");
@@ -168,7 +170,7 @@ pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
         tracing::error!(error = %e, "scheduler: cannot start");
         return;
     }
-    let mut jobs: HashMap<TaskKey, Uuid> = HashMap::new();
+    let mut jobs: HashMap<TaskKey, (Uuid, Timing)> = HashMap::new();
     loop {
         reconcile(&app, &timers, &mut jobs).await;
         tokio::select! {
@@ -199,8 +201,13 @@ async fn ensure_built_ins(app: &App) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Adds a timer for every stored task without one and removes the timers of deleted tasks.
-async fn reconcile(app: &Arc<App>, timers: &JobScheduler, jobs: &mut HashMap<TaskKey, Uuid>) {
+/// Adds a timer for every stored task without one, and removes the timers of deleted tasks and
+/// of tasks whose timing changed (deleted and created again under the same name).
+async fn reconcile(
+    app: &Arc<App>,
+    timers: &JobScheduler,
+    jobs: &mut HashMap<TaskKey, (Uuid, Timing)>,
+) {
     let stored = match app.store.read().and_then(|r| tasks::all(&r)) {
         Ok(stored) => stored,
         Err(e) => {
@@ -208,10 +215,15 @@ async fn reconcile(app: &Arc<App>, timers: &JobScheduler, jobs: &mut HashMap<Tas
             return;
         }
     };
-    let keys: HashSet<TaskKey> = stored.iter().map(TaskKey::of).collect();
-    let gone: Vec<TaskKey> = jobs.keys().filter(|k| !keys.contains(*k)).cloned().collect();
-    for key in gone {
-        if let Some(id) = jobs.remove(&key) {
+    let current: HashMap<TaskKey, Timing> =
+        stored.iter().map(|t| (TaskKey::of(t), Timing::of(t))).collect();
+    let stale: Vec<TaskKey> = jobs
+        .iter()
+        .filter(|(key, (_, timing))| current.get(*key) != Some(timing))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in stale {
+        if let Some((id, _)) = jobs.remove(&key) {
             let _ = timers.remove(&id).await;
         }
         app.scheduler.set_next_run(&key, None);
@@ -223,7 +235,7 @@ async fn reconcile(app: &Arc<App>, timers: &JobScheduler, jobs: &mut HashMap<Tas
         }
         match add_timer(app, timers, task).await {
             Ok(id) => {
-                jobs.insert(key.clone(), id);
+                jobs.insert(key.clone(), (id, Timing::of(task)));
                 let next = next_tick(timers, id).await;
                 app.scheduler.set_next_run(&key, next);
             }
