@@ -20,7 +20,7 @@ const INDEX_LAG_LIMIT_SECS: u64 = 60;
 /// Workflow runs per repository in the build status report.
 const RUNS_PER_REPO: u32 = 3;
 /// The most audit entries a digest reads.
-const DIGEST_SCAN_LIMIT: usize = 100_000;
+const DIGEST_SCAN_LIMIT: u64 = 100_000;
 
 pub async fn run(app: &App, task: &TaskRecord) -> Result<(), String> {
     match &task.action {
@@ -157,11 +157,12 @@ async fn digest(app: &App, org: &str, event_type: &str, window_hours: u32) -> Re
     let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
     let mut total = 0u64;
     let read = app.store.read().map_err(|e| e.to_string())?;
-    'pages: for offset in (0..DIGEST_SCAN_LIMIT).step_by(500) {
-        let page = audit::page(&read, Some(org), offset as u64, 500).map_err(|e| e.to_string())?;
-        if page.is_empty() {
-            break;
-        }
+    // Newest first, keyset-paged (`before`), so each page costs its own size.
+    let mut before = u64::MAX;
+    'pages: while total < DIGEST_SCAN_LIMIT {
+        let page = audit::page_before(&read, Some(org), before, 500).map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        before = last.seq;
         for entry in page {
             if clock::parse_rfc3339(&entry.timestamp).is_some_and(|t| t < since) {
                 break 'pages;
