@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::Server;
-use common::fake::{FakeChat, FakeGitHub, FakeServer, GITHUB_TOKEN, SLACK_TOKEN};
+use common::fake::{FakeChat, FakeGitHub, FakeServer, GITHUB_TOKEN, SLACK_TOKEN, dead_url};
 
 fn server(extra: &[(&str, &str)]) -> Server {
     let mut env = vec![("SPAR_SCHEDULER_TIME_SCALE", "10")];
@@ -71,7 +71,11 @@ fn built_ins_and_the_shapes_and_errors_of_the_api() {
     assert_eq!(health["enabled"], true);
     assert_eq!(task(&s, "audit-cleanup").expect("cleanup")["intervalMs"], 86_400_000);
 
-    let url = "https://hooks.example.com/services/T000/B000/secret-path";
+    // Nothing listens there: the task's runs fail (and must not leak the path in `lastError`).
+    let dead = dead_url();
+    let host = dead.trim_start_matches("http://").to_owned();
+    let url = format!("{dead}/services/T000/B000/secret-path");
+    let url = url.as_str();
     let r = s.post("/api/scheduler", &webhook_task("nightly", url));
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let created = r.json();
@@ -79,13 +83,20 @@ fn built_ins_and_the_shapes_and_errors_of_the_api() {
     assert_eq!(created["intervalMs"], 10_000);
     assert_eq!(created["builtIn"], false);
     assert_eq!(created["runCount"], 0);
-    assert_eq!(created["action"], json!({ "type": "webhook", "host": "hooks.example.com" }));
+    assert_eq!(created["action"], json!({ "type": "webhook", "host": host }));
     let cron = json!({ "name": "weekday-digest", "schedule": "0 9 * * 1-5", "action": { "type": "digest", "eventType": "report.digest", "windowHours": 24 } });
     let r = s.post("/api/scheduler", &cron);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["schedule"], "0 9 * * 1-5");
     assert_eq!(r.json()["intervalMs"], Value::Null);
-    // The webhook's secret path is in no response and no audit entry.
+    // The webhook's secret path is in no response, no audit entry and no log line, also once
+    // its runs have failed.
+    eventually("a failed run", || {
+        task(&s, "nightly").is_some_and(|t| t["errors"].as_u64() >= Some(1))
+    });
+    let failed = task(&s, "nightly").expect("nightly");
+    assert!(failed["lastError"].as_str().unwrap_or("").contains(&host), "{failed}");
+    assert!(!s.log().contains("secret-path"), "the log names the secret path");
     let audit = s.get("/api/audit?limit=100");
     assert!(!String::from_utf8_lossy(&audit.body).contains("secret-path"));
     assert!(!String::from_utf8_lossy(&s.get("/api/scheduler").body).contains("secret-path"));

@@ -217,10 +217,15 @@ async fn webhook(app: &App, task: &TaskRecord, url: &str, body: &Value) -> Resul
         })
         .await
         .map_err(|e| e.to_string())?;
+    let host = host_of(url);
     match answer {
         Ok(a) if a.is_success() => Ok(()),
-        Ok(a) => Err(format!("the webhook answered {}", a.status)),
-        Err(e) => Err(e.to_string()),
+        Ok(a) => Err(format!("the webhook at {host} answered {}", a.status)),
+        // Transport errors may quote the URL, whose path is often the webhook's secret.
+        Err(e) => Err(format!(
+            "the webhook at {host} failed: {}",
+            e.to_string().replace(url, host.as_str())
+        )),
     }
 }
 
