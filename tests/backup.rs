@@ -22,6 +22,22 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// `spar backup --data-dir <dir> --out <file>`.
+fn backup(dir: &Path, file: &Path) -> Output {
+    spar(&[
+        "backup",
+        "--data-dir",
+        &dir.display().to_string(),
+        "--out",
+        &file.display().to_string(),
+    ])
+}
+
+/// `spar restore <file> --data-dir <dir>`.
+fn restore(file: &Path, dir: &Path) -> Output {
+    spar(&["restore", &file.display().to_string(), "--data-dir", &dir.display().to_string()])
+}
+
 fn verify_offline(dir: &Path) {
     let out = spar(&["verify-audit", "--data-dir", &dir.display().to_string()]);
     assert_eq!(out.status.code(), Some(0), "verify-audit: {}", text(&out));
@@ -41,46 +57,24 @@ fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
 
     let work = tempfile::tempdir().expect("temp");
     let file = work.path().join("spar.backup");
-    let out = spar(&[
-        "backup",
-        "--data-dir",
-        &s.data_dir().display().to_string(),
-        "--out",
-        &file.display().to_string(),
-    ]);
+    let out = backup(s.data_dir(), &file);
     assert_eq!(out.status.code(), Some(0), "backup: {}", text(&out));
     assert!(text(&out).contains("backed up"), "{}", text(&out));
     let (acked, _) = load.finish();
     assert!(acked.len() >= before_backup.len());
 
     // Taking it again onto the same file is refused; the first stays whole.
-    let again = spar(&[
-        "backup",
-        "--data-dir",
-        &s.data_dir().display().to_string(),
-        "--out",
-        &file.display().to_string(),
-    ]);
+    let again = backup(s.data_dir(), &file);
     assert_ne!(again.status.code(), Some(0));
     assert!(text(&again).contains("already exists"), "{}", text(&again));
 
     let restored = tempfile::tempdir().expect("temp");
     let target = restored.path().join("data");
-    let out = spar(&[
-        "restore",
-        &file.display().to_string(),
-        "--data-dir",
-        &target.display().to_string(),
-    ]);
+    let out = restore(&file, &target);
     assert_eq!(out.status.code(), Some(0), "restore: {}", text(&out));
     verify_offline(&target);
     // Restoring over a store is refused.
-    let out = spar(&[
-        "restore",
-        &file.display().to_string(),
-        "--data-dir",
-        &target.display().to_string(),
-    ]);
+    let out = restore(&file, &target);
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out).contains("already holds a store"), "{}", text(&out));
 
@@ -107,32 +101,16 @@ fn a_stopped_store_backs_up_and_junk_is_not_restored() {
     s.terminate();
     let work = tempfile::tempdir().expect("temp");
     let file = work.path().join("offline.backup");
-    let out = spar(&[
-        "backup",
-        "--data-dir",
-        &s.data_dir().display().to_string(),
-        "--out",
-        &file.display().to_string(),
-    ]);
+    let out = backup(s.data_dir(), &file);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let target = work.path().join("restored");
-    let out = spar(&[
-        "restore",
-        &file.display().to_string(),
-        "--data-dir",
-        &target.display().to_string(),
-    ]);
+    let out = restore(&file, &target);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     verify_offline(&target);
 
     let junk = work.path().join("junk.backup");
     std::fs::write(&junk, b"not a database").expect("write");
-    let out = spar(&[
-        "restore",
-        &junk.display().to_string(),
-        "--data-dir",
-        &work.path().join("x").display().to_string(),
-    ]);
+    let out = restore(&junk, &work.path().join("x"));
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out).contains("not a spar backup"), "{}", text(&out));
     assert!(!work.path().join("x").join("spar.redb").exists());

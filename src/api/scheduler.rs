@@ -10,7 +10,7 @@ use crate::sched::task::{self, MIN_INTERVAL_MS, TaskKey};
 use crate::sched::{self, host_of};
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{TaskAction, TaskRecord};
-use crate::store::tasks;
+use crate::store::{Source, tasks};
 
 /// A year: longer intervals are almost certainly a unit mistake.
 const MAX_INTERVAL_MS: u64 = 366 * 24 * 3_600_000;
@@ -194,6 +194,11 @@ fn action(input: NewAction) -> Result<TaskAction, ApiError> {
     }
 }
 
+/// The task, or 404 `TASK_NOT_FOUND`.
+fn find(src: &impl Source, key: &TaskKey) -> Result<TaskRecord, ApiError> {
+    tasks::get(src, &key.org, &key.name)?.ok_or_else(|| ApiError::TaskNotFound(key.name.clone()))
+}
+
 /// Pause (`enabled: false`) or resume: the timer keeps going, runs are skipped while paused.
 pub async fn set_enabled(
     app: &App,
@@ -207,8 +212,7 @@ pub async fn set_enabled(
     let target = key.clone();
     app.store
         .write(move |tx| {
-            let mut t = tasks::get(tx, &target.org, &target.name)?
-                .ok_or_else(|| ApiError::TaskNotFound(target.name.clone()))?;
+            let mut t = find(tx, &target)?;
             if t.enabled == enabled {
                 return Ok::<_, ApiError>(());
             }
@@ -237,8 +241,7 @@ pub async fn delete(
     let target = key.clone();
     app.store
         .write(move |tx| {
-            let t = tasks::get(tx, &target.org, &target.name)?
-                .ok_or_else(|| ApiError::TaskNotFound(target.name.clone()))?;
+            let t = find(tx, &target)?;
             tasks::remove(tx, &t.org_id, &t.name)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "scheduler.task_deleted")
                 .meta("name", t.name.as_str())
@@ -254,13 +257,10 @@ pub async fn delete(
 /// Runs a task now, paused or not, and answers when the run is over.
 pub async fn run(app: &App, scope: &Scope, name: &str) -> Result<Response, ApiError> {
     let key = TaskKey::new(scope.write_org(), name);
-    if tasks::get(&app.store.read()?, &key.org, &key.name)?.is_none() {
-        return Err(ApiError::TaskNotFound(key.name));
-    }
+    find(&app.store.read()?, &key)?;
     let outcome =
         sched::run_now(app, &key).await.map_err(|_| ApiError::TaskRunning(key.name.clone()))?;
-    let task = tasks::get(&app.store.read()?, &key.org, &key.name)?
-        .ok_or_else(|| ApiError::TaskNotFound(key.name.clone()))?;
+    let task = find(&app.store.read()?, &key)?;
     Ok(Response::ok(&json!({
         "name": key.name,
         "success": outcome.is_ok(),
