@@ -174,6 +174,9 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     let mut settings = config.settings;
     settings.listen_url = Some(format!("http://{}:{}", config.host, addr.port()));
     let app = Arc::new(App::with_settings(store.clone(), search, settings));
+    crate::sched::ensure_built_ins(&app)
+        .await
+        .map_err(|e| format!("cannot create the scheduler's built-in tasks: {e}"))?;
     app.start_workers();
     start_admin_listener(&config.data_dir, &app).await?;
     // Written last: its presence means the server is ready (tools and tests wait for it).

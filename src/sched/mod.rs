@@ -9,7 +9,8 @@
 //! - A task never runs twice at once: [`Scheduler::start_run`] is the only way into a run, and a
 //!   tick that finds its task still running is skipped.
 //! - A run's failure is recorded on its task (`errors`, `lastError`) and stops nothing else.
-//! - Built-ins missing from the store (never created, or deleted) are created at start.
+//! - Built-ins missing from the store (never created, or deleted) are created at start, before
+//!   the server reports ready ([`ensure_built_ins`]).
 
 mod actions;
 pub use actions::host_of;
@@ -151,12 +152,8 @@ async fn record_outcome(
         .await
 }
 
-/// The runtime: creates missing built-ins, then keeps one timer job per stored task until the
-/// app closes.
+/// The runtime: keeps one timer job per stored task until the app closes.
 pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
-    if let Err(e) = ensure_built_ins(&app).await {
-        tracing::error!(error = %e, "scheduler: cannot create the built-in tasks");
-    }
     // A small channel size: Spar adds a handful of jobs, and the default (200 per channel,
     // over a dozen channels) costs about 2 MB of resident memory for nothing.
     let mut timers = match JobScheduler::new_with_channel_size(16).await {
@@ -181,7 +178,9 @@ pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
     let _ = timers.shutdown().await;
 }
 
-async fn ensure_built_ins(app: &App) -> Result<(), StoreError> {
+/// Creates the built-ins missing from the store. `spar serve` calls it before it reports ready,
+/// so the first `GET /api/scheduler` already lists them.
+pub async fn ensure_built_ins(app: &App) -> Result<(), StoreError> {
     let created = app
         .store
         .write(|tx| {
