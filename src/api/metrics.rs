@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::{ApiError, App, Response};
 use crate::metrics::{LIMIT_BUCKETS, WEBHOOK_SOURCES, family};
-use crate::store::{agents, audit, outbox, tasks};
+use crate::store::records::TaskRecord;
+use crate::store::{ReadTx, agents, audit, outbox, tasks};
 
-/// What the store says, read in one snapshot.
+/// What the store says.
 struct Stored {
     agents: u64,
     audit_entries: u64,
@@ -19,13 +20,12 @@ struct Stored {
     delivered: u64,
 }
 
-fn stored(app: &App) -> Result<Stored, ApiError> {
-    let read = app.store.read()?;
-    let (pending, dead) = outbox::counts(&read)?;
-    let total = outbox::total(&read)?;
+fn stored(read: &ReadTx) -> Result<Stored, ApiError> {
+    let (pending, dead) = outbox::counts(read)?;
+    let total = outbox::total(read)?;
     Ok(Stored {
-        agents: agents::count(&read)?,
-        audit_entries: audit::total(&read, None)?,
+        agents: agents::count(read)?,
+        audit_entries: audit::total(read, None)?,
         pending,
         dead,
         delivered: total.saturating_sub(pending + dead),
@@ -33,7 +33,11 @@ fn stored(app: &App) -> Result<Stored, ApiError> {
 }
 
 pub fn prometheus(app: &App) -> Result<Response, ApiError> {
-    let s = stored(app)?;
+    // One snapshot for every store-derived figure, so they agree with each other.
+    let read = app.store.read()?;
+    let s = stored(&read)?;
+    let all_tasks = tasks::all(&read)?;
+    drop(read);
     let mut out = String::with_capacity(8 * 1024);
     app.metrics.render_prometheus(&mut out);
     let mut gauge = |name: &str, help: &str, rows: &[(&str, u64)]| {
@@ -60,15 +64,14 @@ pub fn prometheus(app: &App) -> Result<Response, ApiError> {
     gauge("spar_agents", "Agents (all orgs).", &[("", s.agents)]);
     gauge("spar_store_size_bytes", "Size of the redb file.", &[("", app.store.size_bytes())]);
     gauge("spar_uptime_seconds", "Seconds since start.", &[("", app.started.elapsed().as_secs())]);
-    scheduler_counters(app, &mut out)?;
+    scheduler_counters(&all_tasks, &mut out);
     Ok(Response::raw_json(200, Bytes::from(out))
         .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8"))
 }
 
-fn scheduler_counters(app: &App, out: &mut String) -> Result<(), ApiError> {
-    let all = tasks::all(&app.store.read()?)?;
+fn scheduler_counters(all: &[TaskRecord], out: &mut String) {
     family(out, "spar_scheduler_runs_total", "counter", "Task runs by outcome.");
-    for t in &all {
+    for t in all {
         for (outcome, n) in [("ok", t.run_count), ("error", t.errors)] {
             let _ = writeln!(
                 out,
@@ -78,7 +81,6 @@ fn scheduler_counters(app: &App, out: &mut String) -> Result<(), ApiError> {
             );
         }
     }
-    Ok(())
 }
 
 /// Label values escape `\`, `"` and newlines (the text format's rule).
@@ -88,7 +90,7 @@ fn escape(s: &str) -> String {
 
 /// The JSON view: CodeSpar's `{uptime, agents, metrics}` with a flat map of counters.
 pub fn json_view(app: &App) -> Result<Response, ApiError> {
-    let s = stored(app)?;
+    let s = stored(&app.store.read()?)?;
     let m = &app.metrics;
     let (count, sum_micros) = m.latency_totals();
     let avg_ms = if count == 0 { 0.0 } else { sum_micros as f64 / count as f64 / 1000.0 };
