@@ -9,8 +9,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use spar::api::routes::{Path, route};
-use spar::api::{self, Method};
+use spar::api::{self, Method, Path, route};
 
 fn router(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");

@@ -2,8 +2,9 @@
 //!
 //! Layout (see ARCHITECTURE.md):
 //! - [`cli`]: the `spar` command and its subcommands;
+//! - [`app`]: the composition root, which builds the parts below and stops them in order;
 //! - [`http`]: hyper, connections, CORS, auth, rate limiting, body limits;
-//! - [`api`]: the router and one module per resource, free of hyper types;
+//! - [`api`]: the five API families (routers, errors, handlers), free of hyper types;
 //! - [`engine`]: inbound webhooks into normalized events, signatures;
 //! - [`upstream`]: outbound calls to GitHub and the other services (ureq);
 //! - [`sched`]: the scheduler's runtime and task actions (tokio-cron-scheduler);
@@ -14,6 +15,7 @@
 //! - [`clock`], [`ids`]: timestamps and identifiers.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod engine;

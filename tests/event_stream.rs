@@ -226,30 +226,30 @@ fn clients_that_stop_reading_never_hold_up_events() {
 /// its client reads again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_nobody_reads_buffers_a_bounded_number_of_frames() {
-    use spar::api::{self, App, Endpoint};
-    use spar::search::Search;
-    use spar::store::Store;
+    use spar::api::{self, Endpoint, codespar, webhooks};
+    use spar::app::App;
+    use spar::settings::Settings;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path()).expect("store");
-    let search = Arc::new(Search::open(dir.path(), &store).expect("search"));
-    let app = App::new(store.clone(), search);
-    let opened =
-        api::handle(&app, api::Request::new(Endpoint::EventStream, None, "sse".into())).await;
+    let app = App::open(dir.path(), Settings::default()).expect("app");
+    let state = app.state();
+    let stream = Endpoint::CodeSpar(codespar::Endpoint::EventStream);
+    let opened = api::handle(&state, api::Request::new(stream, None, "sse".into())).await;
     assert_eq!(opened.status, 200);
     let mut frames = opened.stream.expect("a streamed body");
 
     let body = fixture("github/push.json");
     let started = Instant::now();
     for n in 0..200 {
-        let mut req = api::Request::new(Endpoint::GithubWebhook, None, format!("r{n}"));
+        let github = Endpoint::Webhooks(webhooks::Endpoint::Github);
+        let mut req = api::Request::new(github, None, format!("r{n}"));
         req.headers = vec![
             ("x-github-event".into(), "push".into()),
             ("x-github-delivery".into(), format!("mem-{n}")),
             ("content-type".into(), "application/json".into()),
         ];
         req.body = body.clone();
-        let answer = api::handle(&app, req).await;
+        let answer = api::handle(&state, req).await;
         assert_eq!(answer.status, 200);
         assert!(
             frames.len() <= 8,
@@ -275,8 +275,7 @@ async fn a_stream_nobody_reads_buffers_a_bounded_number_of_frames() {
         ids.push(parse(text.trim_end()).0);
     }
     assert!(ids.windows(2).all(|w| w[0] + 1 == w[1]), "every event, in order");
-    app.begin_shutdown();
-    store.close();
+    app.shutdown().await;
 }
 
 #[test]

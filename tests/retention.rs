@@ -5,22 +5,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use spar::api::routes::{Path, route};
-use spar::api::{self, App, Method};
+use spar::api::{self, Method, Path, State, route};
+use spar::app::App;
 use spar::clock;
-use spar::search::{Indexer, Search};
-use spar::store::{Store, audit};
+use spar::sched::retention::prune_audit_before;
+use spar::search::Indexer;
+use spar::settings::Settings;
+use spar::store::audit;
 
 struct Running {
-    app: Arc<App>,
+    app: Arc<State>,
     indexer: Indexer,
 }
 
 fn start(dir: &std::path::Path) -> Running {
-    let store = Store::open(dir).expect("store");
-    let search = Arc::new(Search::open(dir, &store).expect("search"));
-    let indexer = Indexer::start(Arc::clone(&search), store.clone()).expect("indexer");
-    Running { app: Arc::new(App::new(store, search)), indexer }
+    let app = App::open(dir, Settings::default()).expect("app").state();
+    let indexer = Indexer::start(Arc::clone(&app.search), app.store.clone()).expect("indexer");
+    Running { app, indexer }
 }
 
 fn stop(r: Running) {
@@ -28,7 +29,7 @@ fn stop(r: Running) {
     r.app.store.close();
 }
 
-async fn call(app: &App, method: Method, raw: &str, body: Value) -> (u16, Value) {
+async fn call(app: &State, method: Method, raw: &str, body: Value) -> (u16, Value) {
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
     let endpoint = route(method, &Path::parse(path).expect("path")).expect("route");
     let mut req = api::Request::new(endpoint, Some(query), "test".into());
@@ -39,7 +40,7 @@ async fn call(app: &App, method: Method, raw: &str, body: Value) -> (u16, Value)
     (res.status, serde_json::from_slice(&res.body).unwrap_or(Value::Null))
 }
 
-async fn wait_indexed(app: &App) {
+async fn wait_indexed(app: &State) {
     for _ in 0..200 {
         let last = audit::last_seq(&app.store.read().expect("read")).expect("last seq");
         if app.search.audit.indexed() == last {
@@ -83,7 +84,7 @@ async fn retention_removes_old_entries_and_every_chain_still_verifies() {
     }
     wait_indexed(app).await;
 
-    let pruned = app.prune_audit_before(cutoff).await.expect("prune");
+    let pruned = prune_audit_before(&app.store, &app.search, cutoff).await.expect("prune");
     let by_org: Vec<(String, u64)> = pruned.iter().map(|p| (p.org.clone(), p.removed)).collect();
     assert_eq!(by_org, [("default".to_owned(), 3), ("org-old-co".to_owned(), 1)]);
 
@@ -108,7 +109,7 @@ async fn retention_removes_old_entries_and_every_chain_still_verifies() {
     assert_eq!(spawns["total"], 0);
 
     // Nothing left to remove: a second run is a no-op, and a restart keeps it all consistent.
-    assert!(app.prune_audit_before(cutoff).await.expect("prune").is_empty());
+    assert!(prune_audit_before(&app.store, &app.search, cutoff).await.expect("prune").is_empty());
     stop(r);
     let r = start(dir.path());
     let tx = r.app.store.read().expect("read");

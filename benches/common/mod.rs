@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use spar::api::routes::{Path, route};
-use spar::api::{self, App, Method};
-use spar::search::Search;
-use spar::store::Store;
+use spar::api::{self, Method, Path, State, route};
+use spar::app::App;
+use spar::settings::Settings;
 
-/// The real store and search indexes on `dir`, as `spar serve` opens them.
-pub fn app(dir: &std::path::Path) -> Arc<App> {
-    let store = Store::open(dir).expect("store");
-    let search = Search::open(dir, &store).expect("search");
-    Arc::new(App::new(store, Arc::new(search)))
+/// The real store and search indexes on `dir`, as `spar serve` opens them (no workers).
+pub fn app(dir: &std::path::Path) -> Arc<State> {
+    App::open(dir, Settings::default()).expect("app").state()
 }
 
 /// A routed request with `body` (empty for none).

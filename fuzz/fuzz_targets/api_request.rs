@@ -6,14 +6,13 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use spar::api::routes::{Method, Path, route};
-use spar::api::{App, Request, handle};
-use spar::search::Search;
-use spar::store::Store;
+use spar::api::{Method, Path, Request, State, handle, route};
+use spar::app::App;
+use spar::settings::Settings;
 
 struct Harness {
     runtime: tokio::runtime::Runtime,
-    app: App,
+    app: Arc<State>,
     _dir: tempfile::TempDir,
 }
 
@@ -21,10 +20,9 @@ fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("store");
-        let search = Arc::new(Search::open(dir.path(), &store).expect("search"));
+        let app = App::open(dir.path(), Settings::default()).expect("app").state();
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        Harness { runtime, app: App::new(store, search), _dir: dir }
+        Harness { runtime, app, _dir: dir }
     })
 }
 

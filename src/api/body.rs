@@ -1,17 +1,58 @@
-//! Request bodies and query strings: JSON decoding with contract errors (2.2), percent-decoding.
+//! Request bodies and query strings: JSON decoding with errors that name the field
+//! (docs/API.md §1.2), percent-decoding. Shared by the families whose bodies are typed structs.
+
+use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+/// A body or query string that does not say what the endpoint needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    InvalidJson(String),
+    InvalidField { field: String, reason: String },
+    MissingField(String),
+    InvalidParameter { name: &'static str, reason: String },
+}
+
+impl InputError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "INVALID_JSON",
+            Self::InvalidField { .. } => "INVALID_FIELD",
+            Self::MissingField(_) => "MISSING_FIELD",
+            Self::InvalidParameter { .. } => "INVALID_PARAMETER",
+        }
+    }
+
+    /// A field whose value breaks a rule: 400 `INVALID_FIELD` naming it.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidField { field: field.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidJson(detail) => write!(f, "Malformed JSON: {detail}"),
+            Self::InvalidField { field, reason } => write!(f, "Invalid field '{field}': {reason}"),
+            Self::MissingField(field) => write!(f, "Missing required field '{field}'"),
+            Self::InvalidParameter { name, reason } => {
+                write!(f, "Invalid query parameter '{name}': {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
 
 /// Decodes a JSON body into `T`. An empty body is `{}`. Errors name the line and column
 /// (malformed JSON) or the field (wrong type, unknown or missing field).
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, InputError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
     // Derived structs would also accept an array, positionally: only objects are bodies.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| syntax_error(&e))?;
-        return Err(ApiError::InvalidJson("the request body must be a JSON object".into()));
+        return Err(InputError::InvalidJson("the request body must be a JSON object".into()));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
@@ -19,7 +60,7 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     let path = e.path().to_string();
     let inner = e.into_inner();
     if !inner.is_data() {
@@ -30,21 +71,21 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         if path == "." { field.to_owned() } else { format!("{path}.{field}") }
     };
     if let Some(field) = backticked(&message, "missing field `") {
-        return ApiError::MissingField(join(field));
+        return InputError::MissingField(join(field));
     }
     if let Some(field) = backticked(&message, "unknown field `") {
         // For unknown fields the path already ends with the field itself.
         let field = if path == "." { field.to_owned() } else { path };
-        return ApiError::InvalidField { field, reason: "unknown field".into() };
+        return InputError::InvalidField { field, reason: "unknown field".into() };
     }
     if path == "." {
-        return ApiError::InvalidJson("the request body must be a JSON object".into());
+        return InputError::InvalidJson("the request body must be a JSON object".into());
     }
-    ApiError::InvalidField { field: path, reason: message }
+    InputError::InvalidField { field: path, reason: message }
 }
 
-fn syntax_error(e: &serde_json::Error) -> ApiError {
-    ApiError::InvalidJson(format!(
+fn syntax_error(e: &serde_json::Error) -> InputError {
+    InputError::InvalidJson(format!(
         "{} at line {} column {}",
         strip_position(&e.to_string()),
         e.line(),
@@ -66,8 +107,8 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// A body field that must be given: 400 `MISSING_FIELD` naming it when absent or blank.
-pub fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ApiError::MissingField(field.to_owned()))
+pub fn required(value: Option<String>, field: &str) -> Result<String, InputError> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| InputError::MissingField(field.to_owned()))
 }
 
 /// Decoded `key=value` pairs of a query string, in order.
@@ -96,16 +137,16 @@ impl Query {
     }
 
     /// A parameter that must be given: 400 `MISSING_FIELD` naming it when absent or empty.
-    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
-        self.get(name).ok_or_else(|| ApiError::MissingField(name.to_owned()))
+    pub fn required(&self, name: &str) -> Result<&str, InputError> {
+        self.get(name).ok_or_else(|| InputError::MissingField(name.to_owned()))
     }
 
     /// `limit`: `default` when absent, else 1 to `max` (400 `INVALID_PARAMETER` otherwise).
-    pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, InputError> {
         match self.int("limit")? {
             None => Ok(default),
             Some(n) => usize::try_from(n).ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-                ApiError::InvalidParameter {
+                InputError::InvalidParameter {
                     name: "limit",
                     reason: format!("must be between 1 and {max}"),
                 }
@@ -114,10 +155,10 @@ impl Query {
     }
 
     /// An integer parameter; 400 `INVALID_PARAMETER` when it is not one.
-    pub fn int(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
+    pub fn int(&self, name: &'static str) -> Result<Option<i64>, InputError> {
         self.get(name)
             .map(|v| {
-                v.trim().parse::<i64>().map_err(|_| ApiError::InvalidParameter {
+                v.trim().parse::<i64>().map_err(|_| InputError::InvalidParameter {
                     name,
                     reason: format!("'{v}' is not an integer"),
                 })
@@ -128,9 +169,9 @@ impl Query {
 
 /// A short label from a body (an actor, a channel id): at most `max` bytes, no control
 /// characters; else 400 `INVALID_FIELD` naming `field`.
-pub fn short_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub fn short_text(field: &str, value: &str, max: usize) -> Result<(), InputError> {
     if value.len() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::InvalidField {
+        return Err(InputError::InvalidField {
             field: field.to_owned(),
             reason: format!("must be at most {max} bytes without control characters"),
         });

@@ -11,11 +11,9 @@ use argh::FromArgs;
 use tokio::net::TcpListener;
 
 use super::{env_flag, setting};
-use crate::api::App;
+use crate::app::App;
 use crate::http::{self, HttpConfig, Shared};
-use crate::search::{Indexer, Search};
 use crate::settings::Settings;
-use crate::store::Store;
 
 /// The file in the data dir that names the address the server listens on.
 pub const ADDR_FILE: &str = "spar.addr";
@@ -163,22 +161,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(config: ServeConfig) -> Result<(), String> {
-    let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let search = Arc::new(Search::open(&config.data_dir, &store).map_err(|e| e.to_string())?);
-    let indexer = Indexer::start(Arc::clone(&search), store.clone())
-        .map_err(|e| format!("cannot start the indexer: {e}"))?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = config.settings;
     settings.listen_url = Some(format!("http://{}:{}", config.host, addr.port()));
-    let app = Arc::new(App::with_settings(store.clone(), search, settings));
-    crate::sched::ensure_built_ins(&app)
-        .await
-        .map_err(|e| format!("cannot create the scheduler's built-in tasks: {e}"))?;
-    app.start_workers();
-    start_admin_listener(&config.data_dir, &app).await?;
+    let mut app = App::open(&config.data_dir, settings).map_err(|e| e.to_string())?;
+    app.start_workers().await.map_err(|e| e.to_string())?;
+    let admin = start_admin_listener(&config.data_dir, &app).await?;
     // Written last: its presence means the server is ready (tools and tests wait for it).
     write_addr_file(&config.data_dir, addr)
         .map_err(|e| format!("cannot write {ADDR_FILE}: {e}"))?;
@@ -188,17 +179,19 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
-    let shared = Arc::new(Shared::new(Arc::clone(&app), config.http));
+    let shared = Arc::new(Shared::new(app.state(), config.http));
     let shutdown = async {
         shutdown_signal().await;
-        // Ends event streams (so their connections can close) and the outbox worker.
+        // Ends event streams (so their connections can close) and the admin listener.
         app.begin_shutdown();
     };
     http::serve(listener, shared, shutdown).await;
-    // Flush the search index (index what is left), then let the writer finish.
-    indexer.stop();
-    store.close();
-    log_writer_stats(store.writer_stats());
+    if let Err(e) = admin.await {
+        tracing::error!(error = %e, "the admin listener ended abnormally");
+    }
+    let stats = app.store().clone();
+    app.shutdown().await;
+    log_writer_stats(stats.writer_stats());
     let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));
     let _ = std::fs::remove_file(config.data_dir.join(ADMIN_FILE));
     tracing::info!("stopped");
@@ -221,7 +214,10 @@ fn log_writer_stats(stats: &crate::store::WriterStats) {
 
 /// Binds the admin listener on a free loopback port, records it with a fresh token in
 /// [`ADMIN_FILE`], and serves it until the app shuts down.
-async fn start_admin_listener(data_dir: &Path, app: &Arc<App>) -> Result<(), String> {
+async fn start_admin_listener(
+    data_dir: &Path,
+    app: &App,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot open the admin listener: {e}"))?;
@@ -230,12 +226,14 @@ async fn start_admin_listener(data_dir: &Path, app: &Arc<App>) -> Result<(), Str
         .map_err(|e| format!("no randomness for the admin token: {e}"))?;
     write_private(&data_dir.join(ADMIN_FILE), &format!("{addr} {token}"))
         .map_err(|e| format!("cannot write {ADMIN_FILE}: {e}"))?;
-    let shared = Arc::new(Shared::admin(Arc::clone(app), token));
-    let closing = Arc::clone(app);
-    tokio::spawn(async move {
-        http::serve(listener, shared, async move { closing.closed().await }).await;
-    });
-    Ok(())
+    let shared = Arc::new(Shared::admin(app.state(), token));
+    let mut closing = app.closing();
+    Ok(tokio::spawn(async move {
+        let closed = async move {
+            let _ = closing.wait_for(|c| *c).await;
+        };
+        http::serve(listener, shared, closed).await;
+    }))
 }
 
 /// Writes a file only its owner can read, whole (via a rename).

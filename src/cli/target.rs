@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::serve::ADMIN_FILE;
-use crate::api::ApiError;
+use crate::api::admin::AdminError;
 use crate::store::{Store, StoreError};
 
 /// Where the command does its work.
@@ -41,7 +41,7 @@ impl Target {
 pub fn local<T, F, Fut>(dir: &Path, work: F) -> Result<T, String>
 where
     F: FnOnce(Store) -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
+    Fut: std::future::Future<Output = Result<T, AdminError>>,
 {
     let store = Store::open(dir).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()

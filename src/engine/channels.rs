@@ -2,7 +2,7 @@
 //! endpoints), else what the Potpie dialect saved for it, else, for org `default` only, the
 //! environment (contract 1.1).
 
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
 use crate::store::{Source, StoreError, channels, orgs, potpie};
 use crate::upstream::chat::ChatTarget;
 
@@ -44,4 +44,31 @@ pub fn target(
             .map(|(_, v)| v.trim().to_owned())
     };
     Ok(ChatTarget::from_config(channel, get))
+}
+
+/// The secret GitHub deliveries for `org` are signed with (docs/API.md §3.1): the org's
+/// `github` channel config (`webhookSecret`), then `GITHUB_WEBHOOK_SECRET_<ORG>`, then
+/// `GITHUB_WEBHOOK_SECRET`.
+pub fn github_secret(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+) -> Result<Option<Secret>, StoreError> {
+    let stored = channels::config(src, org, "github")?
+        .and_then(|c| c.config.get("webhookSecret").filter(|s| !s.is_empty()).cloned());
+    Ok(stored.map(Secret::new).or_else(|| settings.github_secret_for(org).cloned()))
+}
+
+/// The secret Sentry deliveries for `org` are signed with (docs/API.md §3.2): the org's sentry
+/// configuration (`webhookSecret`), else for org `default` `SENTRY_WEBHOOK_SECRET`.
+pub fn sentry_secret(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+) -> Result<Option<Secret>, StoreError> {
+    let keys = config(src, settings, org, "sentry")?.unwrap_or_default();
+    Ok(keys
+        .into_iter()
+        .find(|(k, v)| k == "webhookSecret" && !v.is_empty())
+        .map(|(_, v)| Secret::new(v)))
 }

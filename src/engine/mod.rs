@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod react;
 pub mod report;
 pub mod sentry;
+mod signals;
 pub mod signature;
 pub mod spike;
 
@@ -29,6 +30,7 @@ use crate::store::records::EventRecord;
 use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
 use github::{CiEvent, Parsed};
 pub use react::Policy;
+pub use signals::Signals;
 
 /// What recording a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]

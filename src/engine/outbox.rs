@@ -44,7 +44,7 @@ pub struct Outbox {
     settings: Settings,
     chat: Chat,
     http: Upstream,
-    wake: Notify,
+    wake: Arc<Notify>,
     in_flight: Mutex<HashSet<u64>>,
     sends: Arc<Semaphore>,
 }
@@ -61,7 +61,7 @@ impl Outbox {
             settings,
             chat: Chat::new(http.clone(), apis),
             http,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             in_flight: Mutex::new(HashSet::new()),
             sends: Arc::new(Semaphore::new(CONCURRENCY)),
         }
@@ -74,6 +74,11 @@ impl Outbox {
     /// Tells the worker new deliveries are due (after the transaction that wrote them).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// What wakes the worker, for [`super::Signals`].
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
     }
 
     /// The worker loop; returns when `closing` turns true.

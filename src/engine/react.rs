@@ -49,6 +49,22 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// The approval lifetime, and which level-3 actions the environment configures for org
+    /// `default`.
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        let ttl = i64::try_from(settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
+        let env_has = |name: &str, key: &str| {
+            settings.env_config(name).is_some_and(|keys| keys.iter().any(|(k, _)| k == key))
+        };
+        Self {
+            approval_ttl_ms: ttl,
+            env_linear: env_has("linear", "apiKey"),
+            env_pagerduty_routing_key: env_has("pagerduty", "routingKey"),
+        }
+    }
+}
+
 /// The columns of the autonomy table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

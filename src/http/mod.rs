@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use server::serve;
 
-use crate::api::App;
+use crate::api::State;
 use ratelimit::RateLimiter;
 
 /// Transport settings, resolved from flags and environment by the CLI.
@@ -53,7 +53,7 @@ impl Default for HttpConfig {
 
 /// What every connection shares.
 pub struct Shared {
-    pub app: Arc<App>,
+    pub state: Arc<State>,
     config: HttpConfig,
     api_limiter: Option<RateLimiter>,
     webhook_limiter: Option<RateLimiter>,
@@ -63,13 +63,13 @@ pub struct Shared {
 
 impl Shared {
     /// The admin listener's: only `/admin/*`, with `token` in `X-Spar-Admin-Token`.
-    pub fn admin(app: Arc<App>, token: String) -> Self {
+    pub fn admin(state: Arc<State>, token: String) -> Self {
         let config =
             HttpConfig { rate_limit_api: 0, rate_limit_webhooks: 0, ..HttpConfig::default() };
-        Self { admin_token: Some(token), ..Self::new(app, config) }
+        Self { admin_token: Some(token), ..Self::new(state, config) }
     }
 
-    pub fn new(app: Arc<App>, config: HttpConfig) -> Self {
+    pub fn new(state: Arc<State>, config: HttpConfig) -> Self {
         Self {
             admin_token: None,
             api_limiter: RateLimiter::per_minute(config.rate_limit_api, ratelimit::DEFAULT_CAP),
@@ -77,7 +77,7 @@ impl Shared {
                 config.rate_limit_webhooks,
                 ratelimit::DEFAULT_CAP,
             ),
-            app,
+            state,
             config,
         }
     }

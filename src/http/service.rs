@@ -16,8 +16,7 @@ use sha2::{Digest, Sha256};
 use super::Shared;
 use super::body::{ResponseBody, StreamBody};
 use super::ratelimit::Decision;
-use crate::api::routes::{self, Path};
-use crate::api::{self, ApiError, Method, PathClass, Response};
+use crate::api::{self, Auth, Bucket, Endpoint, Family, Method, Path, RequestError, Response};
 use crate::ids;
 
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
@@ -40,7 +39,7 @@ pub async fn serve_request(
     let uri_path = req.uri().path().to_owned();
     let (mut response, route) = respond(&shared, peer, req, method, &request_id).await;
     common_headers(&shared, &mut response, origin.as_ref(), &request_id);
-    shared.app.metrics.request(route, method.as_str(), response.status, started.elapsed());
+    shared.state.metrics.request(route, method.as_str(), response.status, started.elapsed());
     tracing::debug!(
         request_id,
         method = method.as_str(),
@@ -62,50 +61,62 @@ async fn respond(
 ) -> (Response, &'static str) {
     const UNMATCHED: &str = "unmatched";
     let Some(path) = Path::parse(req.uri().path()) else {
-        return (ApiError::NotFound.into_response(request_id), UNMATCHED);
+        return (RequestError::NotFound.into_response(request_id), UNMATCHED);
     };
     if method == Method::Options {
         return (preflight(&path, req.headers(), request_id), "preflight");
     }
-    let class = path.class();
-    // The admin listener serves `/admin/*` only, and the public one never does.
-    match (&shared.admin_token, class) {
-        (Some(token), PathClass::Admin) => {
-            if !same_secret(header_text(req.headers(), X_ADMIN_TOKEN).as_deref(), token) {
-                return (ApiError::Unauthorized.into_response(request_id), UNMATCHED);
+    let routed = api::route(method, &path);
+    let (family, auth, bucket) = match &routed {
+        Ok(endpoint) => (Some(endpoint.family()), endpoint.auth(), endpoint.bucket()),
+        Err(unrouted) => match unrouted.family {
+            Some(family) => (Some(family), family.auth(), family.bucket()),
+            None => (None, Auth::Public, None),
+        },
+    };
+    let reject = |e: RequestError| match family {
+        Some(family) => family.reject(e, request_id),
+        None => e.into_response(request_id),
+    };
+    // The admin listener serves the admin family only, and the public one never does.
+    let admin_family = family == Some(Family::Admin);
+    match &shared.admin_token {
+        Some(token) if admin_family => {
+            let presented = header_text(req.headers(), X_ADMIN_TOKEN);
+            if !same_secret(presented.as_deref(), token) {
+                return (reject(RequestError::Unauthorized), UNMATCHED);
             }
         }
-        (Some(_), _) | (None, PathClass::Admin) => {
-            return (ApiError::NotFound.into_response(request_id), UNMATCHED);
+        Some(_) => return (RequestError::NotFound.into_response(request_id), UNMATCHED),
+        None if admin_family => {
+            return (RequestError::NotFound.into_response(request_id), UNMATCHED);
         }
-        (None, _) => {}
+        None => {}
     }
-    if class == PathClass::Api && !authorized(shared, req.headers()) {
-        return (ApiError::Unauthorized.into_response(request_id), "unauthorized");
+    if auth == Auth::Bearer && !authorized(shared, req.headers()) {
+        return (reject(RequestError::Unauthorized), "unauthorized");
     }
-    let limiter = match class {
-        PathClass::Api | PathClass::Potpie => shared.api_limiter.as_ref(),
-        PathClass::Webhook => shared.webhook_limiter.as_ref(),
-        PathClass::Admin | PathClass::Other => None,
+    let limiter = match bucket {
+        Some(Bucket::Api) => shared.api_limiter.as_ref(),
+        Some(Bucket::Webhooks) => shared.webhook_limiter.as_ref(),
+        None => None,
     };
     let decision = limiter.map(|l| l.check(client_ip(shared, peer, req.headers())));
     let mut route = UNMATCHED;
-    let response = match decision {
-        Some(Decision::Limited { retry_after_secs, .. }) => {
-            shared.app.metrics.rate_limited(class == PathClass::Webhook);
+    let response = match (decision, routed) {
+        (Some(Decision::Limited { retry_after_secs, .. }), _) => {
+            shared.state.metrics.rate_limited(bucket == Some(Bucket::Webhooks));
             route = "rate_limited";
-            ApiError::RateLimited { retry_after: retry_after_secs }.into_response(request_id)
+            reject(RequestError::RateLimited { retry_after: retry_after_secs })
         }
-        _ => match routes::route(method, &path) {
-            Ok(endpoint) => {
-                route = endpoint.name();
-                match build_request(shared, endpoint, method, req, request_id).await {
-                    Ok(request) => api::handle(&shared.app, request).await,
-                    Err(e) => e.into_response(request_id),
-                }
+        (_, Err(unrouted)) => reject(unrouted.error),
+        (_, Ok(endpoint)) => {
+            route = endpoint.name();
+            match build_request(shared, endpoint, method, req, request_id).await {
+                Ok(request) => api::handle(&shared.state, request).await,
+                Err(e) => reject(e),
             }
-            Err(e) => e.into_response(request_id),
-        },
+        }
     };
     let response = match decision {
         Some(Decision::Allowed { limit, remaining }) => {
@@ -125,11 +136,11 @@ fn with_limit_headers(response: Response, limit: u32, remaining: u32) -> Respons
 
 async fn build_request(
     shared: &Shared,
-    endpoint: api::Endpoint,
+    endpoint: Endpoint,
     method: Method,
     req: hyper::Request<Incoming>,
     request_id: &str,
-) -> Result<api::Request, ApiError> {
+) -> Result<api::Request, RequestError> {
     let mut request = api::Request::new(endpoint, req.uri().query(), request_id.to_owned());
     let headers = req.headers();
     request.org_header = header_text(headers, X_ORG_ID).filter(|v| !v.is_empty());
@@ -152,7 +163,7 @@ async fn build_request(
         let limit = request.endpoint.body_limit();
         let body = read_body(req, limit, shared.config.body_timeout).await?;
         if !body.is_empty() && !accepted {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(RequestError::UnsupportedMediaType);
         }
         request.body = body;
     }
@@ -165,21 +176,19 @@ async fn read_body(
     req: hyper::Request<Incoming>,
     limit: usize,
     timeout: std::time::Duration,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, RequestError> {
     let declared =
         header_text(req.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::PayloadTooLarge { limit });
+        return Err(RequestError::PayloadTooLarge { limit });
     }
     let body = Limited::new(req.into_body(), limit);
     match tokio::time::timeout(timeout, body.collect()).await {
-        Err(_) => Err(ApiError::BodyTimeout),
+        Err(_) => Err(RequestError::BodyTimeout),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::PayloadTooLarge { limit })
+            Err(RequestError::PayloadTooLarge { limit })
         }
-        Ok(Err(e)) => {
-            Err(ApiError::InvalidJson(format!("the request body could not be read: {e}")))
-        }
+        Ok(Err(e)) => Err(RequestError::UnreadableBody(e.to_string())),
         Ok(Ok(collected)) => Ok(Vec::from(collected.to_bytes())),
     }
 }
@@ -226,9 +235,9 @@ fn client_ip(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
 }
 
 fn preflight(path: &Path, headers: &HeaderMap, request_id: &str) -> Response {
-    let allowed = match routes::route(Method::Other, path) {
-        Err(ApiError::MethodNotAllowed(allowed)) => allowed,
-        Ok(_) | Err(_) => return ApiError::NotFound.into_response(request_id),
+    let allowed = match api::route(Method::Other, path) {
+        Err(api::Unrouted { error: RequestError::MethodNotAllowed(allowed), .. }) => allowed,
+        Ok(_) | Err(_) => return RequestError::NotFound.into_response(request_id),
     };
     let methods = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
     let requested = header_text(headers, header::ACCESS_CONTROL_REQUEST_HEADERS)

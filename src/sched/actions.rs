@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::api::App;
 use crate::clock;
 use crate::engine::report;
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -14,6 +13,10 @@ use crate::store::orgs::DEFAULT_ORG;
 use crate::store::records::{TaskAction, TaskRecord};
 use crate::store::{channels, orgs, outbox, projects, tasks};
 use crate::upstream::blocking;
+use crate::upstream::github::GitHub;
+
+use super::Deps;
+use super::retention;
 
 /// The index may trail the store by this much before `health-check` calls it lagging.
 const INDEX_LAG_LIMIT_SECS: u64 = 60;
@@ -22,28 +25,28 @@ const RUNS_PER_REPO: u32 = 3;
 /// The most audit entries a digest reads.
 const DIGEST_SCAN_LIMIT: u64 = 100_000;
 
-pub async fn run(app: &App, task: &TaskRecord) -> Result<(), String> {
+pub async fn run(deps: &Deps, task: &TaskRecord) -> Result<(), String> {
     match &task.action {
-        TaskAction::HealthCheck => health_check(app, task).await,
-        TaskAction::BuildStatusReport => build_status_report(app).await,
-        TaskAction::AuditCleanup => audit_cleanup(app).await,
+        TaskAction::HealthCheck => health_check(deps, task).await,
+        TaskAction::BuildStatusReport => build_status_report(deps).await,
+        TaskAction::AuditCleanup => audit_cleanup(deps).await,
         TaskAction::Digest { event_type, window_hours } => {
-            digest(app, &task.org_id, event_type, *window_hours).await
+            digest(deps, &task.org_id, event_type, *window_hours).await
         }
-        TaskAction::Webhook { url, body } => webhook(app, task, url, body).await,
+        TaskAction::Webhook { url, body } => webhook(deps, task, url, body).await,
     }
 }
 
 /// Storage, index lag, dead deliveries, channels and integrations; `system.health_check` in the
 /// audit of org `default` when any of them changed since the last run.
-async fn health_check(app: &App, task: &TaskRecord) -> Result<(), String> {
-    let state = health_state(app);
+async fn health_check(deps: &Deps, task: &TaskRecord) -> Result<(), String> {
+    let state = health_state(deps);
     if state == task.state {
         return Ok(());
     }
     let (org, name) = (task.org_id.clone(), task.name.clone());
     let previous = task.state.clone();
-    app.store
+    deps.store
         .write(move |tx| {
             let Some(mut current) = tasks::get(tx, &org, &name)? else { return Ok(()) };
             let changed = changed_keys(&previous, &state);
@@ -61,11 +64,11 @@ async fn health_check(app: &App, task: &TaskRecord) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn health_state(app: &App) -> Value {
-    let read = app.store.read();
+fn health_state(deps: &Deps) -> Value {
+    let read = deps.store.read();
     let storage_ok = read.as_ref().is_ok_and(|r| orgs::exists(r, DEFAULT_ORG).is_ok());
     let dead = read.as_ref().ok().and_then(|r| outbox::counts(r).ok()).map_or(0, |(_, d)| d);
-    let lag = app.search.lag_seconds(&app.store);
+    let lag = deps.search.lag_seconds(&deps.store);
     let mut channel_states = BTreeMap::new();
     if let Ok(r) = &read {
         for name in ["slack", "discord", "telegram", "whatsapp"] {
@@ -75,8 +78,9 @@ fn health_state(app: &App) -> Value {
             }
         }
     }
-    let integrations: BTreeMap<String, Value> = app
-        .integration_errors()
+    let integrations: BTreeMap<String, Value> = deps
+        .integrations
+        .failing()
         .into_iter()
         .map(|(org, name)| (format!("{org}/{name}"), Value::from("error")))
         .collect();
@@ -109,13 +113,13 @@ fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
 
 /// Each org's linked projects' newest workflow runs, as one `report.build_status` event per
 /// org with projects.
-async fn build_status_report(app: &App) -> Result<(), String> {
-    let all = projects::list(&app.store.read().map_err(|e| e.to_string())?, None)
+async fn build_status_report(deps: &Deps) -> Result<(), String> {
+    let all = projects::list(&deps.store.read().map_err(|e| e.to_string())?, None)
         .map_err(|e| e.to_string())?;
     if all.is_empty() {
         return Ok(());
     }
-    let github = app.github().ok_or(
+    let github = GitHub::from_settings(&deps.upstream, &deps.settings).ok_or(
         "GITHUB_TOKEN is not set: build-status-report reads workflow runs from GitHub with it",
     )?;
     let mut by_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -140,23 +144,27 @@ async fn build_status_report(app: &App) -> Result<(), String> {
     }
     for (org, lines) in by_org {
         let title = format!("Build status, {} line(s)", lines.len());
-        record_report(app, &org, "report.build_status", title, lines).await?;
+        record_report(deps, &org, "report.build_status", title, lines).await?;
     }
     Ok(())
 }
 
 /// Audit retention: entries older than `audit_retention_days` leave the trail (each org's
 /// `audit.retention` entry says what went).
-async fn audit_cleanup(app: &App) -> Result<(), String> {
-    app.prune_audit(app.settings.audit_retention_days).await.map(|_| ()).map_err(|e| e.to_string())
+async fn audit_cleanup(deps: &Deps) -> Result<(), String> {
+    let days = deps.settings.audit_retention_days;
+    retention::prune_audit(&deps.store, &deps.search, days)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// A summary of the org's audit over the last `window_hours`, to routes matching `event_type`.
-async fn digest(app: &App, org: &str, event_type: &str, window_hours: u32) -> Result<(), String> {
+async fn digest(deps: &Deps, org: &str, event_type: &str, window_hours: u32) -> Result<(), String> {
     let since = clock::now_ms() - i64::from(window_hours) * 3_600_000;
     let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
     let mut total = 0u64;
-    let read = app.store.read().map_err(|e| e.to_string())?;
+    let read = deps.store.read().map_err(|e| e.to_string())?;
     // Newest first, keyset-paged (`before`), so each page costs its own size.
     let mut before = u64::MAX;
     'pages: while total < DIGEST_SCAN_LIMIT {
@@ -177,37 +185,37 @@ async fn digest(app: &App, org: &str, event_type: &str, window_hours: u32) -> Re
     let mut lines = vec![format!("{total} audit entries")];
     lines.extend(counts.iter().take(10).map(|(action, n)| format!("{n} × {action}")));
     let title = format!("Digest of org {org}, last {window_hours} h");
-    record_report(app, org, event_type, title, lines).await
+    record_report(deps, org, event_type, title, lines).await
 }
 
 async fn record_report(
-    app: &App,
+    deps: &Deps,
     org: &str,
     event_type: &str,
     title: String,
     lines: Vec<String>,
 ) -> Result<(), String> {
-    let (org, event_type, policy) = (org.to_owned(), event_type.to_owned(), app.policy());
-    let event = app
+    let (org, event_type, policy) = (org.to_owned(), event_type.to_owned(), deps.policy);
+    let event = deps
         .store
         .write(move |tx| {
             report::record(tx, &org, &event_type, title.clone(), lines.clone(), policy)
         })
         .await
         .map_err(|e| e.to_string())?;
-    app.events_recorded(report::notified(&event));
+    deps.signals.recorded(report::notified(&event));
     Ok(())
 }
 
 /// POSTs the task's body to its URL; anything but a 2xx answer is a failure. Each call is
 /// audited in the task's org with the target's host only (the path of a webhook URL is often
 /// its secret).
-async fn webhook(app: &App, task: &TaskRecord, url: &str, body: &Value) -> Result<(), String> {
-    let (http, target, payload) = (app.upstream.clone(), url.to_owned(), body.clone());
+async fn webhook(deps: &Deps, task: &TaskRecord, url: &str, body: &Value) -> Result<(), String> {
+    let (http, target, payload) = (deps.upstream.clone(), url.to_owned(), body.clone());
     let answer = blocking(move || http.post_json(&target, &payload)).await;
     let status = answer.as_ref().ok().map(|a| a.status);
     let (org, name, host) = (task.org_id.clone(), task.name.clone(), host_of(url));
-    app.store
+    deps.store
         .write(move |tx| {
             let draft = AuditDraft::new(ActorType::System, "scheduler", "scheduler.webhook")
                 .meta("task", name.as_str())

@@ -14,6 +14,7 @@
 
 mod actions;
 pub use actions::host_of;
+pub mod retention;
 pub mod task;
 
 use std::collections::{HashMap, HashSet};
@@ -24,14 +25,30 @@ use tokio::sync::{Notify, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
-use crate::api::App;
 use crate::clock;
+use crate::engine::{Policy, Signals};
+use crate::search::Search;
+use crate::settings::Settings;
 use crate::store::records::TaskRecord;
-use crate::store::{StoreError, tasks};
+use crate::store::{Store, StoreError, tasks};
+use crate::upstream::Upstream;
+use crate::upstream::health::IntegrationHealth;
 use task::{TaskKey, Timing};
+
+/// What task actions reach: the scheduler's narrow view of the appliance.
+pub struct Deps {
+    pub store: Store,
+    pub search: Arc<Search>,
+    pub settings: Settings,
+    pub upstream: Upstream,
+    pub policy: Policy,
+    pub signals: Arc<Signals>,
+    pub integrations: Arc<IntegrationHealth>,
+}
 
 /// What the API and the runtime share.
 pub struct Scheduler {
+    deps: Deps,
     changed: Notify,
     running: Mutex<HashSet<TaskKey>>,
     next_runs: Mutex<HashMap<TaskKey, i64>>,
@@ -58,12 +75,15 @@ impl Drop for RunGuard<'_> {
 }
 
 impl Scheduler {
-    pub fn new(time_scale: u32) -> Self {
+    /// Interval tasks run `settings.scheduler_time_scale` times faster (tests only).
+    pub fn new(deps: Deps) -> Self {
+        let time_scale = deps.settings.scheduler_time_scale.max(1);
         Self {
+            deps,
             changed: Notify::new(),
             running: Mutex::new(HashSet::new()),
             next_runs: Mutex::new(HashMap::new()),
-            time_scale: time_scale.max(1),
+            time_scale,
         }
     }
 
@@ -107,36 +127,62 @@ impl Scheduler {
     }
 }
 
-/// Runs `key` now: the action, then the task's counters. `Err(Busy)` when it is already running.
-pub async fn run_now(app: &App, key: &TaskKey) -> Result<Result<(), String>, Busy> {
-    let guard = app.scheduler.start_run(key)?;
-    let started = clock::now_ms();
-    let task = match app.store.read().and_then(|r| tasks::get(&r, &key.org, &key.name)) {
-        Ok(Some(task)) => task,
-        Ok(None) => return Ok(Err("the task was deleted".into())),
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let outcome = actions::run(app, &task).await;
-    if let Err(e) = &outcome {
-        tracing::warn!(org = key.org, task = key.name, error = %e, "scheduled task failed");
+impl Scheduler {
+    /// Runs `key` now: the action, then the task's counters. `Err(Busy)` when it is already
+    /// running.
+    pub async fn run_now(&self, key: &TaskKey) -> Result<Result<(), String>, Busy> {
+        let guard = self.start_run(key)?;
+        let started = clock::now_ms();
+        let task = match self.deps.store.read().and_then(|r| tasks::get(&r, &key.org, &key.name)) {
+            Ok(Some(task)) => task,
+            Ok(None) => return Ok(Err("the task was deleted".into())),
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let outcome = actions::run(&self.deps, &task).await;
+        if let Err(e) = &outcome {
+            tracing::warn!(org = key.org, task = key.name, error = %e, "scheduled task failed");
+        }
+        if let Err(e) = record_outcome(&self.deps.store, key, started, &outcome).await {
+            tracing::error!(org = key.org, task = key.name, error = %e, "cannot record a task run");
+        }
+        drop(guard);
+        Ok(outcome)
     }
-    if let Err(e) = record_outcome(app, key, started, &outcome).await {
-        tracing::error!(org = key.org, task = key.name, error = %e, "cannot record a task run");
+
+    /// Creates the built-ins missing from the store. `spar serve` calls it before it reports
+    /// ready, so the first `GET /api/scheduler` already lists them.
+    pub async fn ensure_built_ins(&self) -> Result<(), StoreError> {
+        let created = self
+            .deps
+            .store
+            .write(|tx| {
+                let mut created = Vec::new();
+                for task in task::built_ins(clock::now_ms()) {
+                    if tasks::get(tx, &task.org_id, &task.name)?.is_none() {
+                        tasks::create_built_in(tx, &task)?;
+                        created.push(task.name);
+                    }
+                }
+                Ok::<_, StoreError>(created)
+            })
+            .await?;
+        if !created.is_empty() {
+            tracing::info!(tasks = ?created, "scheduler: created the missing built-in tasks");
+        }
+        Ok(())
     }
-    drop(guard);
-    Ok(outcome)
 }
 
 /// Adds the run to the task's counters (if the task still exists).
 async fn record_outcome(
-    app: &App,
+    store: &Store,
     key: &TaskKey,
     started: i64,
     outcome: &Result<(), String>,
 ) -> Result<(), StoreError> {
     let key = key.clone();
     let outcome = outcome.clone();
-    app.store
+    store
         .write(move |tx| {
             let Some(mut task) = tasks::get(tx, &key.org, &key.name)? else { return Ok(()) };
             task.last_run_ms = Some(started);
@@ -152,8 +198,8 @@ async fn record_outcome(
         .await
 }
 
-/// The runtime: keeps one timer job per stored task until the app closes.
-pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
+/// The runtime: keeps one timer job per stored task until `closing` turns true.
+pub async fn run(scheduler: Arc<Scheduler>, mut closing: watch::Receiver<bool>) {
     // A small channel size: Spar adds a handful of jobs, and the default (200 per channel,
     // over a dozen channels) costs about 2 MB of resident memory for nothing.
     let mut timers = match JobScheduler::new_with_channel_size(16).await {
@@ -169,45 +215,23 @@ pub async fn run(app: Arc<App>, mut closing: watch::Receiver<bool>) {
     }
     let mut jobs: HashMap<TaskKey, (Uuid, Timing)> = HashMap::new();
     loop {
-        reconcile(&app, &timers, &mut jobs).await;
+        reconcile(&scheduler, &timers, &mut jobs).await;
         tokio::select! {
-            () = app.scheduler.changed.notified() => {}
+            () = scheduler.changed.notified() => {}
             _ = closing.wait_for(|c| *c) => break,
         }
     }
     let _ = timers.shutdown().await;
 }
 
-/// Creates the built-ins missing from the store. `spar serve` calls it before it reports ready,
-/// so the first `GET /api/scheduler` already lists them.
-pub async fn ensure_built_ins(app: &App) -> Result<(), StoreError> {
-    let created = app
-        .store
-        .write(|tx| {
-            let mut created = Vec::new();
-            for task in task::built_ins(clock::now_ms()) {
-                if tasks::get(tx, &task.org_id, &task.name)?.is_none() {
-                    tasks::create_built_in(tx, &task)?;
-                    created.push(task.name);
-                }
-            }
-            Ok::<_, StoreError>(created)
-        })
-        .await?;
-    if !created.is_empty() {
-        tracing::info!(tasks = ?created, "scheduler: created the missing built-in tasks");
-    }
-    Ok(())
-}
-
 /// Adds a timer for every stored task without one, and removes the timers of deleted tasks and
 /// of tasks whose timing changed (deleted and created again under the same name).
 async fn reconcile(
-    app: &Arc<App>,
+    scheduler: &Arc<Scheduler>,
     timers: &JobScheduler,
     jobs: &mut HashMap<TaskKey, (Uuid, Timing)>,
 ) {
-    let stored = match app.store.read().and_then(|r| tasks::all(&r)) {
+    let stored = match scheduler.deps.store.read().and_then(|r| tasks::all(&r)) {
         Ok(stored) => stored,
         Err(e) => {
             tracing::error!(error = %e, "scheduler: cannot read the tasks");
@@ -225,18 +249,18 @@ async fn reconcile(
         if let Some((id, _)) = jobs.remove(&key) {
             let _ = timers.remove(&id).await;
         }
-        app.scheduler.set_next_run(&key, None);
+        scheduler.set_next_run(&key, None);
     }
     for task in &stored {
         let key = TaskKey::of(task);
         if jobs.contains_key(&key) {
             continue;
         }
-        match add_timer(app, timers, task).await {
+        match add_timer(scheduler, timers, task).await {
             Ok(id) => {
                 jobs.insert(key.clone(), (id, Timing::of(task)));
                 let next = next_tick(timers, id).await;
-                app.scheduler.set_next_run(&key, next);
+                scheduler.set_next_run(&key, next);
             }
             Err(e) => tracing::error!(task = task.name, error = %e, "scheduler: cannot add"),
         }
@@ -244,21 +268,21 @@ async fn reconcile(
 }
 
 async fn add_timer(
-    app: &Arc<App>,
+    scheduler: &Arc<Scheduler>,
     timers: &JobScheduler,
     task: &TaskRecord,
 ) -> Result<Uuid, tokio_cron_scheduler::JobSchedulerError> {
     let key = TaskKey::of(task);
     let timing = Timing::of(task);
-    let app = Arc::clone(app);
+    let scheduler = Arc::clone(scheduler);
     let period = match timing {
-        Timing::Every(ms) => app.scheduler.period(ms),
+        Timing::Every(ms) => scheduler.period(ms),
         Timing::Cron(_) => Duration::ZERO,
     };
     let on_tick = move |id: Uuid, timers: JobScheduler| {
-        let app = Arc::clone(&app);
+        let scheduler = Arc::clone(&scheduler);
         let key = key.clone();
-        Box::pin(async move { tick(&app, &key, id, timers).await })
+        Box::pin(async move { tick(&scheduler, &key, id, timers).await })
             as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
     };
     let job = match timing {
@@ -269,10 +293,11 @@ async fn add_timer(
 }
 
 /// One timer tick: run the task unless it is paused, deleted or still running.
-async fn tick(app: &App, key: &TaskKey, id: Uuid, mut timers: JobScheduler) {
+async fn tick(scheduler: &Scheduler, key: &TaskKey, id: Uuid, mut timers: JobScheduler) {
     let next = timers.next_tick_for_job(id).await.ok().flatten().map(|t| t.timestamp_millis());
-    app.scheduler.set_next_run(key, next);
-    let enabled = app
+    scheduler.set_next_run(key, next);
+    let enabled = scheduler
+        .deps
         .store
         .read()
         .and_then(|r| tasks::get(&r, &key.org, &key.name))
@@ -282,7 +307,7 @@ async fn tick(app: &App, key: &TaskKey, id: Uuid, mut timers: JobScheduler) {
     if !enabled {
         return;
     }
-    if run_now(app, key).await.is_err() {
+    if scheduler.run_now(key).await.is_err() {
         tracing::info!(org = key.org, task = key.name, "previous run still going: tick skipped");
     }
 }

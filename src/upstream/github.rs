@@ -7,7 +7,7 @@ use serde_json::json;
 use ureq::http;
 
 use super::{Answer, Upstream, UpstreamError};
-use crate::settings::Secret;
+use crate::settings::{Secret, Settings};
 
 const SERVICE: &str = "GitHub";
 /// The events Spar's hook subscribes to (contract 4).
@@ -140,6 +140,12 @@ pub struct GitHub {
 impl GitHub {
     pub fn new(http: Upstream, api_url: &str, token: Secret) -> Self {
         Self { http, api_url: api_url.trim_end_matches('/').to_owned(), token }
+    }
+
+    /// The client of `GITHUB_TOKEN` and `GITHUB_API_URL`, when the token is set.
+    pub fn from_settings(http: &Upstream, settings: &Settings) -> Option<Self> {
+        let token = settings.github_token.clone()?;
+        Some(Self::new(http.clone(), &settings.github_api_url, token))
     }
 
     /// The repository, or `None` when GitHub says 404 or 403 (missing, or the token cannot see

@@ -11,6 +11,7 @@
 
 pub mod chat;
 pub mod github;
+pub mod health;
 pub mod linear;
 pub mod pagerduty;
 pub mod sentry;

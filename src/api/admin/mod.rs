@@ -1,11 +1,25 @@
-//! Administration of API keys (contract 9): create, list, revoke. `spar api-key` calls these
-//! directly on a stopped server's store, or through the running server's loopback-only admin
-//! listener (`/admin/api-keys`, guarded by the token in `<data-dir>/spar.admin`).
+//! The admin listener's API (docs/API.md §7): API keys (create, list, revoke) and backups.
+//! Served only by the loopback admin listener, with the token in `<data-dir>/spar.admin`
+//! (mode 0600); `spar api-key` calls the key operations directly on a stopped server's store.
+//!
+//! | method | path | endpoint |
+//! |---|---|---|
+//! | GET, POST | `/admin/api-keys` | [`Endpoint::ListKeys`], [`Endpoint::CreateKey`] |
+//! | DELETE | `/admin/api-keys/:name-or-prefix` | [`Endpoint::RevokeKey`] |
+//! | POST | `/admin/backup` | [`Endpoint::Backup`] |
+
+mod error;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, App, Request, Response, body};
+pub use error::AdminError;
+
+use super::error::RequestError;
+use super::path::{Method, Routed, endpoints};
+use super::scope::OrgId;
+use super::scope::ScopeError;
+use super::{Request, Response, State, body};
 use crate::clock;
 use crate::store::api_keys::KeyMatch;
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -46,24 +60,59 @@ impl From<&ApiKeyRecord> for KeyView {
     }
 }
 
+endpoints! {
+    pub enum Endpoint {
+        CreateKey => "admin_create_key",
+        ListKeys => "admin_list_keys",
+        RevokeKey(String) => "admin_revoke_key",
+        Backup => "admin_backup",
+    }
+}
+
+pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
+    use Method::{Delete, Get, Head, Post};
+    let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs {
+        ["admin", "api-keys"] => (
+            match method {
+                Get => Some(Endpoint::ListKeys),
+                Post => Some(Endpoint::CreateKey),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["admin", "api-keys", key] => {
+            ((method == Delete).then(|| Endpoint::RevokeKey((*key).to_owned())), &[Delete])
+        }
+        ["admin", "backup"] => ((method == Post).then_some(Endpoint::Backup), &[Post]),
+        _ => return Routed::NoRoute,
+    };
+    Routed::arm(endpoint, allowed)
+}
+
+pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response {
+    let answer = match &endpoint {
+        Endpoint::CreateKey => create(state, &req).await,
+        Endpoint::ListKeys => list(state),
+        Endpoint::RevokeKey(key) => revoke(state, key).await,
+        Endpoint::Backup => backup(state, &req),
+    };
+    answer.unwrap_or_else(|e| e.into_response(&req.request_id))
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedKey, ApiError> {
+pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedKey, AdminError> {
     if !valid_name(name) {
-        return Err(ApiError::InvalidField {
-            field: "name".into(),
-            reason: "must be 1 to 64 letters, digits, '.', '_' or '-'".into(),
-        });
+        let reason = "must be 1 to 64 letters, digits, '.', '_' or '-'";
+        return Err(body::InputError::field("name", reason).into());
     }
-    if !super::scope::valid_org_id(org) {
-        return Err(ApiError::InvalidOrgId);
-    }
+    OrgId::parse(org)?;
     let secret = crate::ids::secret_hex(20)
-        .map_err(|e| ApiError::Internal(format!("no randomness for a key: {e}")))?;
+        .map_err(|e| RequestError::Internal(format!("no randomness for a key: {e}")))?;
     let key = format!("spar_{secret}");
     let record = ApiKeyRecord {
         name: name.to_owned(),
@@ -76,10 +125,10 @@ pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedK
     store
         .write(move |tx| {
             if stored.org_id != orgs::DEFAULT_ORG && !orgs::exists(tx, &stored.org_id)? {
-                return Err(ApiError::OrgNotFound(stored.org_id.clone()));
+                return Err(ScopeError::OrgNotFound(stored.org_id.clone()).into());
             }
             if api_keys::name_taken(tx, &stored.name)? {
-                return Err(ApiError::ApiKeyExists(stored.name.clone()));
+                return Err(AdminError::KeyExists(stored.name.clone()));
             }
             api_keys::insert(tx, &plain, &stored)?;
             let draft = AuditDraft::new(ActorType::User, "cli", "api_key.create")
@@ -98,23 +147,20 @@ pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedK
     })
 }
 
-pub fn list_keys(store: &Store) -> Result<Vec<KeyView>, ApiError> {
+pub fn list_keys(store: &Store) -> Result<Vec<KeyView>, AdminError> {
     Ok(api_keys::list(&store.read()?)?.iter().map(KeyView::from).collect())
 }
 
 /// Revokes the active key with this name, or the one whose prefix starts so.
-pub async fn revoke_key(store: &Store, name_or_prefix: &str) -> Result<KeyView, ApiError> {
+pub async fn revoke_key(store: &Store, name_or_prefix: &str) -> Result<KeyView, AdminError> {
     let wanted = name_or_prefix.to_owned();
     let revoked = store
         .write(move |tx| {
             let (hashed, record) = match api_keys::find_active(tx, &wanted)? {
                 KeyMatch::One(hashed, record) => (hashed, record),
-                KeyMatch::None => return Err(ApiError::ApiKeyNotFound(wanted.clone())),
+                KeyMatch::None => return Err(AdminError::KeyNotFound(wanted.clone())),
                 KeyMatch::Several(names) => {
-                    return Err(ApiError::InvalidState(format!(
-                        "'{wanted}' matches several keys ({}); use a name",
-                        names.join(", ")
-                    )));
+                    return Err(AdminError::AmbiguousKey { wanted: wanted.clone(), names });
                 }
             };
             let now = clock::now_ms();
@@ -132,27 +178,29 @@ pub async fn revoke_key(store: &Store, name_or_prefix: &str) -> Result<KeyView, 
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreateBody {
     org: Option<String>,
     name: Option<String>,
 }
 
-pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
+async fn create(state: &State, req: &Request) -> Result<Response, AdminError> {
     let input: CreateBody = body::json(&req.body)?;
     let org = body::required(input.org, "org")?;
     let name = body::required(input.name, "name")?;
-    Ok(Response::json(201, &create_key(&app.store, &org, &name).await?))
+    Ok(Response::json(201, &create_key(&state.store, &org, &name).await?))
 }
 
-pub fn list(app: &App) -> Result<Response, ApiError> {
-    Ok(Response::ok(&json!({ "keys": list_keys(&app.store)? })))
+fn list(state: &State) -> Result<Response, AdminError> {
+    Ok(Response::ok(&json!({ "keys": list_keys(&state.store)? })))
 }
 
-pub async fn revoke(app: &App, name_or_prefix: &str) -> Result<Response, ApiError> {
-    Ok(Response::ok(&revoke_key(&app.store, name_or_prefix).await?))
+async fn revoke(state: &State, name_or_prefix: &str) -> Result<Response, AdminError> {
+    Ok(Response::ok(&revoke_key(&state.store, name_or_prefix).await?))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BackupBody {
     out: Option<String>,
 }
@@ -160,23 +208,17 @@ struct BackupBody {
 /// `POST /admin/backup {"out": "/abs/file"}`: writes a snapshot of the running store and
 /// streams its progress as JSON lines (`{"rows","total"}`, then `{"done":true,...}` or
 /// `{"error"}`), so `spar backup` can show progress for large stores.
-pub async fn backup(app: &App, req: &Request) -> Result<Response, ApiError> {
+fn backup(state: &State, req: &Request) -> Result<Response, AdminError> {
     let input: BackupBody = body::json(&req.body)?;
     let out = std::path::PathBuf::from(body::required(input.out, "out")?);
     if !out.is_absolute() {
-        return Err(ApiError::InvalidField {
-            field: "out".into(),
-            reason: "must be an absolute path".into(),
-        });
+        return Err(body::InputError::field("out", "must be an absolute path").into());
     }
     if out.exists() {
-        return Err(ApiError::InvalidState(format!(
-            "{} already exists: remove it or choose another --out",
-            out.display()
-        )));
+        return Err(AdminError::BackupExists(out.display().to_string()));
     }
     let (lines, stream) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
-    let store = app.store.clone();
+    let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
         let line = |value: serde_json::Value| bytes::Bytes::from(format!("{value}\n"));
         let mut progress = |rows: u64, total: u64| {
@@ -188,7 +230,5 @@ pub async fn backup(app: &App, req: &Request) -> Result<Response, ApiError> {
         };
         let _ = lines.blocking_send(line(last));
     });
-    let mut response = Response::empty(200).with_header("content-type", "application/x-ndjson");
-    response.stream = Some(stream);
-    Ok(response)
+    Ok(Response::streaming("application/x-ndjson", stream))
 }

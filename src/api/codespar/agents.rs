@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
@@ -64,7 +65,7 @@ pub fn types() -> Response {
     Response::ok(&types)
 }
 
-pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let agent_type = req
         .query
         .get("type")
@@ -90,9 +91,9 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
     // the same all second long and can be cached (see `cache.rs`).
     let second = clock::now_ms() / 1000;
     let key = (scope.filter().map(str::to_owned), agent_type, status, project.map(str::to_owned));
-    let generation = app.store.generation();
-    let body = app.list_cache.get_or_render(key, generation, second, || {
-        let all = agents::list(&app.store.read()?, scope.filter())?;
+    let generation = state.store.generation();
+    let body = state.list_cache.get_or_render(key, generation, second, || {
+        let all = agents::list(&state.store.read()?, scope.filter())?;
         let views: Vec<AgentView> = all
             .iter()
             .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
@@ -100,7 +101,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
             .filter(|a| project.is_none_or(|p| a.project_id.as_deref() == Some(p)))
             .map(|a| AgentView::new(a, second * 1000))
             .collect();
-        serde_json::to_vec(&views).map_err(|e| ApiError::Internal(e.to_string()))
+        serde_json::to_vec(&views).map_err(|e| ApiError::internal(e.to_string()))
     })?;
     Ok(Response::raw_json(200, body))
 }
@@ -114,8 +115,8 @@ pub(super) fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<AgentRe
     found.ok_or_else(|| ApiError::AgentNotFound(id.to_owned()))
 }
 
-pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
-    let tx: ReadTx = app.store.read()?;
+pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let tx: ReadTx = state.store.read()?;
     let agent = find(&tx, scope, id)?;
     let project = match &agent.project_id {
         Some(p) => projects::get(&tx, &agent.org_id, p)?.map(|p| {
@@ -125,10 +126,10 @@ pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
     };
     let now = clock::now_ms() / 1000 * 1000;
     let mut out = serde_json::to_value(AgentView::new(&agent, now))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     out["project"] = project.unwrap_or(Value::Null);
     out["stats"] =
-        serde_json::to_value(&agent.stats).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::to_value(&agent.stats).map_err(|e| ApiError::internal(e.to_string()))?;
     let memory = memory::of_agent(&tx, &agent.org_id, &agent.id)?;
     let bytes: usize = memory.iter().map(|m| m.content.len()).sum();
     out["memory"] = json!({
@@ -148,7 +149,7 @@ struct CreateBody {
     autonomy_level: Option<Number>,
 }
 
-pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
     let name = body::required(input.name, "name")?;
     if !valid_agent_name(&name) {
@@ -167,9 +168,9 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
         Some(n) => autonomy(n)?,
         None => 1,
     };
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
-    let agent = app
+    let agent = state
         .store
         .write(move |tx| {
             if agents::id_by_name(tx, &org, &name)?.is_some() {
@@ -218,13 +219,13 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
 }
 
 pub async fn delete(
-    app: &App,
+    state: &State,
     scope: &Scope,
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
     let (scope, id, actor) = (scope.clone(), id.to_owned(), req.actor().to_owned());
-    let removed = app
+    let removed = state
         .store
         .write(move |tx| {
             let agent = find(tx, &scope, &id)?;
@@ -271,7 +272,7 @@ enum Action {
 }
 
 pub async fn action(
-    app: &App,
+    state: &State,
     scope: &Scope,
     req: &Request,
     id: &str,
@@ -293,7 +294,7 @@ pub async fn action(
         _ => return Err(ApiError::InvalidAction),
     };
     let (scope, id, actor) = (scope.clone(), id.to_owned(), req.actor().to_owned());
-    let (before, after, timestamp) = app
+    let (before, after, timestamp) = state
         .store
         .write(move |tx| {
             let before = find(tx, &scope, &id)?;

@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{Request, Response, Scope, State, body};
 use crate::clock;
 use crate::engine::react::{self, Kind};
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -35,16 +36,16 @@ fn view(a: &ApprovalRecord) -> Value {
     })
 }
 
-fn org_of(app: &App, scope: &Scope, token: &str) -> Result<String, ApiError> {
+fn org_of(state: &State, scope: &Scope, token: &str) -> Result<String, ApiError> {
     scope
-        .org_for_id(|| approvals::org_of(&app.store.read()?, token))?
+        .org_for_id(|| approvals::org_of(&state.store.read()?, token))?
         .filter(|o| scope.sees(o))
         .ok_or_else(|| ApiError::ApprovalNotFound(token.to_owned()))
 }
 
-pub fn get(app: &App, scope: &Scope, token: &str) -> Result<Response, ApiError> {
-    let org = org_of(app, scope, token)?;
-    let approval = approvals::get(&app.store.read()?, &org, token)?
+pub fn get(state: &State, scope: &Scope, token: &str) -> Result<Response, ApiError> {
+    let org = org_of(state, scope, token)?;
+    let approval = approvals::get(&state.store.read()?, &org, token)?
         .ok_or_else(|| ApiError::ApprovalNotFound(token.to_owned()))?;
     Ok(Response::ok(&view(&approval)))
 }
@@ -57,7 +58,7 @@ struct Vote {
 }
 
 pub async fn vote(
-    app: &App,
+    state: &State,
     scope: &Scope,
     req: &Request,
     token: &str,
@@ -77,10 +78,10 @@ pub async fn vote(
     let user =
         input.user_id.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| req.actor().to_owned());
     body::short_text("userId", &user, 128)?;
-    let org = org_of(app, scope, token)?;
+    let org = org_of(state, scope, token)?;
     let token = token.to_owned();
-    let policy = app.policy();
-    let decided = app
+    let policy = state.policy;
+    let decided = state
         .store
         .write(move |tx| {
             let mut approval = approvals::get(tx, &org, &token)?

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope};
+use super::ApiError;
+use crate::api::{Request, Response, Scope, State};
 use crate::clock;
 use crate::search::audit::{ActionMatch, AuditFilter};
 use crate::store::audit::{self, AuditEntry, Verification};
@@ -78,14 +79,14 @@ impl Listing {
 
 /// `page` skips `(page-1)*limit` entries; `before=<seq>` starts below that seq instead and costs
 /// the same at any depth. Both answer `nextBefore`, the seq to continue from.
-pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let listing = Listing::parse(req)?;
     // In keyset mode one more than asked tells whether anything lies beyond this page.
     let want = listing.page_size + u64::from(listing.before.is_some());
     let (mut entries, total) = if listing.filter.is_empty() && listing.q.is_none() {
-        from_store(app, scope, &listing, want)?
+        from_store(state, scope, &listing, want)?
     } else {
-        from_search(app, scope, &listing, want)?
+        from_search(state, scope, &listing, want)?
     };
     if listing.before.is_some() {
         let has_more = entries.len() as u64 > listing.page_size;
@@ -113,12 +114,12 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
 
 /// No filter and no `q`: straight from the store, exact and immediate.
 fn from_store(
-    app: &App,
+    state: &State,
     scope: &Scope,
     listing: &Listing,
     want: u64,
 ) -> Result<(Vec<AuditEntry>, u64), ApiError> {
-    let tx = app.store.read()?;
+    let tx = state.store.read()?;
     let total = audit::total(&tx, scope.filter())?;
     let entries = match listing.before {
         Some(before) => audit::page_before(&tx, scope.filter(), before, want as usize)?,
@@ -134,15 +135,15 @@ fn from_store(
 /// not reached yet, so a filtered listing sees a write as soon as it returns. `q` is answered
 /// by the index alone (an entry is found within about 100 ms of its write).
 fn from_search(
-    app: &App,
+    state: &State,
     scope: &Scope,
     listing: &Listing,
     want: u64,
 ) -> Result<(Vec<AuditEntry>, u64), ApiError> {
-    let index = &app.search.audit;
+    let index = &state.search.audit;
     // Read before the snapshot: everything up to `indexed` is both searchable and in it.
     let indexed = index.indexed();
-    let tx = app.store.read()?;
+    let tx = state.store.read()?;
     let tail: Vec<AuditEntry> = match listing.q {
         Some(_) => Vec::new(),
         None => {
@@ -181,15 +182,15 @@ fn next_before(entries: &[AuditEntry], has_more: bool) -> Value {
 }
 
 /// Recomputes the scope's chains off the async threads (it reads every entry).
-pub async fn verify(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub async fn verify(state: &State, scope: &Scope) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let only = scope.filter().map(str::to_owned);
     let chains = tokio::task::spawn_blocking(move || match only {
         Some(org) => audit::verify(&tx, &org).map(|v| vec![v]),
         None => audit::chained_orgs(&tx)?.iter().map(|org| audit::verify(&tx, org)).collect(),
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))??;
+    .map_err(|e| ApiError::internal(format!("verification task failed: {e}")))??;
     Ok(Response::ok(&report(scope, &chains)))
 }
 

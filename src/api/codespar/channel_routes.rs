@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::message::Channel;
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -41,8 +42,8 @@ impl<'a> From<&'a RouteRecord> for RouteView<'a> {
     }
 }
 
-pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let routes = routes::list(&app.store.read()?, scope.write_org())?;
+pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
+    let routes = routes::list(&state.store.read()?, org.as_str())?;
     let views: Vec<RouteView> = routes.iter().map(RouteView::from).collect();
     Ok(Response::ok(&json!({ "routes": views })))
 }
@@ -57,7 +58,7 @@ struct CreateRoute {
     enabled: Option<bool>,
 }
 
-pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: CreateRoute = body::json(&req.body)?;
     let event_type = body::required(input.event_type, "eventType")?.trim().to_owned();
     let channel = body::required(input.channel, "channel")?;
@@ -71,10 +72,10 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
         body::short_text(field, value, max)?;
     }
     let project_id = input.project_id.filter(|p| !p.trim().is_empty());
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
     let enabled = input.enabled.unwrap_or(true);
-    let route = app
+    let route = state
         .store
         .write(move |tx| {
             if let Some(p) = &project_id
@@ -117,15 +118,15 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
 }
 
 pub async fn delete(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
     let id = id.to_owned();
-    let removed = app
+    let removed = state
         .store
         .write(move |tx| {
             let route =

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -37,12 +38,12 @@ fn capabilities(channel: &str) -> Value {
     })
 }
 
-pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let org = scope.write_org();
-    let read = app.store.read()?;
+pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
+    let org = org.as_str();
+    let read = state.store.read()?;
     let mut out = Vec::new();
     for name in CHAT_CHANNELS {
-        let configured = resolve::target(&read, &app.settings, org, name)?.is_some();
+        let configured = resolve::target(&read, &state.settings, org, name)?.is_some();
         let status = channels::status(&read, org, name)?;
         out.push(json!({
             "name": name,
@@ -67,7 +68,7 @@ struct ConfigureChannel {
     config: Option<Map<String, Value>>,
 }
 
-pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: ConfigureChannel = body::json(&req.body)?;
     let channel = body::required(input.channel, "channel")?;
     if !CONFIGURABLE.split(", ").any(|c| c == channel) {
@@ -76,7 +77,7 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
     let config =
         config_values(input.config.ok_or_else(|| ApiError::MissingField("config".into()))?)?;
     check_required(&channel, &config)?;
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
     let keys: Vec<String> = config.keys().cloned().collect();
     let record = ChannelConfigRecord {
@@ -85,7 +86,8 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
         configured_at_ms: clock::now_ms(),
         configured_by: actor.clone(),
     };
-    app.store
+    state
+        .store
         .write(move |tx| {
             channels::put_config(tx, &org, &record)?;
             // New credentials: what was learned about the old ones no longer holds.
@@ -163,22 +165,23 @@ fn check_required(channel: &str, config: &BTreeMap<String, String>) -> Result<()
 }
 
 pub async fn reconnect(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     name: &str,
 ) -> Result<Response, ApiError> {
     if !CHAT_CHANNELS.contains(&name) {
         return Err(ApiError::ChannelNotFound(name.to_owned()));
     }
-    let org = scope.write_org().to_owned();
-    let target = resolve::target(&app.store.read()?, &app.settings, &org, name)?
+    let org = org.to_string();
+    let target = resolve::target(&state.store.read()?, &state.settings, &org, name)?
         .ok_or_else(|| ApiError::ChannelDisabled(name.to_owned()))?;
-    let chat = app.outbox.chat().clone();
+    let chat = state.chat.clone();
     let checked = blocking(move || Ok::<_, UpstreamError>(chat.check(&target))).await?;
     let connected = checked.is_ok();
     let (actor, channel) = (req.actor().to_owned(), name.to_owned());
-    app.store
+    state
+        .store
         .write(move |tx| {
             let mut status = channels::status(tx, &org, &channel)?.unwrap_or_default();
             status.connected = connected;

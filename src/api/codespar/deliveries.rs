@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, Scope, State};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::outbox;
@@ -28,7 +29,7 @@ pub fn view(d: &DeliveryRecord) -> Value {
     })
 }
 
-pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let status = req
         .query
         .get("status")
@@ -40,13 +41,13 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
         })
         .transpose()?;
     let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let (page, total) = outbox::list(&app.store.read()?, scope.write_org(), status, limit)?;
+    let (page, total) = outbox::list(&state.store.read()?, org.as_str(), status, limit)?;
     let views: Vec<Value> = page.iter().map(view).collect();
     Ok(Response::ok(&json!({ "deliveries": views, "total": total })))
 }
 
 pub async fn retry(
-    app: &App,
+    state: &State,
     scope: &Scope,
     req: &Request,
     id: &str,
@@ -54,11 +55,11 @@ pub async fn retry(
     let not_found = || ApiError::DeliveryNotFound(id.to_owned());
     let seq = outbox::parse_id(id).ok_or_else(not_found)?;
     let org = scope
-        .org_for_id(|| outbox::org_of(&app.store.read()?, seq))?
+        .org_for_id(|| outbox::org_of(&state.store.read()?, seq))?
         .filter(|o| scope.sees(o))
         .ok_or_else(not_found)?;
     let (actor, id) = (req.actor().to_owned(), id.to_owned());
-    let requeued = app
+    let requeued = state
         .store
         .write(move |tx| {
             let before = outbox::get(tx, &org, seq)?
@@ -81,6 +82,6 @@ pub async fn retry(
             Ok(after)
         })
         .await?;
-    app.outbox.wake();
+    state.signals.recorded(true);
     Ok(Response::ok(&view(&requeued)))
 }

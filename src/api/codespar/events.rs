@@ -19,7 +19,8 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use super::{ApiError, App, Request, Response, Scope};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State};
 use crate::engine::react::glob_matches;
 use crate::store::records::EventRecord;
 use crate::store::{Store, events};
@@ -45,12 +46,12 @@ impl Filter {
     }
 }
 
-pub fn stream(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn stream(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let types = req.query.get("types").map(|t| {
         t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
     });
     let filter = Filter {
-        org: scope.write_org().to_owned(),
+        org: org.to_string(),
         types,
         project: req.query.get("project").map(str::to_owned),
     };
@@ -65,19 +66,19 @@ pub fn stream(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiEr
             })
         })
         .transpose()?;
-    let newest = events::last_seq(&app.store.read()?)?;
+    let newest = events::last_seq(&state.store.read()?)?;
     let oldest_kept = newest.saturating_sub(REPLAY_WINDOW);
     // An id from before the store was replaced (higher than anything here) replays the window.
     let cursor =
         last_id.map_or(newest, |id| if id > newest { oldest_kept } else { id.max(oldest_kept) });
     let (frames, receiver) = mpsc::channel(CHANNEL_FRAMES);
     let producer = Producer {
-        store: app.store.clone(),
+        store: state.store.clone(),
         filter,
         cursor,
-        committed: app.events_committed.subscribe(),
-        closing: app.closing.subscribe(),
-        keepalive: app.settings.stream_keepalive,
+        committed: state.signals.events(),
+        closing: state.closing.clone(),
+        keepalive: state.settings.stream_keepalive,
         frames,
     };
     tokio::spawn(producer.run());

@@ -2,21 +2,21 @@
 
 use serde_json::json;
 
-use super::{App, Response};
+use crate::api::{Response, State};
 use crate::store::{agents, outbox};
 
-pub fn get(app: &App) -> Response {
-    let read = app.store.read().ok();
+pub fn get(state: &State) -> Response {
+    let read = state.store.read().ok();
     let agents = read.as_ref().and_then(|tx| agents::count(tx).ok());
     let (pending, dead) = read.as_ref().and_then(|tx| outbox::counts(tx).ok()).unwrap_or((0, 0));
     let ok = agents.is_some();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime": app.started.elapsed().as_secs(),
+        "uptime": state.started.elapsed().as_secs(),
         "agents": agents.unwrap_or(0),
-        "storage": { "ok": ok, "sizeBytes": app.store.size_bytes() },
-        "index": { "lagSeconds": app.search.lag_seconds(&app.store) },
+        "storage": { "ok": ok, "sizeBytes": state.store.size_bytes() },
+        "index": { "lagSeconds": state.search.lag_seconds(&state.store) },
         "deliveries": { "pending": pending, "dead": dead },
     });
     // A load balancer needs a non-2xx to take a broken instance out.

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::identity;
@@ -14,7 +15,7 @@ const ROLES: [&str; 6] =
 const CHANNEL_TYPES: [&str; 4] = ["slack", "whatsapp", "discord", "telegram"];
 const MAX_NAME: usize = 100;
 
-pub fn get(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn get(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let channel_type = req.query.required("channelType")?;
     let user_id = req.query.required("channelUserId")?;
     if !CHANNEL_TYPES.contains(&channel_type) {
@@ -23,7 +24,7 @@ pub fn get(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError
             reason: format!("'{channel_type}' is not one of {}", CHANNEL_TYPES.join(", ")),
         });
     }
-    let found = identity::find(&app.store.read()?, scope.write_org(), channel_type, user_id)?;
+    let found = identity::find(&state.store.read()?, org.as_str(), channel_type, user_id)?;
     Ok(Response::ok(&match found {
         Some(i) => json!({ "found": true, "identity": view(&i) }),
         None => json!({ "found": false, "identity": null }),
@@ -58,7 +59,7 @@ struct ChannelBody {
     username: Option<String>,
 }
 
-pub async fn register(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn register(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: RegisterBody = body::json(&req.body)?;
     let name = input.display_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let name = name.ok_or_else(|| ApiError::MissingField("displayName".into()))?;
@@ -103,8 +104,8 @@ pub async fn register(app: &App, scope: &Scope, req: &Request) -> Result<Respons
             linked_at: now.clone(),
         });
     }
-    let (org, actor) = (scope.write_org().to_owned(), req.actor().to_owned());
-    let record = app
+    let (org, actor) = (org.to_string(), req.actor().to_owned());
+    let record = state
         .store
         .write(move |tx| {
             for a in &accounts {

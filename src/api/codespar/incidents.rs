@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::incidents;
@@ -26,7 +27,7 @@ fn view(i: &IncidentRecord) -> Value {
     })
 }
 
-pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let status = match req.query.get("status") {
         None => IncidentStatus::Open,
         Some(s) => IncidentStatus::parse(s).ok_or_else(|| ApiError::InvalidParameter {
@@ -50,7 +51,7 @@ pub fn list(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiErro
                 i.project_id.as_deref() == Some(p) || i.source_project.as_deref() == Some(p)
             })
     };
-    let (page, total) = incidents::list(&app.store.read()?, scope.write_org(), keep, limit)?;
+    let (page, total) = incidents::list(&state.store.read()?, org.as_str(), keep, limit)?;
     let views: Vec<Value> = page.iter().map(view).collect();
     Ok(Response::ok(&json!({ "incidents": views, "total": total })))
 }
@@ -62,8 +63,8 @@ struct Acknowledge {
 }
 
 pub async fn acknowledge(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
@@ -75,9 +76,9 @@ pub async fn acknowledge(
     body::short_text("acknowledgedBy", &by, 128)?;
     let not_found = || ApiError::IncidentNotFound(id.to_owned());
     let seq = incidents::parse_id(id).ok_or_else(not_found)?;
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let id = id.to_owned();
-    let acked = app
+    let acked = state
         .store
         .write(move |tx| {
             let mut incident = incidents::get(tx, &org, seq)?

@@ -7,16 +7,17 @@
 //! failed is kept in memory ([`Health`]): it is a live signal, not history (the audit trail has
 //! the history of configuration).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::ApiError;
 use super::channels::config_values;
-use super::{ApiError, App, Request, Response, Scope, body};
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
+use crate::engine::channels::github_secret;
 use crate::settings::Secret;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::channels;
@@ -33,82 +34,42 @@ const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack";
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
 
-/// The outcome of each org's last call to each integration.
-#[derive(Default)]
-pub struct Health {
-    calls: Mutex<HashMap<(String, String), LastCall>>,
-}
-
-#[derive(Clone, Default)]
-struct LastCall {
-    last_sync_ms: Option<i64>,
-    error: Option<String>,
-}
-
-impl Health {
-    fn record<T>(&self, org: &str, name: &'static str, result: &Result<T, UpstreamError>) {
-        let Ok(mut calls) = self.calls.lock() else { return };
-        let entry = calls.entry((org.to_owned(), name.to_owned())).or_default();
-        match result {
-            Ok(_) => {
-                entry.last_sync_ms = Some(clock::now_ms());
-                entry.error = None;
-            }
-            Err(e) => entry.error = Some(e.to_string()),
-        }
-    }
-
-    fn forget(&self, org: &str, name: &str) {
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.remove(&(org.to_owned(), name.to_owned()));
-        }
-    }
-
-    /// `(org, integration)` whose last call failed.
-    pub fn failing(&self) -> Vec<(String, String)> {
-        let calls = self.calls.lock().ok();
-        let failing = calls.iter().flat_map(|c| c.iter()).filter(|(_, call)| call.error.is_some());
-        failing.map(|(key, _)| key.clone()).collect()
-    }
-
-    fn get(&self, org: &str, name: &str) -> LastCall {
-        let calls = self.calls.lock().ok();
-        calls.and_then(|c| c.get(&(org.to_owned(), name.to_owned())).cloned()).unwrap_or_default()
-    }
-}
-
 /// An integration's configuration for an org (stored, else the environment for `default`).
-fn config_of(app: &App, org: &str, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    let keys = resolve::config(&app.store.read()?, &app.settings, org, name)?.unwrap_or_default();
+fn config_of(state: &State, org: &str, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let keys =
+        resolve::config(&state.store.read()?, &state.settings, org, name)?.unwrap_or_default();
     Ok(keys.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect())
 }
 
-fn configured(app: &App, org: &str, name: &str) -> Result<bool, ApiError> {
+fn configured(state: &State, org: &str, name: &str) -> Result<bool, ApiError> {
     let has =
         |cfg: &BTreeMap<String, String>, keys: &[&str]| keys.iter().all(|k| cfg.contains_key(*k));
     Ok(match name {
-        "pagerduty" => has(&config_of(app, org, name)?, &["apiKey", "fromEmail"]),
-        "linear" => has(&config_of(app, org, name)?, &["apiKey"]),
-        "sentry" => has(&config_of(app, org, name)?, &["authToken", "org"]),
-        "github" => app.settings.github_token.is_some() || app.github_secret(org)?.is_some(),
-        chat => resolve::target(&app.store.read()?, &app.settings, org, chat)?.is_some(),
+        "pagerduty" => has(&config_of(state, org, name)?, &["apiKey", "fromEmail"]),
+        "linear" => has(&config_of(state, org, name)?, &["apiKey"]),
+        "sentry" => has(&config_of(state, org, name)?, &["authToken", "org"]),
+        "github" => {
+            state.settings.github_token.is_some()
+                || github_secret(&state.store.read()?, &state.settings, org)?.is_some()
+        }
+        chat => resolve::target(&state.store.read()?, &state.settings, org, chat)?.is_some(),
     })
 }
 
-pub fn status(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let org = scope.write_org();
+pub fn status(state: &State, org: &OrgId) -> Result<Response, ApiError> {
+    let org = org.as_str();
     let mut out = Vec::new();
     for name in LISTED {
-        let configured = configured(app, org, name)?;
+        let configured = configured(state, org, name)?;
         let (last_sync, error) = match name {
             "slack" | "discord" | "telegram" | "whatsapp" => {
                 let s: ChannelStatusRecord =
-                    channels::status(&app.store.read()?, org, name)?.unwrap_or_default();
+                    channels::status(&state.store.read()?, org, name)?.unwrap_or_default();
                 let failing = s.last_error.clone().filter(|_| !s.connected && configured);
                 (s.last_delivery_ms, failing)
             }
             _ => {
-                let last = app.integrations.get(org, name);
+                let last = state.integrations.get(org, name);
                 (last.last_sync_ms, last.error)
             }
         };
@@ -128,7 +89,7 @@ pub fn status(app: &App, scope: &Scope) -> Result<Response, ApiError> {
     }
     // Contract 9.3: integrations made through the Spike dialect are listed too.
     for spike in
-        crate::store::spike::list(&app.store.read()?, org)?.iter().filter(|i| !i.is_archived)
+        crate::store::spike::list(&state.store.read()?, org)?.iter().filter(|i| !i.is_archived)
     {
         out.push(json!({
             "id": format!("spike:{}", spike.id), "configured": true, "status": "active",
@@ -144,7 +105,7 @@ struct Configure {
     config: Option<Map<String, Value>>,
 }
 
-pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: Configure = body::json(&req.body)?;
     let name = body::required(input.integration, "integration")?;
     if !CONFIGURABLE.split(", ").any(|c| c == name) {
@@ -165,7 +126,7 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
     if name == "slack" && !has("botToken") && !has("webhookUrl") {
         return Err(ApiError::MissingField("config.botToken (or config.webhookUrl)".into()));
     }
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
     let now = clock::now_ms();
     let keys: Vec<String> = config.keys().cloned().collect();
@@ -176,7 +137,8 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
         configured_by: actor.clone(),
     };
     let stored_org = org.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             channels::put_config(tx, &stored_org, &record)?;
             let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
@@ -188,20 +150,20 @@ pub async fn configure(app: &App, scope: &Scope, req: &Request) -> Result<Respon
             Ok::<_, ApiError>(())
         })
         .await?;
-    app.integrations.forget(&org, &name);
+    state.integrations.forget(&org, &name);
     Ok(Response::ok(&json!({
         "integration": name, "status": "active", "configuredAt": clock::rfc3339(now),
     })))
 }
 
 /// Runs an upstream call off the executor and records its outcome in [`Health`].
-async fn call<T, F>(app: &App, org: &str, name: &'static str, work: F) -> Result<T, ApiError>
+async fn call<T, F>(state: &State, org: &str, name: &'static str, work: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, UpstreamError> + Send + 'static,
     T: Send + 'static,
 {
     let result = upstream::blocking(work).await;
-    app.integrations.record(org, name, &result);
+    state.integrations.record(org, name, &result);
     Ok(result?)
 }
 
@@ -216,31 +178,33 @@ fn secret(cfg: &BTreeMap<String, String>, key: &str) -> Option<Secret> {
 
 // PagerDuty ---------------------------------------------------------------------------------
 
-fn pagerduty(app: &App, org: &str) -> Result<(PagerDuty, BTreeMap<String, String>), ApiError> {
-    let cfg = config_of(app, org, "pagerduty")?;
+fn pagerduty(state: &State, org: &str) -> Result<(PagerDuty, BTreeMap<String, String>), ApiError> {
+    let cfg = config_of(state, org, "pagerduty")?;
     let (Some(key), Some(from)) = (secret(&cfg, "apiKey"), cfg.get("fromEmail").cloned()) else {
         return Err(ApiError::IntegrationNotConfigured("PagerDuty"));
     };
-    let client = PagerDuty::new(app.upstream.clone(), &app.settings.pagerduty_api_url, key, from);
+    let client =
+        PagerDuty::new(state.upstream.clone(), &state.settings.pagerduty_api_url, key, from);
     Ok((client, cfg))
 }
 
 pub async fn pagerduty_oncall(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
 ) -> Result<Response, ApiError> {
-    let org = scope.write_org();
-    let (client, cfg) = pagerduty(app, org)?;
+    let org = org.as_str();
+    let (client, cfg) = pagerduty(state, org)?;
     let policy = req
         .query
         .get("escalationPolicyId")
         .map(str::to_owned)
         .or_else(|| cfg.get("escalationPolicyId").cloned());
     let schedule = req.query.get("scheduleId").map(str::to_owned);
-    let oncalls =
-        call(app, org, "pagerduty", move || client.oncalls(policy.as_deref(), schedule.as_deref()))
-            .await?;
+    let oncalls = call(state, org, "pagerduty", move || {
+        client.oncalls(policy.as_deref(), schedule.as_deref())
+    })
+    .await?;
     let view = |o: &crate::upstream::pagerduty::OnCall| {
         json!({
             "userId": o.user.id, "name": o.user.display(), "email": o.user.email,
@@ -253,11 +217,11 @@ pub async fn pagerduty_oncall(
 }
 
 pub async fn pagerduty_incidents(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
 ) -> Result<Response, ApiError> {
-    let org = scope.write_org();
+    let org = org.as_str();
     const STATUSES: [&str; 3] = ["triggered", "acknowledged", "resolved"];
     let statuses: Vec<String> = req
         .query
@@ -275,9 +239,9 @@ pub async fn pagerduty_incidents(
         });
     }
     let limit = limit(req)?;
-    let (client, _) = pagerduty(app, org)?;
+    let (client, _) = pagerduty(state, org)?;
     let (incidents, total) =
-        call(app, org, "pagerduty", move || client.incidents(&statuses, limit)).await?;
+        call(state, org, "pagerduty", move || client.incidents(&statuses, limit)).await?;
     let views: Vec<Value> = incidents
         .iter()
         .map(|i| {
@@ -303,23 +267,24 @@ struct Acknowledge {
 }
 
 pub async fn pagerduty_acknowledge(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
     let input: Acknowledge = body::json(&req.body)?;
-    let org = scope.write_org().to_owned();
-    let (client, _) = pagerduty(app, &org)?;
+    let org = org.to_string();
+    let (client, _) = pagerduty(state, &org)?;
     let incident = id.to_owned();
-    let done = call(app, &org, "pagerduty", move || client.acknowledge(&incident)).await?;
+    let done = call(state, &org, "pagerduty", move || client.acknowledge(&incident)).await?;
     if done.is_none() {
         return Err(ApiError::IncidentNotFound(id.to_owned()));
     }
     let now = clock::now_ms();
     let by = input.acknowledged_by.unwrap_or_else(|| req.actor().to_owned());
     let (incident, actor) = (id.to_owned(), by.clone());
-    app.store
+    state
+        .store
         .write(move |tx| {
             let draft = AuditDraft::new(ActorType::User, &actor, "pagerduty.acknowledge")
                 .meta("incidentId", incident.as_str());
@@ -335,16 +300,16 @@ pub async fn pagerduty_acknowledge(
 
 // Linear ------------------------------------------------------------------------------------
 
-fn linear(app: &App, org: &str) -> Result<(Linear, BTreeMap<String, String>), ApiError> {
-    let cfg = config_of(app, org, "linear")?;
+fn linear(state: &State, org: &str) -> Result<(Linear, BTreeMap<String, String>), ApiError> {
+    let cfg = config_of(state, org, "linear")?;
     let key = secret(&cfg, "apiKey").ok_or(ApiError::IntegrationNotConfigured("Linear"))?;
-    Ok((Linear::new(app.upstream.clone(), &app.settings.linear_api_url, key), cfg))
+    Ok((Linear::new(state.upstream.clone(), &state.settings.linear_api_url, key), cfg))
 }
 
-pub async fn linear_teams(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let org = scope.write_org();
-    let (client, _) = linear(app, org)?;
-    let teams = call(app, org, "linear", move || client.teams()).await?;
+pub async fn linear_teams(state: &State, org: &OrgId) -> Result<Response, ApiError> {
+    let org = org.as_str();
+    let (client, _) = linear(state, org)?;
+    let teams = call(state, org, "linear", move || client.teams()).await?;
     let views: Vec<Value> = teams
         .iter()
         .map(|t| json!({ "id": t.id, "name": t.name, "key": t.key, "issueCount": t.issue_count }))
@@ -363,14 +328,18 @@ fn issue_view(i: &crate::upstream::linear::Issue) -> Value {
     })
 }
 
-pub async fn linear_issues(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let org = scope.write_org();
+pub async fn linear_issues(
+    state: &State,
+    org: &OrgId,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let org = org.as_str();
     let limit = limit(req)?;
-    let (client, _) = linear(app, org)?;
+    let (client, _) = linear(state, org)?;
     let q = |k: &str| req.query.get(k).map(str::to_owned);
-    let (team, state, assignee) = (q("team"), q("status"), q("assignee"));
-    let issues = call(app, org, "linear", move || {
-        client.issues(team.as_deref(), state.as_deref(), assignee.as_deref(), limit)
+    let (team, status, assignee) = (q("team"), q("status"), q("assignee"));
+    let issues = call(state, org, "linear", move || {
+        client.issues(team.as_deref(), status.as_deref(), assignee.as_deref(), limit)
     })
     .await?;
     let views: Vec<Value> = issues.iter().map(issue_view).collect();
@@ -387,11 +356,15 @@ struct CreateIssue {
     labels: Option<Vec<String>>,
 }
 
-pub async fn linear_create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn linear_create(
+    state: &State,
+    org: &OrgId,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let input: CreateIssue = body::json(&req.body)?;
     let title = body::required(input.title, "title")?;
-    let org = scope.write_org().to_owned();
-    let (client, cfg) = linear(app, &org)?;
+    let org = org.to_string();
+    let (client, cfg) = linear(state, &org)?;
     let team_id = input
         .team_id
         .filter(|t| !t.trim().is_empty())
@@ -415,7 +388,7 @@ pub async fn linear_create(app: &App, scope: &Scope, req: &Request) -> Result<Re
         priority,
         label_ids: Vec::new(),
     };
-    let created = call(app, &org, "linear", move || {
+    let created = call(state, &org, "linear", move || {
         let mut issue = issue;
         if !labels.is_empty() {
             let known = client.team_labels(&issue.team_id)?;
@@ -432,7 +405,8 @@ pub async fn linear_create(app: &App, scope: &Scope, req: &Request) -> Result<Re
     .map_err(ApiError::UnknownLabel)?;
     let actor = req.actor().to_owned();
     let identifier = created.identifier.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             let draft = AuditDraft::new(ActorType::User, &actor, "linear.issue_create")
                 .meta("issueId", identifier.as_str());
@@ -452,9 +426,13 @@ pub async fn linear_create(app: &App, scope: &Scope, req: &Request) -> Result<Re
 
 // Sentry ------------------------------------------------------------------------------------
 
-pub async fn sentry_issues(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let org = scope.write_org();
-    let cfg = config_of(app, org, "sentry")?;
+pub async fn sentry_issues(
+    state: &State,
+    org: &OrgId,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let org = org.as_str();
+    let cfg = config_of(state, org, "sentry")?;
     let (Some(token), Some(sentry_org)) = (secret(&cfg, "authToken"), cfg.get("org").cloned())
     else {
         return Err(ApiError::IntegrationNotConfigured("Sentry"));
@@ -463,8 +441,8 @@ pub async fn sentry_issues(app: &App, scope: &Scope, req: &Request) -> Result<Re
     let project =
         req.query.get("project").map(str::to_owned).or_else(|| cfg.get("project").cloned());
     let query = req.query.get("query").unwrap_or("is:unresolved").to_owned();
-    let client = Sentry::new(app.upstream.clone(), &app.settings.sentry_api_url, token);
-    let issues = call(app, org, "sentry", move || {
+    let client = Sentry::new(state.upstream.clone(), &state.settings.sentry_api_url, token);
+    let issues = call(state, org, "sentry", move || {
         client.issues(&sentry_org, project.as_deref(), &query, limit)
     })
     .await?;

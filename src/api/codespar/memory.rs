@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::search::memory::MemoryFilter;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::memory::NewMemory;
@@ -27,7 +28,7 @@ struct AddBody {
     metadata: Option<Map<String, Value>>,
 }
 
-pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn add(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: AddBody = body::json(&req.body)?;
     let content = input
         .content
@@ -46,8 +47,8 @@ pub async fn add(app: &App, scope: &Scope, req: &Request) -> Result<Response, Ap
     let metadata = Value::Object(input.metadata.unwrap_or_default());
     let (agent_id, project_id) =
         (input.agent_id.filter(|a| !a.is_empty()), input.project_id.filter(|p| !p.is_empty()));
-    let (org, actor) = (scope.write_org().to_owned(), req.actor().to_owned());
-    let entry = app
+    let (org, actor) = (org.to_string(), req.actor().to_owned());
+    let entry = state
         .store
         .write(move |tx| {
             if let Some(a) = &agent_id
@@ -104,8 +105,8 @@ pub fn storage_mb(bytes: usize) -> f64 {
 }
 
 /// Statistics of the scope's memory. A full scan: it reads every entry of the scope.
-pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub fn stats(state: &State, scope: &Scope) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let entries = memory::all(&tx, scope.filter())?;
     let newest_repo = projects::list(&tx, scope.filter())?.pop().map(|p| p.repo);
     let bytes: usize = entries.iter().map(|e| e.content.len()).sum();
@@ -122,7 +123,7 @@ pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
         }
     }
     let code: Vec<&MemoryEntry> = entries.iter().filter(|e| e.category == "code").collect();
-    let indexed = app.search.memory.indexed();
+    let indexed = state.search.memory.indexed();
     let last_sync = entries.iter().rev().find(|e| e.seq <= indexed).map(|e| e.created_at.clone());
     Ok(Response::ok(&json!({
         "vectorStore": {
@@ -147,7 +148,7 @@ pub fn stats(app: &App, scope: &Scope) -> Result<Response, ApiError> {
 }
 
 /// Ranked full-text search (tantivy query syntax in `q`), org-filtered by the search module.
-pub fn search(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn search(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let q = req.query.required("q")?;
     let category = req.query.get("category").map(str::to_owned);
     if let Some(c) = &category
@@ -166,14 +167,14 @@ pub fn search(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiEr
     let page_size = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as u64;
     let page = req.query.int("page")?.unwrap_or(1).max(1) as u64;
     let offset = (page - 1).saturating_mul(page_size);
-    let (hits, total) = app.search.memory.search(
+    let (hits, total) = state.search.memory.search(
         scope.filter(),
         q,
         &filter,
         usize::try_from(offset).unwrap_or(usize::MAX),
         page_size as usize,
     )?;
-    let tx = app.store.read()?;
+    let tx = state.store.read()?;
     let mut results = Vec::with_capacity(hits.len());
     for (seq, score) in hits {
         if let Some(entry) = memory::by_seq(&tx, seq)? {

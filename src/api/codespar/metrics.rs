@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{ApiError, App, Response};
+use super::ApiError;
+use crate::api::{Response, State};
 use crate::metrics::{LIMIT_BUCKETS, WEBHOOK_SOURCES, family};
 use crate::store::records::TaskRecord;
 use crate::store::{ReadTx, agents, audit, outbox, tasks};
@@ -32,14 +33,14 @@ fn stored(read: &ReadTx) -> Result<Stored, ApiError> {
     })
 }
 
-pub fn prometheus(app: &App) -> Result<Response, ApiError> {
+pub fn prometheus(state: &State) -> Result<Response, ApiError> {
     // One snapshot for every store-derived figure, so they agree with each other.
-    let read = app.store.read()?;
+    let read = state.store.read()?;
     let s = stored(&read)?;
     let all_tasks = tasks::all(&read)?;
     drop(read);
     let mut out = String::with_capacity(8 * 1024);
-    app.metrics.render_prometheus(&mut out);
+    state.metrics.render_prometheus(&mut out);
     let mut gauge = |name: &str, help: &str, rows: &[(&str, u64)]| {
         family(&mut out, name, "gauge", help);
         for (labels, value) in rows {
@@ -59,11 +60,15 @@ pub fn prometheus(app: &App) -> Result<Response, ApiError> {
     gauge(
         "spar_index_lag_seconds",
         "How far the search index trails the store.",
-        &[("", app.search.lag_seconds(&app.store))],
+        &[("", state.search.lag_seconds(&state.store))],
     );
     gauge("spar_agents", "Agents (all orgs).", &[("", s.agents)]);
-    gauge("spar_store_size_bytes", "Size of the redb file.", &[("", app.store.size_bytes())]);
-    gauge("spar_uptime_seconds", "Seconds since start.", &[("", app.started.elapsed().as_secs())]);
+    gauge("spar_store_size_bytes", "Size of the redb file.", &[("", state.store.size_bytes())]);
+    gauge(
+        "spar_uptime_seconds",
+        "Seconds since start.",
+        &[("", state.started.elapsed().as_secs())],
+    );
     scheduler_counters(&all_tasks, &mut out);
     Ok(Response::raw_json(200, Bytes::from(out))
         .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8"))
@@ -89,9 +94,9 @@ fn escape(s: &str) -> String {
 }
 
 /// The JSON view: CodeSpar's `{uptime, agents, metrics}` with a flat map of counters.
-pub fn json_view(app: &App) -> Result<Response, ApiError> {
-    let s = stored(&app.store.read()?)?;
-    let m = &app.metrics;
+pub fn json_view(state: &State) -> Result<Response, ApiError> {
+    let s = stored(&state.store.read()?)?;
+    let m = &state.metrics;
     let (count, sum_micros) = m.latency_totals();
     let avg_ms = if count == 0 { 0.0 } else { sum_micros as f64 / count as f64 / 1000.0 };
     let mut metrics = serde_json::Map::new();
@@ -116,9 +121,9 @@ pub fn json_view(app: &App) -> Result<Response, ApiError> {
     metrics.insert("deliveries.delivered".into(), s.delivered.into());
     metrics.insert("deliveries.dead".into(), s.dead.into());
     metrics.insert("audit.entries".into(), s.audit_entries.into());
-    metrics.insert("index.lag_seconds".into(), app.search.lag_seconds(&app.store).into());
+    metrics.insert("index.lag_seconds".into(), state.search.lag_seconds(&state.store).into());
     Ok(Response::ok(&json!({
-        "uptime": u64::try_from(app.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "uptime": u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "agents": s.agents,
         "metrics": metrics,
     })))

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{Request, Response, Scope, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::OrgRecord;
@@ -23,8 +24,8 @@ fn view(tx: &ReadTx, org: &OrgRecord) -> Result<Value, ApiError> {
     }))
 }
 
-pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub fn list(state: &State, scope: &Scope) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let views = orgs::list(&tx)?
         .iter()
         .filter(|o| scope.sees(&o.id))
@@ -33,8 +34,8 @@ pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
     Ok(Response::ok(&views))
 }
 
-pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let org = orgs::get(&tx, id)?
         .filter(|o| scope.sees(&o.id))
         .ok_or_else(|| ApiError::OrgNotFound(id.to_owned()))?;
@@ -72,7 +73,7 @@ struct CreateBody {
     slug: Option<String>,
 }
 
-pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
+pub async fn create(state: &State, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
     let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let Some(name) = name else {
@@ -97,7 +98,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
         return Err(invalid("name", "must contain at least one letter or digit".into()));
     }
     let actor = req.actor().to_owned();
-    let org = app
+    let org = state
         .store
         .write(move |tx| {
             let id = format!("org-{slug}");

@@ -8,14 +8,16 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ApiError;
 use super::agents::find as find_agent;
-use super::{ApiError, App, Request, Response, Scope, body};
+use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
+use crate::engine::channels::github_secret;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType, ProjectRecord};
 use crate::store::{Source, agents, projects};
 use crate::upstream;
-use crate::upstream::github::{HookInstall, HookRemoval, HookSpec, RepoRef};
+use crate::upstream::github::{GitHub, HookInstall, HookRemoval, HookSpec, RepoRef};
 
 /// The fields ProjectConfig and ProjectListEntry (seed 002) start with.
 fn repo_view(p: &ProjectRecord) -> Value {
@@ -71,9 +73,9 @@ fn find(src: &impl Source, scope: &Scope, id: &str) -> Result<ProjectRecord, Api
     found.ok_or_else(|| ApiError::ProjectNotFound(id.to_owned()))
 }
 
-pub fn get_link(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub fn get_link(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let agent_id = req.query.required("agentId")?;
-    let tx = app.store.read()?;
+    let tx = state.store.read()?;
     let agent = find_agent(&tx, scope, agent_id)?;
     Ok(Response::ok(&match linked_project(&tx, &agent)? {
         Some(p) => json!({ "linked": true, "config": config_view(&p) }),
@@ -81,8 +83,8 @@ pub fn get_link(app: &App, scope: &Scope, req: &Request) -> Result<Response, Api
     }))
 }
 
-pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub fn list(state: &State, scope: &Scope) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let views = projects::list(&tx, scope.filter())?
         .iter()
         .map(|p| entry_view(&tx, p))
@@ -90,8 +92,8 @@ pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
     Ok(Response::ok(&json!({ "projects": views })))
 }
 
-pub fn get(app: &App, scope: &Scope, id: &str) -> Result<Response, ApiError> {
-    let tx = app.store.read()?;
+pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let tx = state.store.read()?;
     let project = find(&tx, scope, id)?;
     Ok(Response::ok(&entry_view(&tx, &project)?))
 }
@@ -125,15 +127,19 @@ impl Remote {
 /// Checks the repository on GitHub (404 `REPO_NOT_FOUND` for GitHub's 404 or 403) and, when
 /// `with_hook` and `WEBHOOK_BASE_URL` is set, makes sure it has Spar's hook for `org`.
 async fn check_on_github(
-    app: &App,
+    state: &State,
     org: &str,
     repo: RepoRef,
     with_hook: bool,
 ) -> Result<Remote, ApiError> {
-    let github = app.github().ok_or(ApiError::MissingConfig("GITHUB_TOKEN"))?;
-    let secret = app.github_secret(org)?;
-    let spec =
-        app.settings.github_hook_url(org).filter(|_| with_hook).map(|url| HookSpec { url, secret });
+    let github = GitHub::from_settings(&state.upstream, &state.settings)
+        .ok_or(ApiError::MissingConfig("GITHUB_TOKEN"))?;
+    let secret = github_secret(&state.store.read()?, &state.settings, org)?;
+    let spec = state
+        .settings
+        .github_hook_url(org)
+        .filter(|_| with_hook)
+        .map(|url| HookSpec { url, secret });
     upstream::blocking(move || {
         let found = github.repo(&repo)?.ok_or_else(|| ApiError::RepoNotFound(repo.full_name()))?;
         let hook = spec.map(|spec| github.install_hook(&found.full_name, &spec)).transpose()?;
@@ -155,12 +161,16 @@ async fn check_on_github(
 
 /// Removes a hook Spar created for a change that did not happen. Best effort, in the
 /// background: the client already has its answer.
-fn undo_hook(app: &App, remote: &Remote, kept: Option<u64>) {
+fn undo_hook(state: &State, remote: &Remote, kept: Option<u64>) {
     let Some(HookInstall::Created(id)) = remote.hook else { return };
     if kept == Some(id) {
         return;
     }
-    let (Some(github), repo) = (app.github(), remote.repo.clone()) else { return };
+    let (Some(github), repo) =
+        (GitHub::from_settings(&state.upstream, &state.settings), remote.repo.clone())
+    else {
+        return;
+    };
     tokio::task::spawn_blocking(move || {
         if let Err(e) = github.remove_hook(&repo, id) {
             tracing::warn!(repo, hook = id, error = %e, "could not remove an unused GitHub hook");
@@ -170,9 +180,9 @@ fn undo_hook(app: &App, remote: &Remote, kept: Option<u64>) {
 
 /// Removes a project's hook from GitHub. `Ok(true)` when it is gone (a 404 counts), `Ok(false)`
 /// when there was none or the token may not remove it; GitHub down is 502 and changes nothing.
-async fn remove_hook(app: &App, project: &ProjectRecord) -> Result<bool, ApiError> {
+async fn remove_hook(state: &State, project: &ProjectRecord) -> Result<bool, ApiError> {
     let Some(hook) = project.webhook_id else { return Ok(false) };
-    let Some(github) = app.github() else {
+    let Some(github) = GitHub::from_settings(&state.upstream, &state.settings) else {
         tracing::warn!(
             project = project.id,
             hook,
@@ -196,21 +206,21 @@ struct LinkBody {
     repo: Option<String>,
 }
 
-pub async fn link(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn link(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let input: LinkBody = body::json(&req.body)?;
     let agent_id = body::required(input.agent_id, "agentId")?;
     let repo = parse_repo(body::required(input.repo, "repo")?)?;
     // Refuse what must fail before asking GitHub anything.
     let (org, joins_existing) = {
-        let tx = app.store.read()?;
+        let tx = state.store.read()?;
         let agent = find_agent(&tx, scope, &agent_id)?;
         check_linkable(&tx, &agent)?;
         let existing = projects::by_repo(&tx, &agent.org_id, &repo.full_name())?;
         (agent.org_id, existing.is_some())
     };
-    let remote = check_on_github(app, &org, repo, !joins_existing).await?;
+    let remote = check_on_github(state, &org, repo, !joins_existing).await?;
     let (scope, actor, linked) = (scope.clone(), req.actor().to_owned(), remote.clone());
-    let result = app
+    let result = state
         .store
         .write(move |tx| {
             let agent = find_agent(tx, &scope, &agent_id)?;
@@ -236,7 +246,7 @@ pub async fn link(app: &App, scope: &Scope, req: &Request) -> Result<Response, A
             Ok::<_, ApiError>(project)
         })
         .await;
-    undo_hook(app, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
+    undo_hook(state, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
     let project = result?;
     Ok(Response::ok(&json!({ "success": true, "config": config_view(&project) })))
 }
@@ -273,19 +283,19 @@ fn new_project(
     })
 }
 
-pub async fn unlink(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn unlink(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let agent_id = req.query.required("agentId")?.to_owned();
     let project = {
-        let tx = app.store.read()?;
+        let tx = state.store.read()?;
         let agent = find_agent(&tx, scope, &agent_id)?;
         linked_project(&tx, &agent)?.ok_or_else(|| ApiError::NotLinked(agent_id.clone()))?
     };
     // The project belongs to the agent that linked it: unlinking that agent removes the
     // project and its hook. An agent that joined another's project just leaves it.
     let owner = project.agent_id == agent_id;
-    let webhook_removed = if owner { remove_hook(app, &project).await? } else { false };
+    let webhook_removed = if owner { remove_hook(state, &project).await? } else { false };
     let (scope, actor, unlinked) = (scope.clone(), req.actor().to_owned(), agent_id.clone());
-    let repo = app
+    let repo = state
         .store
         .write(move |tx| {
             let agent = find_agent(tx, &scope, &agent_id)?;
@@ -319,7 +329,7 @@ struct CreateBody {
     name: Option<String>,
 }
 
-pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
     let repo = parse_repo(body::required(input.repo, "repo")?)?;
     let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
@@ -329,17 +339,17 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             reason: "must be at most 100 printable characters".into(),
         });
     }
-    let org = scope.write_org().to_owned();
-    if projects::by_repo(&app.store.read()?, &org, &repo.full_name())?.is_some() {
+    let org = org.to_string();
+    if projects::by_repo(&state.store.read()?, &org, &repo.full_name())?.is_some() {
         return Err(ApiError::ProjectAlreadyExists(repo.full_name()));
     }
     // Without a token there is nothing to validate against: the project is taken as given.
-    let remote = match app.settings.github_token {
-        Some(_) => check_on_github(app, &org, repo, true).await?,
+    let remote = match state.settings.github_token {
+        Some(_) => check_on_github(state, &org, repo, true).await?,
         None => Remote::unchecked(&repo),
     };
     let (created, actor) = (remote.clone(), req.actor().to_owned());
-    let result = app
+    let result = state
         .store
         .write(move |tx| {
             if projects::by_repo(tx, &org, &created.repo)?.is_some() {
@@ -382,7 +392,7 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             Ok(project)
         })
         .await;
-    undo_hook(app, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
+    undo_hook(state, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
     let project = result?;
     Ok(Response::json(
         201,
@@ -391,22 +401,22 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             "agentId": project.agent_id,
             "repo": project.repo,
             "orgId": project.org_id,
-            "webhookUrl": app.settings.github_hook_url(&project.org_id),
+            "webhookUrl": state.settings.github_hook_url(&project.org_id),
             "webhookConfigured": project.webhook_id.is_some(),
         }),
     ))
 }
 
 pub async fn delete(
-    app: &App,
+    state: &State,
     scope: &Scope,
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let project = find(&app.store.read()?, scope, id)?;
-    let webhook_removed = remove_hook(app, &project).await?;
+    let project = find(&state.store.read()?, scope, id)?;
+    let webhook_removed = remove_hook(state, &project).await?;
     let (scope, actor, removed) = (scope.clone(), req.actor().to_owned(), id.to_owned());
-    let agent_terminated = app
+    let agent_terminated = state
         .store
         .write(move |tx| {
             let project = find(tx, &scope, &removed)?;

@@ -4,10 +4,11 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+use super::ApiError;
+use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
+use crate::sched::host_of;
 use crate::sched::task::{self, MIN_INTERVAL_MS, TaskKey};
-use crate::sched::{self, host_of};
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{TaskAction, TaskRecord};
 use crate::store::{Source, tasks};
@@ -16,9 +17,9 @@ use crate::store::{Source, tasks};
 const MAX_INTERVAL_MS: u64 = 366 * 24 * 3_600_000;
 const MAX_WINDOW_HOURS: u32 = 24 * 366;
 
-fn view(app: &App, t: &TaskRecord) -> Value {
+fn view(state: &State, t: &TaskRecord) -> Value {
     let key = TaskKey::of(t);
-    let next = if t.enabled { app.scheduler.next_run(&key).map(clock::rfc3339) } else { None };
+    let next = if t.enabled { state.scheduler.next_run(&key).map(clock::rfc3339) } else { None };
     json!({
         "name": t.name,
         "schedule": t.schedule,
@@ -30,7 +31,7 @@ fn view(app: &App, t: &TaskRecord) -> Value {
         "lastError": t.last_error,
         "enabled": t.enabled,
         "builtIn": t.built_in,
-        "running": app.scheduler.is_running(&key),
+        "running": state.scheduler.is_running(&key),
         "action": action_view(&t.action),
     })
 }
@@ -48,9 +49,9 @@ fn action_view(action: &TaskAction) -> Value {
     }
 }
 
-pub fn list(app: &App, scope: &Scope) -> Result<Response, ApiError> {
-    let all = tasks::list(&app.store.read()?, scope.write_org())?;
-    let views: Vec<Value> = all.iter().map(|t| view(app, t)).collect();
+pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
+    let all = tasks::list(&state.store.read()?, org.as_str())?;
+    let views: Vec<Value> = all.iter().map(|t| view(state, t)).collect();
     Ok(Response::ok(&views))
 }
 
@@ -74,13 +75,13 @@ struct NewAction {
     body: Option<Value>,
 }
 
-pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: NewTask = body::json(&req.body)?;
     let name = body::required(input.name, "name")?;
     check_name(&name)?;
     let (schedule, interval_ms) = timing(input.schedule, input.interval_ms)?;
     let action = action(input.action.ok_or_else(|| ApiError::MissingField("action".into()))?)?;
-    let org = scope.write_org().to_owned();
+    let org = org.to_string();
     let actor = req.actor().to_owned();
     let now = clock::now_ms();
     let task = TaskRecord {
@@ -99,7 +100,8 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
         state: Value::Null,
     };
     let stored = task.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             if task::is_built_in_name(&task.name)
                 || tasks::get(tx, &task.org_id, &task.name)?.is_some()
@@ -116,8 +118,8 @@ pub async fn create(app: &App, scope: &Scope, req: &Request) -> Result<Response,
             Ok(())
         })
         .await?;
-    app.scheduler.changed();
-    Ok(Response::json(201, &view(app, &stored)))
+    state.scheduler.changed();
+    Ok(Response::json(201, &view(state, &stored)))
 }
 
 /// Names appear in paths: letters, digits, `.`, `_`, `:` and `-`, at most 64.
@@ -201,16 +203,17 @@ fn find(src: &impl Source, key: &TaskKey) -> Result<TaskRecord, ApiError> {
 
 /// Pause (`enabled: false`) or resume: the timer keeps going, runs are skipped while paused.
 pub async fn set_enabled(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     name: &str,
     enabled: bool,
 ) -> Result<Response, ApiError> {
-    let key = TaskKey::new(scope.write_org(), name);
+    let key = TaskKey::new(org.as_str(), name);
     let actor = req.actor().to_owned();
     let target = key.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             let mut t = find(tx, &target)?;
             if t.enabled == enabled {
@@ -231,15 +234,16 @@ pub async fn set_enabled(
 
 /// Deletes a task. A built-in comes back, with fresh counts, at the next start.
 pub async fn delete(
-    app: &App,
-    scope: &Scope,
+    state: &State,
+    org: &OrgId,
     req: &Request,
     name: &str,
 ) -> Result<Response, ApiError> {
-    let key = TaskKey::new(scope.write_org(), name);
+    let key = TaskKey::new(org.as_str(), name);
     let actor = req.actor().to_owned();
     let target = key.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             let t = find(tx, &target)?;
             tasks::remove(tx, &t.org_id, &t.name)?;
@@ -250,21 +254,21 @@ pub async fn delete(
             Ok::<_, ApiError>(())
         })
         .await?;
-    app.scheduler.changed();
+    state.scheduler.changed();
     Ok(Response::ok(&json!({ "name": key.name, "message": "Task cancelled" })))
 }
 
 /// Runs a task now, paused or not, and answers when the run is over.
-pub async fn run(app: &App, scope: &Scope, name: &str) -> Result<Response, ApiError> {
-    let key = TaskKey::new(scope.write_org(), name);
-    find(&app.store.read()?, &key)?;
+pub async fn run(state: &State, org: &OrgId, name: &str) -> Result<Response, ApiError> {
+    let key = TaskKey::new(org.as_str(), name);
+    find(&state.store.read()?, &key)?;
     let outcome =
-        sched::run_now(app, &key).await.map_err(|_| ApiError::TaskRunning(key.name.clone()))?;
-    let task = find(&app.store.read()?, &key)?;
+        state.scheduler.run_now(&key).await.map_err(|_| ApiError::TaskRunning(key.name.clone()))?;
+    let task = find(&state.store.read()?, &key)?;
     Ok(Response::ok(&json!({
         "name": key.name,
         "success": outcome.is_ok(),
         "error": outcome.err(),
-        "task": view(app, &task),
+        "task": view(state, &task),
     })))
 }

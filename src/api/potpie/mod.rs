@@ -1,11 +1,29 @@
-//! The Potpie dialect (contract 9.2, seed 004): `POST /api/v2/integrations/save` (also under
+//! The Potpie dialect (docs/API.md §6): `POST /api/v2/integrations/save` (also under
 //! `/api/v1`), and Potpie's other integration routes under `/api/v1/integrations`. `x-api-key`
-//! always; errors as FastAPI writes them (`{"detail": …}`, 422 with every violation in field
-//! order, Pydantic v1 wording). Tokens in `auth_data` are stored and never shown unmasked.
+//! always; errors as FastAPI writes them ([`PotpieError`]: `{"detail": …}`, 422 with every
+//! violation in field order, Pydantic v1 wording). Tokens in `auth_data` are stored and never
+//! shown unmasked.
+//!
+//! | method | path | endpoint |
+//! |---|---|---|
+//! | POST | `/api/v2/integrations/save`, `/api/v1/integrations/save` | [`Endpoint::Save`] |
+//! | POST | `/api/v1/integrations/create` | [`Endpoint::Create`] |
+//! | GET | `/api/v1/integrations/connected` | [`Endpoint::Connected`] |
+//! | GET | `/api/v1/integrations/list` | [`Endpoint::List`] |
+//! | GET, DELETE | `/api/v1/integrations/:id` | [`Endpoint::Get`], [`Endpoint::Delete`] |
+//! | PATCH | `/api/v1/integrations/:id/status?active=` | [`Endpoint::Status`] |
+//! | GET | `/api/v1/integrations/schema/list` | [`Endpoint::SchemaList`] |
+//! | GET, PUT, DELETE | `/api/v1/integrations/schema/:id` | [`Endpoint::SchemaGet`], [`Endpoint::SchemaPut`], [`Endpoint::SchemaDelete`] |
+
+mod error;
 
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, App, Request, Response};
+pub use error::PotpieError;
+
+use super::error::RequestError;
+use super::path::{Method, Routed, endpoints};
+use super::{Request, Response, State};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::ApiKeyRecord;
@@ -15,18 +33,84 @@ const TYPES: [&str; 6] = ["sentry", "github", "slack", "jira", "linear", "conflu
 const STATUSES: [&str; 4] = ["active", "inactive", "pending", "error"];
 const SECRET_FIELDS: [&str; 3] = ["access_token", "refresh_token", "code"];
 
-fn potpie_error(status: u16, body: Value) -> ApiError {
-    ApiError::Potpie { status, body }
+endpoints! {
+    pub enum Endpoint {
+        Save => "potpie_save",
+        Create => "potpie_create",
+        Connected => "potpie_connected",
+        List => "potpie_list",
+        Get(String) => "potpie_get",
+        Delete(String) => "potpie_delete",
+        Status(String) => "potpie_status",
+        SchemaList => "potpie_schema_list",
+        SchemaGet(String) => "potpie_schema_get",
+        SchemaPut(String) => "potpie_schema_put",
+        SchemaDelete(String) => "potpie_schema_delete",
+    }
 }
 
-fn detail(status: u16, message: impl Into<String>) -> ApiError {
-    potpie_error(status, json!({ "detail": message.into() }))
+pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
+    use Endpoint as E;
+    use Method::{Delete, Get, Head, Patch, Post, Put};
+    let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs {
+        ["api", "v1" | "v2", "integrations", "save"] => {
+            ((method == Post).then_some(E::Save), &[Post])
+        }
+        ["api", "v1", "integrations", "create"] => ((method == Post).then_some(E::Create), &[Post]),
+        ["api", "v1", "integrations", "connected"] => {
+            ((method == Get).then_some(E::Connected), &[Get, Head])
+        }
+        ["api", "v1", "integrations", "list"] => ((method == Get).then_some(E::List), &[Get, Head]),
+        ["api", "v1", "integrations", "schema", "list"] => {
+            ((method == Get).then_some(E::SchemaList), &[Get, Head])
+        }
+        ["api", "v1", "integrations", "schema", id] => (
+            match method {
+                Get => Some(E::SchemaGet((*id).to_owned())),
+                Put => Some(E::SchemaPut((*id).to_owned())),
+                Delete => Some(E::SchemaDelete((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Put, Delete],
+        ),
+        ["api", "v1", "integrations", id, "status"] => {
+            ((method == Patch).then(|| E::Status((*id).to_owned())), &[Patch])
+        }
+        ["api", "v1", "integrations", id] => (
+            match method {
+                Get => Some(E::Get((*id).to_owned())),
+                Delete => Some(E::Delete((*id).to_owned())),
+                _ => None,
+            },
+            &[Get, Head, Delete],
+        ),
+        _ => return Routed::NoRoute,
+    };
+    Routed::arm(endpoint, allowed)
 }
 
-fn authenticate(app: &App, req: &Request) -> Result<ApiKeyRecord, ApiError> {
+pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response {
+    use Endpoint as E;
+    let answer = match &endpoint {
+        E::Save => save(state, &req).await,
+        E::Create => create(state, &req).await,
+        E::Connected => connected(state, &req),
+        E::List => list(state, &req),
+        E::Get(id) => get(state, &req, id),
+        E::Delete(id) => delete(state, &req, id).await,
+        E::Status(id) => set_status(state, &req, id).await,
+        E::SchemaList => schema_list(state, &req),
+        E::SchemaGet(id) => schema_get(state, &req, id),
+        E::SchemaPut(id) => schema_put(state, &req, id).await,
+        E::SchemaDelete(id) => schema_delete(state, &req, id).await,
+    };
+    answer.unwrap_or_else(|e| e.into_response(&req.request_id))
+}
+
+fn authenticate(state: &State, req: &Request) -> Result<ApiKeyRecord, PotpieError> {
     let key = req.header("x-api-key").map(str::trim).filter(|k| !k.is_empty());
-    let key = key.ok_or_else(|| detail(401, "API key is required"))?;
-    api_keys::authenticate(&app.store.read()?, key)?.ok_or_else(|| detail(401, "Invalid API key"))
+    let key = key.ok_or(PotpieError::MissingKey)?;
+    api_keys::authenticate(&state.store.read()?, key)?.ok_or(PotpieError::InvalidKey)
 }
 
 /// Pydantic v1-style violations, collected in field order.
@@ -48,8 +132,8 @@ impl Violations {
         self.push(loc, "field required", "value_error.missing", None);
     }
 
-    fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(potpie_error(422, json!({ "detail": self.0 }))) }
+    fn into_result(self) -> Result<(), PotpieError> {
+        if self.0.is_empty() { Ok(()) } else { Err(PotpieError::Invalid(self.0)) }
     }
 }
 
@@ -140,7 +224,7 @@ fn check_object<'a>(
 }
 
 /// Validates a save (or, `strict`, a create) body; the violations are all reported at once.
-fn validate(body: &Value, strict: bool) -> Result<(), ApiError> {
+fn validate(body: &Value, strict: bool) -> Result<(), PotpieError> {
     let mut v = Violations::default();
     let Value::Object(obj) = body else {
         let (msg, kind) = if body.is_null() {
@@ -200,9 +284,9 @@ fn potpie_time(ms: i64) -> String {
     format!("{}000", text.trim_end_matches('Z'))
 }
 
-fn uuid_v4() -> Result<String, ApiError> {
+fn uuid_v4() -> Result<String, PotpieError> {
     let hex = crate::ids::secret_hex(16)
-        .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+        .map_err(|e| RequestError::Internal(format!("no randomness: {e}")))?;
     let mut h: Vec<char> = hex.chars().collect();
     h[12] = '4';
     h[16] = ['8', '9', 'a', 'b'][usize::from(h[16].to_digit(16).unwrap_or(0) as u8 % 4)];
@@ -295,23 +379,24 @@ fn shown(i: &Value) -> Value {
     out
 }
 
-fn body_value(req: &Request) -> Result<Value, ApiError> {
+fn body_value(req: &Request) -> Result<Value, PotpieError> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
     serde_json::from_slice(&req.body).map_err(|e| {
-        potpie_error(422, json!({ "detail": [{ "loc": ["body", 0], "msg": format!("Expecting value: {e}"), "type": "value_error.jsondecode" }] }))
+        PotpieError::Invalid(vec![json!({ "loc": ["body", 0], "msg": format!("Expecting value: {e}"), "type": "value_error.jsondecode" })])
     })
 }
 
 async fn store_new(
-    app: &App,
+    state: &State,
     key: &ApiKeyRecord,
     integration: Value,
     action: &'static str,
-) -> Result<(), ApiError> {
+) -> Result<(), PotpieError> {
     let (org, actor) = (key.org_id.clone(), key.name.clone());
-    app.store
+    state
+        .store
         .write(move |tx| {
             let id = integration["integration_id"].as_str().unwrap_or_default().to_owned();
             potpie::put(tx, &org, &id, &integration)?;
@@ -319,21 +404,21 @@ async fn store_new(
                 .meta("integrationId", id.as_str())
                 .meta("integrationType", integration["integration_type"].clone());
             audit::append(tx, &org, draft)?;
-            Ok::<_, ApiError>(())
+            Ok::<_, PotpieError>(())
         })
         .await
 }
 
 /// `POST /api/v2/integrations/save` (and `/api/v1/integrations/save`).
-pub async fn save(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+async fn save(state: &State, req: &Request) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
     let body = body_value(req)?;
     validate(&body, false)?;
     let id = uuid_v4()?;
     let integration = build(&body, &key, &id, false);
-    store_new(app, &key, integration.clone(), "potpie.integration.save").await.map_err(|e| {
-        potpie_error(500, json!({ "success": false, "data": null, "error": format!("Failed to save integration: {e}") }))
-    })?;
+    store_new(state, &key, integration.clone(), "potpie.integration.save")
+        .await
+        .map_err(|e| PotpieError::SaveFailed(e.to_string()))?;
     let data = json!({
         "integration_id": id, "name": integration["name"], "integration_type": integration["integration_type"],
         "status": integration["status"], "active": integration["active"],
@@ -345,13 +430,13 @@ pub async fn save(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `POST /api/v1/integrations/create`: every field required; always created active.
-pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+async fn create(state: &State, req: &Request) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
     let body = body_value(req)?;
     validate(&body, true)?;
     let id = uuid_v4()?;
     let integration = build(&body, &key, &id, true);
-    store_new(app, &key, integration.clone(), "potpie.integration.create").await?;
+    store_new(state, &key, integration.clone(), "potpie.integration.create").await?;
     Ok(Response::ok(&json!({ "success": true, "data": shown(&integration), "error": null })))
 }
 
@@ -363,18 +448,18 @@ fn map_of(list: &[Value]) -> Value {
     Value::Object(map)
 }
 
-pub fn connected(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let all = potpie::list(&app.store.read()?, &key.org_id)?;
+fn connected(state: &State, req: &Request) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    let all = potpie::list(&state.store.read()?, &key.org_id)?;
     let active: Vec<Value> = all.into_iter().filter(|i| i["active"] == true).collect();
     Ok(Response::ok(
         &json!({ "status": "success", "count": active.len(), "connected_integrations": map_of(&active) }),
     ))
 }
 
-pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let all = potpie::list(&app.store.read()?, &key.org_id)?;
+fn list(state: &State, req: &Request) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    let all = potpie::list(&state.store.read()?, &key.org_id)?;
     let kind = req.query.get("integration_type");
     let org_slug = req.query.get("org_slug");
     let picked: Vec<Value> = all
@@ -392,46 +477,47 @@ pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
     ))
 }
 
-fn find(app: &App, key: &ApiKeyRecord, id: &str) -> Result<Value, ApiError> {
-    potpie::get(&app.store.read()?, &key.org_id, id)?
-        .ok_or_else(|| detail(404, format!("Integration not found: {id}")))
+fn find(state: &State, key: &ApiKeyRecord, id: &str) -> Result<Value, PotpieError> {
+    potpie::get(&state.store.read()?, &key.org_id, id)?
+        .ok_or_else(|| PotpieError::NotFound(format!("Integration not found: {id}")))
 }
 
-pub fn get(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let found = find(app, &key, id)?;
+fn get(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    let found = find(state, &key, id)?;
     Ok(Response::ok(&json!({ "status": "success", "integration": shown(&found) })))
 }
 
-async fn remove(app: &App, key: &ApiKeyRecord, id: &str) -> Result<Value, ApiError> {
-    let found = find(app, key, id)?;
+async fn remove(state: &State, key: &ApiKeyRecord, id: &str) -> Result<Value, PotpieError> {
+    let found = find(state, key, id)?;
     let (org, actor, id) = (key.org_id.clone(), key.name.clone(), id.to_owned());
-    app.store
+    state
+        .store
         .write(move |tx| {
             potpie::remove(tx, &org, &id)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "potpie.integration.delete")
                 .meta("integrationId", id.as_str());
             audit::append(tx, &org, draft)?;
-            Ok::<_, ApiError>(())
+            Ok::<_, PotpieError>(())
         })
         .await?;
     Ok(found)
 }
 
-pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+async fn delete(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
     if id.len() < 10 {
-        return Err(detail(400, "Invalid integration ID format"));
+        return Err(PotpieError::BadRequest("Invalid integration ID format".into()));
     }
-    let gone = remove(app, &key, id).await?;
+    let gone = remove(state, &key, id).await?;
     Ok(Response::ok(&json!({
         "status": "success", "message": format!("Integration deleted: {id}"),
         "deleted_integration": { "integration_id": id, "name": gone["name"], "type": gone["integration_type"] },
     })))
 }
 
-pub async fn set_status(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+async fn set_status(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
     let active = match req.query.get("active") {
         Some("true" | "1" | "yes" | "on") => true,
         Some("false" | "0" | "no" | "off") => false,
@@ -441,54 +527,54 @@ pub async fn set_status(app: &App, req: &Request, id: &str) -> Result<Response, 
             } else {
                 ("value could not be parsed to a boolean", "type_error.bool")
             };
-            return Err(potpie_error(
-                422,
-                json!({ "detail": [{ "loc": ["query", "active"], "msg": msg, "type": kind }] }),
-            ));
+            return Err(PotpieError::Invalid(vec![
+                json!({ "loc": ["query", "active"], "msg": msg, "type": kind }),
+            ]));
         }
     };
-    update(app, &key, id, move |i| i["active"] = Value::from(active)).await?;
+    update(state, &key, id, move |i| i["active"] = Value::from(active)).await?;
     Ok(Response::ok(&json!({
         "status": "success", "message": format!("Integration status updated: {id} -> active: {active}"),
     })))
 }
 
 async fn update(
-    app: &App,
+    state: &State,
     key: &ApiKeyRecord,
     id: &str,
     change: impl Fn(&mut Value) + Send + 'static,
-) -> Result<Value, ApiError> {
-    find(app, key, id)?;
+) -> Result<Value, PotpieError> {
+    find(state, key, id)?;
     let (org, actor, id) = (key.org_id.clone(), key.name.clone(), id.to_owned());
-    app.store
+    state
+        .store
         .write(move |tx| {
             let mut found = potpie::get(tx, &org, &id)?
-                .ok_or_else(|| detail(404, format!("Integration not found: {id}")))?;
+                .ok_or_else(|| PotpieError::NotFound(format!("Integration not found: {id}")))?;
             change(&mut found);
             found["updated_at"] = Value::from(potpie_time(clock::now_ms()));
             potpie::put(tx, &org, &id, &found)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "potpie.integration.update")
                 .meta("integrationId", id.as_str());
             audit::append(tx, &org, draft)?;
-            Ok::<_, ApiError>(found)
+            Ok::<_, PotpieError>(found)
         })
         .await
 }
 
 /// The `/schema/*` routes answer failures as 200 `{success:false, data:null, error}`.
-fn schema_failure(e: ApiError) -> Result<Response, ApiError> {
+fn schema_failure(e: PotpieError) -> Result<Response, PotpieError> {
     match e {
-        ApiError::Potpie { status: 404, body } => Ok(Response::ok(&json!({
-            "success": false, "data": null, "error": body["detail"],
-        }))),
+        PotpieError::NotFound(message) => {
+            Ok(Response::ok(&json!({ "success": false, "data": null, "error": message })))
+        }
         other => Err(other),
     }
 }
 
-pub fn schema_get(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    match find(app, &key, id) {
+fn schema_get(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    match find(state, &key, id) {
         Ok(found) => {
             Ok(Response::ok(&json!({ "success": true, "data": shown(&found), "error": null })))
         }
@@ -496,8 +582,8 @@ pub fn schema_get(app: &App, req: &Request, id: &str) -> Result<Response, ApiErr
     }
 }
 
-pub async fn schema_put(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+async fn schema_put(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
     let body = body_value(req)?;
     let mut v = Violations::default();
     match &body {
@@ -506,7 +592,7 @@ pub async fn schema_put(app: &App, req: &Request, id: &str) -> Result<Response, 
     }
     v.into_result()?;
     let name = body["name"].clone();
-    match update(app, &key, id, move |i| i["name"] = name.clone()).await {
+    match update(state, &key, id, move |i| i["name"] = name.clone()).await {
         Ok(updated) => {
             Ok(Response::ok(&json!({ "success": true, "data": shown(&updated), "error": null })))
         }
@@ -514,9 +600,9 @@ pub async fn schema_put(app: &App, req: &Request, id: &str) -> Result<Response, 
     }
 }
 
-pub async fn schema_delete(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    match remove(app, &key, id).await {
+async fn schema_delete(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    match remove(state, &key, id).await {
         Ok(gone) => {
             Ok(Response::ok(&json!({ "success": true, "data": shown(&gone), "error": null })))
         }
@@ -524,9 +610,9 @@ pub async fn schema_delete(app: &App, req: &Request, id: &str) -> Result<Respons
     }
 }
 
-pub fn schema_list(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let all = potpie::list(&app.store.read()?, &key.org_id)?;
+fn schema_list(state: &State, req: &Request) -> Result<Response, PotpieError> {
+    let key = authenticate(state, req)?;
+    let all = potpie::list(&state.store.read()?, &key.org_id)?;
     let (kind, status) = (req.query.get("integration_type"), req.query.get("status"));
     let active = req.query.get("active").map(|a| a == "true");
     let picked: Vec<Value> = all

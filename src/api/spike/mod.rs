@@ -1,10 +1,25 @@
-//! The Spike dialect (contract 9.1, seed 003): integrations that own an ingest URL, and the
-//! ingest URL itself. The API takes `x-api-key` plus `x-team-id` (the key's org) and answers
-//! errors as `{"message","error"}`; the ingest URL's token is its own authentication.
+//! The Spike dialect (docs/API.md §5): integrations that own an ingest URL, and the ingest URL
+//! itself (§3.3). The management routes take `x-api-key` plus `x-team-id` (the key's org); the
+//! ingest URL's token is its own credential. Errors are `{"message","error"}` ([`SpikeError`]).
+//!
+//! | method | path | endpoint |
+//! |---|---|---|
+//! | GET | `/integrations/available` | [`Endpoint::Available`] |
+//! | POST | `/integrations/create` | [`Endpoint::Create`] |
+//! | GET | `/integrations` | [`Endpoint::List`] |
+//! | GET | `/integrations/:token` | [`Endpoint::Get`] |
+//! | DELETE | `/integrations/:token/archive` | [`Endpoint::Archive`] |
+//! | POST | `/ingest/:token`, `/:token/push-events` | [`Endpoint::Ingest`] |
+
+mod error;
 
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, App, Request, Response};
+pub use error::SpikeError;
+
+use super::error::RequestError;
+use super::path::{Method, Routed, endpoints};
+use super::{Auth, Bucket, Request, Response, State};
 use crate::clock;
 use crate::engine::github::PayloadError;
 use crate::engine::incidents::{self, EventTypes, Outcome};
@@ -29,29 +44,83 @@ pub const AVAILABLE: [(&str, &str, &str, &str); 6] = [
     ("grafana", "Grafana", "monitoring", "Grafana alerting webhook notifications"),
 ];
 
-fn spike_error(status: u16, error: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::Spike { status, error, message: message.into() }
+endpoints! {
+    pub enum Endpoint {
+        Available => "spike_available",
+        Create => "spike_create",
+        List => "spike_list",
+        Get(String) => "spike_get",
+        Archive(String) => "spike_archive",
+        Ingest(String) => "spike_ingest",
+    }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
-    spike_error(400, "bad_request", message)
+impl Endpoint {
+    pub fn auth(&self) -> Auth {
+        match self {
+            Self::Ingest(_) => Auth::IngestToken,
+            _ => Auth::ApiKey,
+        }
+    }
+
+    pub fn bucket(&self) -> Option<Bucket> {
+        match self {
+            Self::Ingest(_) => Some(Bucket::Webhooks),
+            _ => None,
+        }
+    }
 }
 
-fn not_found() -> ApiError {
-    spike_error(404, "not_found", "Integration not found")
+pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
+    use Method::{Delete, Get, Head, Post};
+    let (endpoint, allowed): (Option<Endpoint>, &'static [Method]) = match segs {
+        ["integrations", "available"] => {
+            ((method == Get).then_some(Endpoint::Available), &[Get, Head])
+        }
+        ["integrations", "create"] => ((method == Post).then_some(Endpoint::Create), &[Post]),
+        ["integrations"] => ((method == Get).then_some(Endpoint::List), &[Get, Head]),
+        ["integrations", token] => {
+            ((method == Get).then(|| Endpoint::Get((*token).to_owned())), &[Get, Head])
+        }
+        ["integrations", token, "archive"] => {
+            ((method == Delete).then(|| Endpoint::Archive((*token).to_owned())), &[Delete])
+        }
+        ["ingest", token] | [token, "push-events"] => {
+            ((method == Post).then(|| Endpoint::Ingest((*token).to_owned())), &[Post])
+        }
+        _ => return Routed::NoRoute,
+    };
+    Routed::arm(endpoint, allowed)
+}
+
+pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response {
+    let answer = match &endpoint {
+        Endpoint::Available => available(state, &req),
+        Endpoint::Create => create(state, &req).await,
+        Endpoint::List => list(state, &req),
+        Endpoint::Get(token) => get(state, &req, token),
+        Endpoint::Archive(token) => archive(state, &req, token).await,
+        Endpoint::Ingest(token) => ingest(state, &req, token).await,
+    };
+    answer.unwrap_or_else(|e| e.into_response(&req.request_id))
+}
+
+use SpikeError::NotFound;
+
+fn bad_request(message: impl Into<String>) -> SpikeError {
+    SpikeError::bad_request(message)
 }
 
 /// The key of a Spike request, checked against `x-team-id`.
-fn authenticate(app: &App, req: &Request) -> Result<ApiKeyRecord, ApiError> {
-    let unauthorized = |m: &str| spike_error(401, "unauthorized", m);
+fn authenticate(state: &State, req: &Request) -> Result<ApiKeyRecord, SpikeError> {
     let key = req.header("x-api-key").map(str::trim).filter(|k| !k.is_empty());
-    let key = key.ok_or_else(|| unauthorized("Missing x-api-key header"))?;
-    let record = api_keys::authenticate(&app.store.read()?, key)?
-        .ok_or_else(|| unauthorized("Invalid API key"))?;
+    let key = key.ok_or(SpikeError::Unauthorized("Missing x-api-key header"))?;
+    let record = api_keys::authenticate(&state.store.read()?, key)?
+        .ok_or(SpikeError::Unauthorized("Invalid API key"))?;
     match req.header("x-team-id").map(str::trim).filter(|t| !t.is_empty()) {
-        None => Err(unauthorized("Missing x-team-id header")),
+        None => Err(SpikeError::Unauthorized("Missing x-team-id header")),
         Some(team) if team != record.org_id => {
-            Err(unauthorized("This API key does not belong to that team"))
+            Err(SpikeError::Unauthorized("This API key does not belong to that team"))
         }
         Some(_) => Ok(record),
     }
@@ -61,8 +130,8 @@ fn name_of(slug: &str) -> &'static str {
     AVAILABLE.iter().find(|(s, ..)| *s == slug).map_or("Webhook", |(_, name, ..)| name)
 }
 
-fn view(app: &App, i: &SpikeIntegrationRecord) -> Value {
-    let url = format!("{}/ingest/{}", app.settings.public_base_url(), i.token);
+fn view(state: &State, i: &SpikeIntegrationRecord) -> Value {
+    let url = format!("{}/ingest/{}", state.settings.public_base_url(), i.token);
     json!({
         "_id": i.id, "token": i.token, "customName": i.custom_name, "desc": i.desc,
         "slug": i.slug, "name": name_of(&i.slug), "service": i.service,
@@ -73,8 +142,8 @@ fn view(app: &App, i: &SpikeIntegrationRecord) -> Value {
     })
 }
 
-pub fn available(app: &App, req: &Request) -> Result<Response, ApiError> {
-    authenticate(app, req)?;
+pub fn available(state: &State, req: &Request) -> Result<Response, SpikeError> {
+    authenticate(state, req)?;
     let list: Vec<_> = AVAILABLE
         .iter()
         .map(|(slug, name, category, description)| {
@@ -85,7 +154,7 @@ pub fn available(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// The request body as a JSON object, with Spike's errors.
-fn object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+fn object(req: &Request) -> Result<Map<String, Value>, SpikeError> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -96,7 +165,7 @@ fn object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, SpikeError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.len() <= 1000 => Ok(Some(s.trim().to_owned())),
@@ -104,8 +173,8 @@ fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Option<String
     }
 }
 
-pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+pub async fn create(state: &State, req: &Request) -> Result<Response, SpikeError> {
+    let key = authenticate(state, req)?;
     let body = object(req)?;
     let slug = optional_text(&body, "slug")?.filter(|s| !s.is_empty());
     let slug =
@@ -134,7 +203,8 @@ pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
     let (service, escalation) =
         (optional_text(&body, "service")?, optional_text(&body, "escalation")?);
     let secret = |bytes| {
-        ids::secret_hex(bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))
+        ids::secret_hex(bytes)
+            .map_err(|e| SpikeError::Request(RequestError::Internal(format!("no randomness: {e}"))))
     };
     // 128 random bits: a collision is checked (a token is never reused) but not retried.
     let (id, token) = (secret(12)?, secret(16)?);
@@ -155,10 +225,11 @@ pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
         updated_at_ms: now,
     };
     let stored = record.clone();
-    app.store
+    state
+        .store
         .write(move |tx| {
             if spike::org_of(tx, &stored.token)?.is_some() {
-                return Err(ApiError::Internal("token collision".into()));
+                return Err(SpikeError::Request(RequestError::Internal("token collision".into())));
             }
             spike::put(tx, &stored)?;
             let draft = AuditDraft::new(ActorType::User, &key.name, "spike.integration.create")
@@ -169,55 +240,55 @@ pub async fn create(app: &App, req: &Request) -> Result<Response, ApiError> {
             Ok(())
         })
         .await?;
-    Ok(Response::ok(&json!({ "integration": view(app, &record) })))
+    Ok(Response::ok(&json!({ "integration": view(state, &record) })))
 }
 
 /// The team's integration with this token (archived ones included).
-fn find(app: &App, org: &str, token: &str) -> Result<SpikeIntegrationRecord, ApiError> {
-    spike::get(&app.store.read()?, org, token)?.ok_or_else(not_found)
+fn find(state: &State, org: &str, token: &str) -> Result<SpikeIntegrationRecord, SpikeError> {
+    spike::get(&state.store.read()?, org, token)?.ok_or(NotFound)
 }
 
-pub fn get(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let found = find(app, &key.org_id, token)?;
-    Ok(Response::ok(&json!({ "integration": view(app, &found) })))
+pub fn get(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
+    let key = authenticate(state, req)?;
+    let found = find(state, &key.org_id, token)?;
+    Ok(Response::ok(&json!({ "integration": view(state, &found) })))
 }
 
-pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
-    let all = spike::list(&app.store.read()?, &key.org_id)?;
-    let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(app, i)).collect();
+pub fn list(state: &State, req: &Request) -> Result<Response, SpikeError> {
+    let key = authenticate(state, req)?;
+    let all = spike::list(&state.store.read()?, &key.org_id)?;
+    let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(state, i)).collect();
     Ok(Response::ok(&json!({ "integrations": views })))
 }
 
-pub async fn archive(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
-    let key = authenticate(app, req)?;
+pub async fn archive(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
+    let key = authenticate(state, req)?;
     let (org, token) = (key.org_id.clone(), token.to_owned());
-    let archived = app
+    let archived = state
         .store
         .write(move |tx| {
             let mut found =
-                spike::get(tx, &org, &token)?.filter(|i| !i.is_archived).ok_or_else(not_found)?;
+                spike::get(tx, &org, &token)?.filter(|i| !i.is_archived).ok_or(NotFound)?;
             found.is_archived = true;
             found.updated_at_ms = clock::now_ms();
             spike::put(tx, &found)?;
             let draft = AuditDraft::new(ActorType::User, &key.name, "spike.integration.archive")
                 .meta("integrationId", found.id.as_str());
             audit::append(tx, &org, draft)?;
-            Ok::<_, ApiError>(found)
+            Ok::<_, SpikeError>(found)
         })
         .await?;
     Ok(Response::ok(
-        &json!({ "message": "Integration archived", "integration": view(app, &archived) }),
+        &json!({ "message": "Integration archived", "integration": view(state, &archived) }),
     ))
 }
 
 /// `POST /ingest/{token}` and `POST /{token}/push-events`: alerts in the integration's org.
-pub async fn ingest(app: &App, req: &Request, token: &str) -> Result<Response, ApiError> {
-    let org = spike::org_of(&app.store.read()?, token)?.ok_or_else(not_found)?;
-    let integration = find(app, &org, token)?;
+pub async fn ingest(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
+    let org = spike::org_of(&state.store.read()?, token)?.ok_or(NotFound)?;
+    let integration = find(state, &org, token)?;
     if integration.is_archived {
-        return Err(spike_error(410, "gone", "Integration archived: it no longer accepts alerts"));
+        return Err(SpikeError::Gone);
     }
     let alerts = parse::parse(&integration.slug, token, &req.body).map_err(|e| {
         bad_request(match e {
@@ -231,8 +302,8 @@ pub async fn ingest(app: &App, req: &Request, token: &str) -> Result<Response, A
         repeated: format!("alert.{}", integration.slug),
         resolved: "incident.resolved".into(),
     };
-    let policy = app.policy();
-    let outcomes = app
+    let policy = state.policy;
+    let outcomes = state
         .store
         .write(move |tx| {
             let mut outcomes = Vec::new();
@@ -243,7 +314,7 @@ pub async fn ingest(app: &App, req: &Request, token: &str) -> Result<Response, A
                     incidents::open_or_grow(tx, &org, &a.alert, &types, policy)?
                 });
             }
-            Ok::<_, ApiError>(outcomes)
+            Ok::<_, SpikeError>(outcomes)
         })
         .await?;
     let mut events = Vec::new();
@@ -257,7 +328,7 @@ pub async fn ingest(app: &App, req: &Request, token: &str) -> Result<Response, A
         }
     }
     if !events.is_empty() {
-        app.events_recorded(true);
+        state.signals.recorded(true);
     }
     let first = events.first().cloned().unwrap_or(json!({ "eventId": null, "incidentId": null }));
     let mut answer =

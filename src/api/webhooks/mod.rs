@@ -1,34 +1,80 @@
-//! Inbound webhooks (contract 7). GitHub: `POST /webhooks/github`; Sentry: `POST /webhooks/sentry`
-//! (also `/api/webhooks/sentry`).
+//! Inbound webhooks (docs/API.md §3): the sender's signature over the raw body is the
+//! credential, errors are in the CodeSpar API's shape ([`WebhookError`]).
+//!
+//! | method | path | endpoint |
+//! |---|---|---|
+//! | POST | `/webhooks/github` | [`Endpoint::Github`] |
+//! | POST | `/webhooks/sentry` (also `/api/webhooks/sentry`, in the CodeSpar API's paths) | [`Endpoint::Sentry`] |
 //!
 //! Order of work: resolve the org (the secret depends on it), verify the signature over the raw
 //! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
 //! a duplicate exactly when the first was committed).
+
+mod error;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Request, Response, Scope, body};
+pub use error::WebhookError;
+
+use super::path::{Method, Routed, endpoints};
+use super::scope::OrgId;
+use super::{Auth, Bucket, Request, Response, State, body};
 use crate::clock;
-use crate::engine::github::{self, Parsed, PayloadError};
+use crate::engine::channels::{github_secret, sentry_secret};
+use crate::engine::github::{self, Parsed};
 use crate::engine::incidents::{self, Outcome};
 use crate::engine::{self, Ingested, sentry, signature};
 use crate::store::{orgs, projects};
 
 const MAX_DELIVERY_ID: usize = 128;
 
-pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
+endpoints! {
+    pub enum Endpoint {
+        Github => "github_webhook",
+        Sentry => "sentry_webhook",
+    }
+}
+
+impl Endpoint {
+    pub fn auth(&self) -> Auth {
+        Auth::Signature
+    }
+
+    pub fn bucket(&self) -> Option<Bucket> {
+        Some(Bucket::Webhooks)
+    }
+}
+
+pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
+    let endpoint = match segs {
+        ["webhooks", "github"] => Endpoint::Github,
+        ["webhooks", "sentry"] => Endpoint::Sentry,
+        _ => return Routed::NoRoute,
+    };
+    Routed::arm((method == Method::Post).then_some(endpoint), &[Method::Post])
+}
+
+pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response {
+    let answer = match endpoint {
+        Endpoint::Github => github(state, &req).await,
+        Endpoint::Sentry => sentry(state, &req).await,
+    };
+    answer.unwrap_or_else(|e| e.into_response(&req.request_id))
+}
+
+async fn github(state: &State, req: &Request) -> Result<Response, WebhookError> {
     let event = header_token(req, "x-github-event", "X-GitHub-Event")?
-        .ok_or(ApiError::MissingHeader("X-GitHub-Event"))?;
+        .ok_or(WebhookError::MissingHeader("X-GitHub-Event"))?;
     let delivery = header_token(req, "x-github-delivery", "X-GitHub-Delivery")?;
     // Parsed before verification only to find the org; not acted on (nor its errors answered)
     // until verified.
     let parsed = payload_bytes(req)
-        .and_then(|payload| github::parse(&event, &payload).map_err(payload_error));
-    let org = webhook_org(app, req, parsed.as_ref().ok().and_then(Parsed::repo))?;
-    verify_github(app, &org, req)?;
+        .and_then(|payload| github::parse(&event, &payload).map_err(WebhookError::from));
+    let org = webhook_org(state, req, parsed.as_ref().ok().and_then(Parsed::repo))?;
+    verify_github(state, &org, req)?;
     let parsed = parsed?;
     match &parsed {
         Parsed::Unhandled { .. } => {
@@ -47,13 +93,13 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     let recorded = parsed.clone();
     let receipt = delivery.clone();
-    let policy = app.policy();
-    let ingested = app
+    let policy = state.policy;
+    let ingested = state
         .store
         .write(move |tx| engine::ingest(tx, &org, &recorded, receipt.as_deref(), policy))
         .await?;
     if let Ingested::Event { deliveries, .. } = &ingested {
-        app.events_recorded(*deliveries);
+        state.signals.recorded(*deliveries);
     }
     let answer = match (ingested, &parsed) {
         (Ingested::Duplicate, _) => json!({ "received": true, "duplicate": true }),
@@ -73,24 +119,24 @@ pub async fn github(app: &App, req: &Request) -> Result<Response, ApiError> {
     Ok(Response::ok(&answer))
 }
 
-pub async fn sentry(app: &App, req: &Request) -> Result<Response, ApiError> {
+async fn sentry(state: &State, req: &Request) -> Result<Response, WebhookError> {
     let resource = header_token(req, "sentry-hook-resource", "Sentry-Hook-Resource")?
-        .ok_or(ApiError::MissingHeader("Sentry-Hook-Resource"))?;
-    let org = webhook_org(app, req, None)?;
-    verify_sentry(app, &org, req)?;
-    let parsed = sentry::parse(&resource, &req.body).map_err(payload_error)?;
-    let policy = app.policy();
-    let outcome = app.store.write(move |tx| incidents::record(tx, &org, &parsed, policy)).await?;
+        .ok_or(WebhookError::MissingHeader("Sentry-Hook-Resource"))?;
+    let org = webhook_org(state, req, None)?;
+    verify_sentry(state, &org, req)?;
+    let parsed = sentry::parse(&resource, &req.body)?;
+    let policy = state.policy;
+    let outcome = state.store.write(move |tx| incidents::record(tx, &org, &parsed, policy)).await?;
     let answer = match outcome {
         Outcome::Routed { incident_id, agent_id, event_id, new } => {
-            app.events_recorded(true);
+            state.signals.recorded(true);
             json!({
                 "received": true, "routed": true, "agentId": agent_id, "incidentId": incident_id,
                 "eventId": event_id, "grouped": !new,
             })
         }
         Outcome::Resolved { incident_id, event_id } => {
-            app.events_recorded(true);
+            state.signals.recorded(true);
             json!({
                 "received": true, "routed": true, "incidentId": incident_id,
                 "eventId": event_id, "status": "resolved",
@@ -107,23 +153,23 @@ pub async fn sentry(app: &App, req: &Request) -> Result<Response, ApiError> {
     Ok(Response::ok(&answer))
 }
 
-/// Contract 7.2: `Sentry-Hook-Signature` is the hex HMAC-SHA256 of the raw body with the org's
-/// sentry `webhookSecret` (or `SENTRY_WEBHOOK_SECRET` for org `default`).
-fn verify_sentry(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
-    let Some(secret) = app.sentry_secret(org)? else {
-        if app.settings.webhook_strict_mode {
-            return Err(ApiError::WebhookSecretNotConfigured("Sentry"));
+/// `Sentry-Hook-Signature` is the hex HMAC-SHA256 of the raw body with the org's sentry
+/// `webhookSecret` (or `SENTRY_WEBHOOK_SECRET` for org `default`; docs/API.md §3.2).
+fn verify_sentry(state: &State, org: &str, req: &Request) -> Result<(), WebhookError> {
+    let Some(secret) = sentry_secret(&state.store.read()?, &state.settings, org)? else {
+        if state.settings.webhook_strict_mode {
+            return Err(WebhookError::SecretNotConfigured("Sentry"));
         }
         warn_unsigned("Sentry", org);
         return Ok(());
     };
     let header = req
         .header("sentry-hook-signature")
-        .ok_or(ApiError::MissingSignature("Sentry-Hook-Signature"))?;
+        .ok_or(WebhookError::MissingSignature("Sentry-Hook-Signature"))?;
     if signature::verify_hex(secret.expose().as_bytes(), &req.body, header.trim()) {
         Ok(())
     } else {
-        Err(ApiError::InvalidSignature)
+        Err(WebhookError::InvalidSignature)
     }
 }
 
@@ -132,12 +178,12 @@ fn header_token(
     req: &Request,
     name: &str,
     shown: &'static str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, WebhookError> {
     let Some(value) = req.header(name).map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     if value.len() > MAX_DELIVERY_ID || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::InvalidHeader {
+        return Err(WebhookError::InvalidHeader {
             name: shown,
             reason: format!("must be 1 to {MAX_DELIVERY_ID} printable ASCII characters"),
         });
@@ -146,7 +192,7 @@ fn header_token(
 }
 
 /// The payload's JSON bytes: the body, or the `payload` field of a form-encoded one.
-fn payload_bytes(req: &Request) -> Result<Cow<'_, [u8]>, ApiError> {
+fn payload_bytes(req: &Request) -> Result<Cow<'_, [u8]>, WebhookError> {
     let form = req
         .header("content-type")
         .and_then(|ct| ct.split(';').next())
@@ -155,55 +201,47 @@ fn payload_bytes(req: &Request) -> Result<Cow<'_, [u8]>, ApiError> {
         return Ok(Cow::Borrowed(&req.body));
     }
     let text = std::str::from_utf8(&req.body)
-        .map_err(|_| ApiError::InvalidJson("the form-encoded body is not UTF-8".into()))?;
+        .map_err(|_| body::InputError::InvalidJson("the form-encoded body is not UTF-8".into()))?;
     let encoded = text
         .split('&')
         .find_map(|pair| pair.strip_prefix("payload="))
-        .ok_or_else(|| ApiError::MissingField("payload".into()))?;
+        .ok_or_else(|| body::InputError::MissingField("payload".into()))?;
     Ok(Cow::Owned(body::percent_decode(encoded, true).into_bytes()))
-}
-
-fn payload_error(e: PayloadError) -> ApiError {
-    match e {
-        PayloadError::Syntax(message) => ApiError::InvalidJson(message),
-        PayloadError::Missing(field) => ApiError::MissingField(field.into()),
-        PayloadError::Invalid { field, reason } => ApiError::InvalidField { field, reason },
-    }
 }
 
 /// The org a delivery belongs to: `?orgId=`, else `x-org-id`, else the org of the project whose
 /// repository sent it, else `default`.
-fn webhook_org(app: &App, req: &Request, repo: Option<&str>) -> Result<String, ApiError> {
+fn webhook_org(state: &State, req: &Request, repo: Option<&str>) -> Result<String, WebhookError> {
     let named = req.query.get("orgId").filter(|o| !o.is_empty()).or(req.org_header.as_deref());
     if let Some(org) = named {
-        return Ok(Scope::resolve(&app.store, Some(org))?.write_org().to_owned());
+        return Ok(OrgId::existing(&state.store, org)?.into_string());
     }
     if let Some(repo) = repo
-        && let Some(org) = projects::orgs_of_repo(&app.store.read()?, repo)?.into_iter().next()
+        && let Some(org) = projects::orgs_of_repo(&state.store.read()?, repo)?.into_iter().next()
     {
         return Ok(org);
     }
     Ok(orgs::DEFAULT_ORG.to_owned())
 }
 
-/// Contract 7.1: a configured secret requires a valid `X-Hub-Signature-256`; no secret accepts
-/// (with a warning) unless strict mode is on.
-fn verify_github(app: &App, org: &str, req: &Request) -> Result<(), ApiError> {
-    let Some(secret) = app.github_secret(org)? else {
-        if app.settings.webhook_strict_mode {
-            return Err(ApiError::WebhookSecretNotConfigured("GitHub"));
+/// A configured secret requires a valid `X-Hub-Signature-256`; no secret accepts (with a
+/// warning) unless strict mode is on (docs/API.md §3.1).
+fn verify_github(state: &State, org: &str, req: &Request) -> Result<(), WebhookError> {
+    let Some(secret) = github_secret(&state.store.read()?, &state.settings, org)? else {
+        if state.settings.webhook_strict_mode {
+            return Err(WebhookError::SecretNotConfigured("GitHub"));
         }
         warn_unsigned("GitHub", org);
         return Ok(());
     };
     let header = req
         .header("x-hub-signature-256")
-        .ok_or(ApiError::MissingSignature("X-Hub-Signature-256"))?;
-    let hex = header.trim().strip_prefix("sha256=").ok_or(ApiError::InvalidSignature)?;
+        .ok_or(WebhookError::MissingSignature("X-Hub-Signature-256"))?;
+    let hex = header.trim().strip_prefix("sha256=").ok_or(WebhookError::InvalidSignature)?;
     if signature::verify_hex(secret.expose().as_bytes(), &req.body, hex) {
         Ok(())
     } else {
-        Err(ApiError::InvalidSignature)
+        Err(WebhookError::InvalidSignature)
     }
 }
 

@@ -1,0 +1,73 @@
+//! The Spike dialect's errors: `{"message","error"}` with the status (docs/API.md §5).
+
+use std::fmt;
+
+use serde_json::json;
+
+use crate::api::Response;
+use crate::api::error::RequestError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum SpikeError {
+    /// Answered in the CodeSpar API's shape: routing, transport, limits and failures on our side
+    /// happen before (or beneath) the dialect.
+    Request(RequestError),
+    BadRequest(String),
+    /// No key, an unknown key, or a key of another team.
+    Unauthorized(&'static str),
+    NotFound,
+    /// The integration was archived: its ingest URL no longer takes alerts.
+    Gone,
+}
+
+impl SpikeError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    fn status_and_error(&self) -> (u16, &'static str) {
+        match self {
+            Self::Request(e) => (e.status(), e.code()),
+            Self::BadRequest(_) => (400, "bad_request"),
+            Self::Unauthorized(_) => (401, "unauthorized"),
+            Self::NotFound => (404, "not_found"),
+            Self::Gone => (410, "gone"),
+        }
+    }
+
+    /// The one place this dialect's errors become responses.
+    pub fn into_response(self, request_id: &str) -> Response {
+        if let Self::Request(e) = self {
+            return e.into_response(request_id);
+        }
+        let (status, error) = self.status_and_error();
+        Response::json(status, &json!({ "message": self.to_string(), "error": error }))
+    }
+}
+
+impl fmt::Display for SpikeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request(e) => write!(f, "{e}"),
+            Self::BadRequest(message) => write!(f, "{message}"),
+            Self::Unauthorized(message) => write!(f, "{message}"),
+            Self::NotFound => write!(f, "Integration not found"),
+            Self::Gone => write!(f, "Integration archived: it no longer accepts alerts"),
+        }
+    }
+}
+
+impl std::error::Error for SpikeError {}
+
+impl From<RequestError> for SpikeError {
+    fn from(e: RequestError) -> Self {
+        Self::Request(e)
+    }
+}
+
+impl From<StoreError> for SpikeError {
+    fn from(e: StoreError) -> Self {
+        Self::Request(e.into())
+    }
+}

@@ -1,0 +1,60 @@
+//! Retention: what the built-in `audit-cleanup` task removes. Every removal commits with its
+//! audit entry (`audit.retention`), and the search index forgets what the store no longer has.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clock;
+use crate::search::{Search, SearchError};
+use crate::store::audit::{Pruned, remove_older_than};
+use crate::store::{Store, StoreError};
+
+/// Why a cleanup did not finish. What it removed before the failure stays removed.
+#[derive(Debug)]
+pub enum RetentionError {
+    Store(StoreError),
+    Index(SearchError),
+    /// The blocking task that updates the index did not finish.
+    Join(String),
+}
+
+impl fmt::Display for RetentionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "cannot remove old audit entries: {e}"),
+            Self::Index(e) => write!(f, "removed old audit entries, but the index kept them: {e}"),
+            Self::Join(e) => write!(f, "the index cleanup did not finish: {e}"),
+        }
+    }
+}
+
+/// Removes audit entries older than `days` (see [`prune_audit_before`]).
+pub async fn prune_audit(
+    store: &Store,
+    search: &Arc<Search>,
+    days: u32,
+) -> Result<Vec<Pruned>, RetentionError> {
+    prune_audit_before(store, search, clock::now_ms() - i64::from(days) * 86_400_000).await
+}
+
+/// Removes audit entries older than `cutoff` (Unix milliseconds), keeping every chain
+/// verifiable (the last removed hash becomes its chain's anchor), and drops them from the
+/// search index.
+pub async fn prune_audit_before(
+    store: &Store,
+    search: &Arc<Search>,
+    cutoff: i64,
+) -> Result<Vec<Pruned>, RetentionError> {
+    let pruned = store
+        .write(move |tx| remove_older_than(tx, cutoff))
+        .await
+        .map_err(RetentionError::Store)?;
+    let (search, forget) = (Arc::clone(search), pruned.clone());
+    tokio::task::spawn_blocking(move || {
+        forget.iter().try_for_each(|p| search.audit.forget(&p.org, p.upto_seq))
+    })
+    .await
+    .map_err(|e| RetentionError::Join(e.to_string()))?
+    .map_err(RetentionError::Index)?;
+    Ok(pruned)
+}
