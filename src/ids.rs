@@ -1,5 +1,6 @@
-//! Identifier generation. Ids are not secrets; they only need to be unique, and the store
-//! guarantees that by checking every generated agent id against all ids ever issued.
+//! Identifiers: generation, and the typed ids of records numbered by a server-wide sequence.
+//! Ids are not secrets; they only need to be unique, and the store guarantees that by checking
+//! every generated agent id against all ids ever issued.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -46,9 +47,89 @@ pub fn request_id() -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
+/// Declares an id that is a prefix and a server-wide sequence number (`dlv-17`, `inc-007`),
+/// written and read as that text (in storage, responses and paths) and handled as its number.
+macro_rules! seq_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $width:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u64);
+
+        impl $name {
+            /// Reads `<prefix><digits>`; anything else names no record.
+            pub fn parse(text: &str) -> Option<Self> {
+                let digits = text.strip_prefix($prefix)?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                digits.parse().ok().map(Self)
+            }
+
+            pub fn seq(self) -> u64 {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "{:0", $width, "}"), self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(concat!("not a ", $prefix, "<number> id"))
+                })
+            }
+        }
+
+        impl From<$name> for serde_json::Value {
+            fn from(id: $name) -> Self {
+                Self::String(id.to_string())
+            }
+        }
+    };
+}
+
+seq_id!(
+    /// An outbox delivery: `dlv-<seq>`.
+    DeliveryId,
+    "dlv-",
+    1
+);
+seq_id!(
+    /// An incident: `inc-<seq>`, at least three digits (`inc-007`).
+    IncidentId,
+    "inc-",
+    3
+);
+
 #[cfg(test)]
 mod tests {
-    use super::base36;
+    use super::{DeliveryId, IncidentId, base36};
+
+    #[test]
+    fn sequence_ids_read_back_what_they_write() {
+        assert_eq!(DeliveryId(17).to_string(), "dlv-17");
+        assert_eq!(IncidentId(7).to_string(), "inc-007");
+        assert_eq!(IncidentId(1234).to_string(), "inc-1234");
+        assert_eq!(IncidentId::parse("inc-007"), Some(IncidentId(7)));
+        assert_eq!(DeliveryId::parse("dlv-17"), Some(DeliveryId(17)));
+        for bad in ["dlv-", "dlv--1", "dlv-+1", "inc-7", "dlv-1x", "dlv-99999999999999999999"] {
+            assert_eq!(DeliveryId::parse(bad), None, "{bad}");
+        }
+        let json = serde_json::to_string(&DeliveryId(3)).unwrap_or_default();
+        assert_eq!(json, "\"dlv-3\"");
+        assert_eq!(serde_json::from_str::<DeliveryId>(&json).ok(), Some(DeliveryId(3)));
+    }
 
     #[test]
     fn base36_is_fixed_width_and_ordered() {

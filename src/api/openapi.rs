@@ -105,7 +105,7 @@ use Dialect::{CodeSpar, CodeSparOrg, Potpie, Public, Spike, SpikeIngest, Webhook
 /// Contract 2.4's org id rule (`x-org-id`, `x-team-id`).
 const ORG_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 const OBJECT: &str = r#"{"type":"object"}"#;
-const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"type":"string"}}}"#;
+const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"type":"string"}},"additionalProperties":false}"#;
 const POTPIE_SAVE: &str = r#"{"type":"object","required":["name","integration_type"],"properties":{"name":{"type":"string"},"integration_type":{"type":"string"},"status":{"type":"string"},"active":{"type":"boolean"},"unique_identifier":{"type":"string"},"auth_data":{"type":"object"},"scope_data":{"type":"object"},"metadata":{"type":"object"}}}"#;
 
 /// Every public operation. Admin-listener routes (`/admin/*`) are not here: the public
@@ -132,7 +132,7 @@ static OPERATIONS: &[Op] = &[
         .created(),
     op("get", "/api/orgs/{id}", "get_org", "orgs", "One organization with projects and members", CodeSpar),
     op("get", "/api/audit", "list_audit", "audit", "The audit trail, newest first", CodeSpar)
-        .query(&[("limit", "integer", false), ("page", "integer", false), ("before", "integer", false), ("q", "string", false), ("actorType", "string", false), ("actorId", "string", false), ("action", "string", false), ("result", "string", false), ("agentId", "string", false), ("project", "string", false), ("from", "string", false), ("to", "string", false)]),
+        .query(&[("limit", "integer", false), ("page", "integer", false), ("before", "integer", false), ("q", "string", false), ("actorType", "string", false), ("actorId", "string", false), ("action", "string", false), ("result", "string", false), ("agentId", "string", false), ("project", "string", false), ("risk", "string", false), ("since", "string", false), ("until", "string", false)]),
     op("get", "/api/audit/verify", "verify_audit", "audit", "Verify the hash chains", CodeSpar),
     op("get", "/api/memory", "memory_stats", "memory", "Memory statistics", CodeSpar),
     op("post", "/api/memory", "add_memory", "memory", "Add a memory entry", CodeSpar)
@@ -161,24 +161,24 @@ static OPERATIONS: &[Op] = &[
         .query(&[("orgId", "string", false)]).body(OBJECT),
     op("get", "/api/channel-routes", "list_routes", "routes", "List channel routes", CodeSparOrg),
     op("post", "/api/channel-routes", "create_route", "routes", "Route events to a channel", CodeSparOrg)
-        .body(r#"{"type":"object","required":["eventType","channel","channelId"],"properties":{"eventType":{"type":"string"},"channel":{"type":"string","enum":["slack","whatsapp","telegram","discord"]},"channelId":{"type":"string"},"projectId":{"type":"string"},"enabled":{"type":"boolean"}}}"#)
+        .body(r#"{"type":"object","required":["eventType","channel","channelId"],"properties":{"eventType":{"type":"string"},"channel":{"type":"string","enum":["slack","whatsapp","telegram","discord"]},"channelId":{"type":"string"},"projectId":{"type":"string"},"enabled":{"type":"boolean"}},"additionalProperties":false}"#)
         .created(),
     op("delete", "/api/channel-routes/{id}", "delete_route", "routes", "Delete a route", CodeSparOrg),
     op("get", "/api/channels", "list_channels", "channels", "Channels and their state", CodeSpar),
     op("post", "/api/channels/configure", "configure_channel", "channels", "Store a channel's credentials", CodeSpar)
-        .body(r#"{"type":"object","required":["channel","config"],"properties":{"channel":{"type":"string"},"config":{"type":"object"}}}"#),
+        .body(r#"{"type":"object","required":["channel","config"],"properties":{"channel":{"type":"string"},"config":{"type":"object"}},"additionalProperties":false}"#),
     op("post", "/api/channels/{name}/reconnect", "reconnect_channel", "channels", "Check a channel's credentials upstream", CodeSpar),
     op("get", "/api/deliveries", "list_deliveries", "channels", "Outbox deliveries, newest first", CodeSpar)
         .query(&[("status", "string", false), ("limit", "integer", false)]),
     op("post", "/api/deliveries/{id}/retry", "retry_delivery", "channels", "Queue a dead delivery again", CodeSpar),
     op("get", "/api/approvals/{token}", "get_approval", "agents", "An approval request", CodeSpar),
     op("post", "/api/approvals/{token}", "vote_approval", "agents", "Approve or deny a suggestion", CodeSpar)
-        .body(r#"{"type":"object","required":["vote"],"properties":{"vote":{"type":"string","enum":["approve","deny"]},"userId":{"type":"string"}}}"#),
+        .body(r#"{"type":"object","required":["vote"],"properties":{"vote":{"type":"string","enum":["approve","deny"]},"userId":{"type":"string"}},"additionalProperties":false}"#),
     op("get", "/api/events", "event_stream", "events", "Server-Sent Events of normalized events", CodeSpar)
         .query(&[("types", "string", false), ("project", "string", false)]).returns(Returns::Events),
     op("get", "/api/integrations/status", "integration_status", "integrations", "Integrations and their state", CodeSparOrg),
     op("post", "/api/integrations/configure", "configure_integration", "integrations", "Store an integration's configuration", CodeSparOrg)
-        .body(r#"{"type":"object","required":["integration","config"],"properties":{"integration":{"type":"string"},"config":{"type":"object"}}}"#),
+        .body(r#"{"type":"object","required":["integration","config"],"properties":{"integration":{"type":"string"},"config":{"type":"object"}},"additionalProperties":false}"#),
     op("get", "/api/integrations/pagerduty/oncall", "pagerduty_oncall", "integrations", "PagerDuty on-call", CodeSparOrg)
         .query(&[("escalationPolicyId", "string", false), ("scheduleId", "string", false)]),
     op("get", "/api/integrations/pagerduty/incidents", "pagerduty_incidents", "integrations", "PagerDuty incidents", CodeSparOrg)
@@ -187,9 +187,9 @@ static OPERATIONS: &[Op] = &[
         .body(ACKNOWLEDGE),
     op("get", "/api/integrations/linear/teams", "linear_teams", "integrations", "Linear teams", CodeSparOrg),
     op("get", "/api/integrations/linear/issues", "linear_issues", "integrations", "Linear issues", CodeSparOrg)
-        .query(&[("teamId", "string", false), ("state", "string", false), ("assignee", "string", false), ("limit", "integer", false)]),
+        .query(&[("team", "string", false), ("status", "string", false), ("assignee", "string", false), ("limit", "integer", false)]),
     op("post", "/api/integrations/linear/issues", "linear_create_issue", "integrations", "Create a Linear issue", CodeSparOrg)
-        .body(r#"{"type":"object","required":["title"],"properties":{"title":{"type":"string"},"teamId":{"type":"string"},"description":{"type":"string"},"priority":{"type":"integer"},"labels":{"type":"array","items":{"type":"string"}}}}"#)
+        .body(r#"{"type":"object","required":["title"],"properties":{"title":{"type":"string"},"teamId":{"type":"string"},"description":{"type":"string"},"priority":{"type":"integer"},"labels":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}"#)
         .created(),
     op("get", "/api/integrations/sentry/issues", "sentry_issues", "integrations", "Sentry issues", CodeSparOrg)
         .query(&[("project", "string", false), ("query", "string", false), ("limit", "integer", false)]),
@@ -203,7 +203,7 @@ static OPERATIONS: &[Op] = &[
         .body(ACKNOWLEDGE),
     op("get", "/api/scheduler", "list_tasks", "scheduler", "Scheduled tasks", CodeSpar).returns(Returns::Array),
     op("post", "/api/scheduler", "create_task", "scheduler", "Schedule a digest or webhook task", CodeSpar)
-        .body(r#"{"type":"object","required":["name","action"],"properties":{"name":{"type":"string"},"schedule":{"type":"string"},"intervalMs":{"type":"integer","minimum":10000},"action":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["digest","webhook"]},"eventType":{"type":"string"},"windowHours":{"type":"integer"},"url":{"type":"string"},"body":{}}}}}"#)
+        .body(r#"{"type":"object","required":["name","action"],"properties":{"name":{"type":"string"},"schedule":{"type":"string"},"intervalMs":{"type":"integer","minimum":10000},"action":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["digest","webhook"]},"eventType":{"type":"string"},"windowHours":{"type":"integer"},"url":{"type":"string"},"body":{}},"additionalProperties":false}},"additionalProperties":false}"#)
         .created(),
     op("delete", "/api/scheduler/{name}", "delete_task", "scheduler", "Cancel a task (built-ins return at restart)", CodeSpar),
     op("post", "/api/scheduler/{name}/pause", "pause_task", "scheduler", "Pause a task", CodeSpar),
@@ -211,7 +211,7 @@ static OPERATIONS: &[Op] = &[
     op("post", "/api/scheduler/{name}/run", "run_task", "scheduler", "Run a task now", CodeSpar),
     op("get", "/integrations/available", "spike_available", "spike", "Spike: integration types", Spike),
     op("post", "/integrations/create", "spike_create", "spike", "Spike: create an integration", Spike)
-        .body(r#"{"type":"object","required":["name","slug"],"properties":{"name":{"type":"string"},"slug":{"type":"string"},"description":{"type":"string"},"ackTimeout":{"type":"integer"},"repeatEscalation":{"type":"boolean"}}}"#),
+        .body(r#"{"type":"object","required":["slug"],"properties":{"slug":{"type":"string"},"customName":{"type":"string"},"desc":{"type":"string"},"service":{"type":"string"},"escalation":{"type":"string"},"ackTimeout":{"type":"integer","minimum":1},"repeatEscalation":{"type":"boolean"}}}"#),
     op("get", "/integrations", "spike_list", "spike", "Spike: list integrations", Spike),
     op("get", "/integrations/{token}", "spike_get", "spike", "Spike: one integration", Spike),
     op("delete", "/integrations/{token}/archive", "spike_archive", "spike", "Spike: archive an integration", Spike),
@@ -223,12 +223,13 @@ static OPERATIONS: &[Op] = &[
         .body(POTPIE_SAVE),
     op("get", "/api/v1/integrations/connected", "potpie_connected", "potpie", "Potpie: active integrations", Potpie),
     op("get", "/api/v1/integrations/list", "potpie_list", "potpie", "Potpie: every integration", Potpie)
-        .query(&[("integration_type", "string", false), ("status", "string", false), ("active", "boolean", false)]),
+        .query(&[("integration_type", "string", false), ("org_slug", "string", false)]),
     op("get", "/api/v1/integrations/{id}", "potpie_get", "potpie", "Potpie: one integration", Potpie),
     op("delete", "/api/v1/integrations/{id}", "potpie_delete", "potpie", "Potpie: delete an integration", Potpie),
     op("patch", "/api/v1/integrations/{id}/status", "potpie_status", "potpie", "Potpie: activate or deactivate", Potpie)
         .query(&[("active", "boolean", true)]),
-    op("get", "/api/v1/integrations/schema/list", "potpie_schema_list", "potpie", "Potpie: integration schemas", Potpie),
+    op("get", "/api/v1/integrations/schema/list", "potpie_schema_list", "potpie", "Potpie: integration schemas", Potpie)
+        .query(&[("integration_type", "string", false), ("status", "string", false), ("active", "boolean", false)]),
     op("get", "/api/v1/integrations/schema/{id}", "potpie_schema_get", "potpie", "Potpie: one schema", Potpie),
     op("put", "/api/v1/integrations/schema/{id}", "potpie_schema_put", "potpie", "Potpie: update a schema", Potpie)
         .body(OBJECT),
@@ -330,7 +331,7 @@ fn dialect_headers(dialect: Dialect) -> Vec<Value> {
             vec![header("x-org-id", false, "The organization; absent: the default context")]
         }
         CodeSparOrg => vec![header("x-org-id", true, "The organization (required here)")],
-        Spike => vec![header("x-team-id", false, "The team (an org id) the key belongs to")],
+        Spike => vec![header("x-team-id", true, "The team (an org id) the key belongs to")],
         Webhook | SpikeIngest | Potpie | Public => Vec::new(),
     }
 }

@@ -9,11 +9,12 @@ use serde_json::{Value, json};
 use super::react::{self, Policy};
 use super::sentry::{Alert, Parsed};
 use crate::clock;
+use crate::ids::IncidentId;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::memory::NewMemory;
 use crate::store::records::{
-    AgentRecord, AgentStats, AgentStatus, AgentType, EventRecord, IncidentEvent, IncidentRecord,
-    IncidentStatus, ProjectRecord,
+    AgentRecord, AgentStatus, AgentType, EventRecord, IncidentEvent, IncidentRecord,
+    IncidentStatus, NewAgent, ProjectRecord,
 };
 use crate::store::{StoreError, WriteTx, agents, events, incidents, memory, projects};
 
@@ -21,9 +22,9 @@ use crate::store::{StoreError, WriteTx, agents, events, incidents, memory, proje
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// An incident was opened (`new`) or grew, and its agent handled the event.
-    Routed { incident_id: String, agent_id: String, event_id: String, new: bool },
+    Routed { incident_id: IncidentId, agent_id: String, event_id: String, new: bool },
     /// The incident of a resolved issue was resolved.
-    Resolved { incident_id: String, event_id: String },
+    Resolved { incident_id: IncidentId, event_id: String },
     /// A resolved issue had no open incident.
     NoOpenIncident,
     /// Recorded in the audit trail only.
@@ -107,7 +108,7 @@ pub fn open_or_grow(
             let seq = incidents::next_seq(tx)?;
             agent.stats.incidents_handled += 1;
             IncidentRecord {
-                id: format!("inc-{seq:03}"),
+                id: IncidentId(seq),
                 seq,
                 org_id: org.to_owned(),
                 title: alert.title.clone(),
@@ -147,7 +148,7 @@ pub fn open_or_grow(
         alert.source,
         if new { "incident.open" } else { "incident.update" },
     )
-    .meta("incidentId", incident.id.as_str())
+    .meta("incidentId", incident.id)
     .meta("eventId", event.id.as_str())
     .meta("severity", incident.severity.as_str())
     .meta("count", incident.count)
@@ -208,7 +209,7 @@ pub fn resolve(
     incidents::put(tx, &incident)?;
     let mut event = incident_event(tx, &incident, alert, &types.resolved, now)?;
     let draft = AuditDraft::new(ActorType::System, alert.source, "incident.resolve")
-        .meta("incidentId", incident.id.as_str())
+        .meta("incidentId", incident.id)
         .meta("eventId", event.id.as_str());
     audit::append(tx, org, draft)?;
     let agent = match &incident.assigned_agent {
@@ -242,7 +243,7 @@ fn incident_event(
     put("count", Some(incident.count.into()));
     put("url", alert.link.clone().map(Value::from));
     put("environment", alert.environment.clone().map(Value::from));
-    put("incidentId", Some(incident.id.clone().into()));
+    put("incidentId", Some(incident.id.into()));
     Ok(EventRecord {
         id: format!("evt-{seq}"),
         seq,
@@ -299,20 +300,15 @@ fn incident_agent(
     if agents::id_by_name(tx, org, &name)?.is_some() {
         name = format!("{name}-{id}");
     }
-    let now = clock::now_ms();
-    let agent = AgentRecord {
+    let agent = AgentRecord::spawn(NewAgent {
         id,
         name,
         agent_type: AgentType::Incident,
-        status: AgentStatus::Active,
         autonomy_level: level,
         project_id,
         org_id: org.to_owned(),
-        created_at_ms: now,
-        started_at_ms: now,
-        last_activity_ms: None,
-        stats: AgentStats::default(),
-    };
+        now_ms: clock::now_ms(),
+    });
     agents::put(tx, &agent)?;
     let draft = AuditDraft::new(ActorType::System, source, "agent_spawn")
         .meta("agentId", agent.id.as_str())

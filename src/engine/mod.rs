@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
 use crate::store::memory::NewMemory;
-use crate::store::records::EventRecord;
+use crate::store::records::{EventAction, EventRecord};
 use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
 use github::{CiEvent, Parsed};
 pub use react::Policy;
@@ -147,7 +147,7 @@ fn record_ci(
     )?;
     react::handle(tx, &mut event, agent, policy)?;
     events::put(tx, &event)?;
-    let deliveries = event.actions.iter().any(|a| a.starts_with("notify:"));
+    let deliveries = event.actions.iter().any(EventAction::notifies);
     Ok(Ingested::Event { event_id: event.id, project_id, deliveries })
 }
 

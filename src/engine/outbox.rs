@@ -20,7 +20,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use super::channels;
 use crate::clock;
-use crate::ids;
+use crate::ids::{self, IncidentId};
 use crate::settings::{Secret, Settings};
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{ChannelStatusRecord, DeliveryKind, DeliveryRecord, DeliveryStatus};
@@ -181,7 +181,7 @@ impl Outbox {
             self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, base)).await;
         if let Err(e) = recorded {
             // Still pending in the store: the next pass sends it again.
-            tracing::error!(delivery = delivery.id, error = %e, "outbox: cannot record an outcome");
+            tracing::error!(delivery = %delivery.id, error = %e, "outbox: cannot record an outcome");
         }
     }
 
@@ -338,7 +338,7 @@ fn record_outcome(
         note_linear_issue(tx, org, &after, identifier)?;
     }
     let mut draft = AuditDraft::new(ActorType::System, "outbox", action)
-        .meta("deliveryId", after.id.as_str())
+        .meta("deliveryId", after.id)
         .meta("eventId", after.event_id.as_str())
         .meta("channel", after.channel.as_str())
         .meta("channelId", after.channel_id.as_str())
@@ -366,7 +366,8 @@ fn note_linear_issue(
         .payload
         .get("incidentId")
         .and_then(|v| v.as_str())
-        .and_then(store_mod::incidents::parse_id);
+        .and_then(IncidentId::parse)
+        .map(IncidentId::seq);
     let Some(mut incident) =
         seq.map(|s| store_mod::incidents::get(tx, org, s)).transpose()?.flatten()
     else {

@@ -17,11 +17,12 @@ use serde_json::json;
 
 use super::message::{self, Channel};
 use crate::clock;
+use crate::ids::DeliveryId;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::memory::NewMemory;
 use crate::store::records::{
-    AgentRecord, AgentStats, AgentStatus, AgentType, ApprovalRecord, ApprovalStatus, DeliveryKind,
-    DeliveryRecord, DeliveryStatus, EventRecord, RouteRecord,
+    AgentRecord, AgentStats, AgentType, ApprovalRecord, ApprovalStatus, DeliveryKind,
+    DeliveryRecord, DeliveryStatus, EventAction, EventRecord, NewAgent, RouteRecord,
 };
 use crate::store::{
     StoreError, WriteTx, agents, approvals, channels, incidents, memory, orgs, outbox, routes,
@@ -114,14 +115,14 @@ pub fn handle_as(
     event.agent_id = agent.as_ref().map(|a| a.id.clone());
     if let Some(a) = &agent {
         touch(tx, a)?;
-        if matches!(a.status, AgentStatus::Suspended | AgentStatus::Terminated) {
-            event.actions.push("suspended".into());
+        if !a.is_running() {
+            event.actions.push(EventAction::Suspended);
             return Ok(());
         }
     }
     let level = agent.as_ref().map_or(1, |a| a.autonomy_level);
     if level == 0 {
-        event.actions.push("recorded".into());
+        event.actions.push(EventAction::Recorded);
         return Ok(());
     }
     let suggestion = match (&agent, level, kind) {
@@ -175,7 +176,8 @@ fn notify(
             text: message::render(event, channel, suggestion),
             payload: serde_json::Value::Null,
         };
-        ids.push(queue(tx, event, seq, outgoing, format!("notify:{}", route.id))?);
+        let action = EventAction::Notify { route_id: route.id.clone() };
+        ids.push(queue(tx, event, seq, outgoing, action)?);
     }
     let (actor_type, actor) = match agent {
         Some(a) => (ActorType::Agent, a.id.as_str()),
@@ -258,7 +260,7 @@ fn suggest(
         .meta("suggestion", description)
         .meta("expiresAt", clock::rfc3339(now + policy.approval_ttl_ms));
     audit::append(tx, &event.org_id, draft)?;
-    event.actions.push(format!("suggest:{token}"));
+    event.actions.push(EventAction::Suggest { token: token.clone() });
     let text = format!(
         "Suggestion: {description}. Approve with POST /api/approvals/{token} {{\"vote\":\"approve\"}} (expires in {} min).",
         policy.approval_ttl_ms / 60_000
@@ -291,19 +293,17 @@ pub fn spawn_ephemeral(
     if agents::id_by_name(tx, &event.org_id, &name)?.is_some() {
         name = format!("{name}-{id}");
     }
-    let agent = AgentRecord {
+    let mut agent = AgentRecord::spawn(NewAgent {
         id,
         name,
         agent_type,
-        status: AgentStatus::Active,
         autonomy_level: parent.autonomy_level,
         project_id: event.project_id.clone(),
         org_id: event.org_id.clone(),
-        created_at_ms: now,
-        started_at_ms: now,
-        last_activity_ms: Some(now),
-        stats,
-    };
+        now_ms: now,
+    });
+    agent.last_activity_ms = Some(now);
+    agent.stats = stats;
     agents::put(tx, &agent)?;
     let org_id = event.org_id.clone();
     let org = org_id.as_str();
@@ -347,7 +347,7 @@ pub fn spawn_ephemeral(
         .meta("agentId", agent.id.as_str())
         .meta("reason", "task complete");
     audit::append(tx, org, end)?;
-    event.actions.push(format!("spawn:{}", agent.id));
+    event.actions.push(EventAction::Spawn { agent_id: agent.id.clone() });
     Ok(agent.id)
 }
 
@@ -362,22 +362,21 @@ pub fn incident_actions(
 ) -> Result<(), StoreError> {
     let org = event.org_id.clone();
     if has_key(tx, &org, "linear", "apiKey", policy.env_linear)? {
-        let seq = outbox::next_seq(tx)?;
-        let id = format!("dlv-{seq}");
-        if incidents::claim_linear_ticket(tx, &org, &event.fingerprint, &id)? {
+        let id = DeliveryId(outbox::next_seq(tx)?);
+        if incidents::claim_linear_ticket(tx, &org, &event.fingerprint, &id.to_string())? {
             let payload = json!({
                 "title": event.title,
                 "description": linear_description(event),
                 "incidentId": event.details.get("incidentId"),
             });
-            queue_action(tx, event, seq, DeliveryKind::LinearIssue, "linear", payload)?;
-            audit_action(tx, event, agent, "incident.linear_issue", &id)?;
+            queue_action(tx, event, id, DeliveryKind::LinearIssue, "linear", payload)?;
+            audit_action(tx, event, agent, "incident.linear_issue", id)?;
         }
     }
     if event.severity == "critical"
         && has_key(tx, &org, "pagerduty", "routingKey", policy.env_pagerduty_routing_key)?
     {
-        let seq = outbox::next_seq(tx)?;
+        let id = DeliveryId(outbox::next_seq(tx)?);
         let trigger = Trigger {
             dedup_key: format!("spar-{}", event.fingerprint),
             summary: event.title.chars().take(1024).collect(),
@@ -386,8 +385,8 @@ pub fn incident_actions(
             link: event.details.get("url").and_then(|u| u.as_str()).map(str::to_owned),
         };
         let payload = serde_json::to_value(&trigger).unwrap_or_default();
-        queue_action(tx, event, seq, DeliveryKind::PagerdutyTrigger, "pagerduty", payload)?;
-        audit_action(tx, event, agent, "incident.pagerduty_trigger", &format!("dlv-{seq}"))?;
+        queue_action(tx, event, id, DeliveryKind::PagerdutyTrigger, "pagerduty", payload)?;
+        audit_action(tx, event, agent, "incident.pagerduty_trigger", id)?;
     }
     Ok(())
 }
@@ -423,7 +422,7 @@ fn linear_description(event: &EventRecord) -> String {
 fn queue_action(
     tx: &WriteTx<'_>,
     event: &mut EventRecord,
-    seq: u64,
+    id: DeliveryId,
     kind: DeliveryKind,
     service: &str,
     payload: serde_json::Value,
@@ -436,7 +435,8 @@ fn queue_action(
         text: String::new(),
         payload,
     };
-    queue(tx, event, seq, outgoing, format!("{service}:dlv-{seq}"))?;
+    let action = EventAction::Upstream { service: service.to_owned(), delivery: id };
+    queue(tx, event, id.seq(), outgoing, action)?;
     Ok(())
 }
 
@@ -456,11 +456,11 @@ fn queue(
     event: &mut EventRecord,
     seq: u64,
     out: Outgoing,
-    action: String,
-) -> Result<String, StoreError> {
+    action: EventAction,
+) -> Result<DeliveryId, StoreError> {
     let now = clock::now_ms();
     let delivery = DeliveryRecord {
-        id: format!("dlv-{seq}"),
+        id: DeliveryId(seq),
         seq,
         org_id: event.org_id.clone(),
         event_id: event.id.clone(),
@@ -489,7 +489,7 @@ fn audit_action(
     event: &EventRecord,
     agent: &AgentRecord,
     action: &'static str,
-    delivery_id: &str,
+    delivery_id: DeliveryId,
 ) -> Result<(), StoreError> {
     let draft = AuditDraft::new(ActorType::Agent, &agent.id, action)
         .meta("eventId", event.id.as_str())

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::react::{self, Kind, Policy};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::EventRecord;
+use crate::store::records::{EventAction, EventRecord};
 use crate::store::{StoreError, WriteTx, events};
 
 /// Records the report event of `org` and queues its messages. Returns the event; its actions
@@ -47,5 +47,5 @@ pub fn record(
 
 /// Whether recording `event` queued messages.
 pub fn notified(event: &EventRecord) -> bool {
-    event.actions.iter().any(|a| a.starts_with("notify:"))
+    event.actions.iter().any(EventAction::notifies)
 }

@@ -3,7 +3,7 @@
 use redb::ReadableTable;
 
 use super::StoreError;
-use super::records::AgentRecord;
+use super::records::{AgentChange, AgentRecord};
 use super::tables::{AGENT_ID_KEY, AgentIds, AgentNames, Agents, Meta};
 use super::txn::{Source, WriteTx, decode, encode};
 use crate::ids;
@@ -98,8 +98,9 @@ pub fn remove(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
 /// Marks an agent `TERMINATED` (the end state of ephemeral agents, and of a deleted project's
 /// agent). The record stays for history; its name is freed for reuse.
 pub fn terminate(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<AgentRecord, StoreError> {
-    let mut ended = agent.clone();
-    ended.status = super::records::AgentStatus::Terminated;
+    let now = crate::clock::now_ms();
+    // Terminating a terminated agent changes nothing (and its name may be someone else's).
+    let Ok(ended) = agent.after(AgentChange::Terminate, now) else { return Ok(agent.clone()) };
     let org = agent.org_id.as_str();
     tx.table_mut::<Agents>()?.insert((org, agent.id.as_str()), encode(&ended).as_slice())?;
     tx.table_mut::<AgentNames>()?.remove((org, agent.name.as_str()))?;

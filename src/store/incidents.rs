@@ -12,11 +12,6 @@ pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(INCIDENT_SEQ_KEY)
 }
 
-/// `inc-007` → 7.
-pub fn parse_id(id: &str) -> Option<u64> {
-    id.strip_prefix("inc-")?.parse().ok()
-}
-
 pub fn get(src: &impl Source, org: &str, seq: u64) -> Result<Option<IncidentRecord>, StoreError> {
     match src.open::<Incidents>()?.get((org, seq))? {
         Some(v) => Ok(Some(decode("incident", v.value())?)),

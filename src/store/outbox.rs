@@ -14,11 +14,6 @@ pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(DELIVERY_SEQ_KEY)
 }
 
-/// `dlv-17` → 17.
-pub fn parse_id(id: &str) -> Option<u64> {
-    id.strip_prefix("dlv-")?.parse().ok()
-}
-
 /// Stores a delivery, keeping the due queue and the dead count in step with its status.
 /// `before` is the stored version it replaces, if any.
 pub fn put(

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{DeliveryId, IncidentId};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentType {
@@ -120,6 +122,102 @@ pub struct AgentRecord {
     pub stats: AgentStats,
 }
 
+/// What an agent starts its life with, whoever spawns it (the API, a project, the engine).
+pub struct NewAgent {
+    pub id: String,
+    pub name: String,
+    pub agent_type: AgentType,
+    pub autonomy_level: u8,
+    pub project_id: Option<String>,
+    pub org_id: String,
+    pub now_ms: i64,
+}
+
+/// A change of an agent's state: the agent state machine (docs/API.md §2.2), the one place an
+/// agent's status changes, for the API's actions and the engine alike.
+///
+/// ```text
+/// ACTIVE, IDLE, ERROR ──suspend──▶ SUSPENDED ──resume──▶ ACTIVE
+/// any but TERMINATED ──restart──▶ ACTIVE      ──terminate──▶ TERMINATED (final)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentChange {
+    Suspend,
+    Resume,
+    Restart,
+    SetAutonomy(u8),
+    Terminate,
+}
+
+/// Why the state machine refuses a change; the message names the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionError {
+    Terminated(String),
+    AlreadySuspended(String),
+    NotSuspended { id: String, status: AgentStatus },
+}
+
+impl std::fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Terminated(id) => write!(f, "Agent '{id}' is terminated"),
+            Self::AlreadySuspended(id) => write!(f, "Agent '{id}' is already suspended"),
+            Self::NotSuspended { id, status } => {
+                write!(f, "Agent '{id}' is not suspended (status {})", status.as_str())
+            }
+        }
+    }
+}
+
+impl AgentRecord {
+    /// A new agent: `ACTIVE`, started now, no activity yet.
+    pub fn spawn(new: NewAgent) -> Self {
+        Self {
+            id: new.id,
+            name: new.name,
+            agent_type: new.agent_type,
+            status: AgentStatus::Active,
+            autonomy_level: new.autonomy_level,
+            project_id: new.project_id,
+            org_id: new.org_id,
+            created_at_ms: new.now_ms,
+            started_at_ms: new.now_ms,
+            last_activity_ms: None,
+            stats: AgentStats::default(),
+        }
+    }
+
+    /// Whether the agent acts on events (and its uptime runs).
+    pub fn is_running(&self) -> bool {
+        !matches!(self.status, AgentStatus::Suspended | AgentStatus::Terminated)
+    }
+
+    /// The agent after `change`, or why its state does not allow it.
+    pub fn after(&self, change: AgentChange, now_ms: i64) -> Result<Self, TransitionError> {
+        if self.status == AgentStatus::Terminated {
+            return Err(TransitionError::Terminated(self.id.clone()));
+        }
+        let mut next = self.clone();
+        match change {
+            AgentChange::Suspend if self.status == AgentStatus::Suspended => {
+                return Err(TransitionError::AlreadySuspended(self.id.clone()));
+            }
+            AgentChange::Suspend => next.status = AgentStatus::Suspended,
+            AgentChange::Resume if self.status != AgentStatus::Suspended => {
+                let id = self.id.clone();
+                return Err(TransitionError::NotSuspended { id, status: self.status });
+            }
+            AgentChange::Resume | AgentChange::Restart => {
+                next.status = AgentStatus::Active;
+                next.started_at_ms = now_ms;
+            }
+            AgentChange::SetAutonomy(level) => next.autonomy_level = level,
+            AgentChange::Terminate => next.status = AgentStatus::Terminated,
+        }
+        Ok(next)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgRecord {
@@ -219,10 +317,71 @@ pub struct EventRecord {
     /// The agent that handled it (the project's agent), if any.
     #[serde(default)]
     pub agent_id: Option<String>,
-    /// What was done about it, in order: `notify:route-001`, `suggest:sg-ab12cd`,
-    /// `spawn:agent-inc-…`, `suspended`, …
+    /// What was done about it, in order.
     #[serde(default)]
-    pub actions: Vec<String>,
+    pub actions: Vec<EventAction>,
+}
+
+/// One thing done about an event. Stored and shown (the event stream's `actions`) as text:
+/// `notify:route-001`, `linear:dlv-3`, `suggest:<token>`, `spawn:agent-inc-…`, `suspended`,
+/// `recorded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum EventAction {
+    /// A message for a route is in the outbox.
+    Notify { route_id: String },
+    /// An upstream action (`linear`, `pagerduty`) is in the outbox.
+    Upstream { service: String, delivery: DeliveryId },
+    /// A level-2 suggestion awaits its vote.
+    Suggest { token: String },
+    /// An ephemeral agent did its task.
+    Spawn { agent_id: String },
+    /// The handling agent is suspended (or terminated): the event was only recorded.
+    Suspended,
+    /// Autonomy level 0: recorded only.
+    Recorded,
+    /// Text written by a version that knew another action (kept as it was).
+    Other(String),
+}
+
+impl EventAction {
+    /// Whether this action queued a chat message.
+    pub fn notifies(&self) -> bool {
+        matches!(self, Self::Notify { .. })
+    }
+}
+
+impl From<EventAction> for String {
+    fn from(a: EventAction) -> Self {
+        match a {
+            EventAction::Notify { route_id } => format!("notify:{route_id}"),
+            EventAction::Upstream { service, delivery } => format!("{service}:{delivery}"),
+            EventAction::Suggest { token } => format!("suggest:{token}"),
+            EventAction::Spawn { agent_id } => format!("spawn:{agent_id}"),
+            EventAction::Suspended => "suspended".into(),
+            EventAction::Recorded => "recorded".into(),
+            EventAction::Other(text) => text,
+        }
+    }
+}
+
+impl From<String> for EventAction {
+    fn from(text: String) -> Self {
+        let upstream = |service: &str, rest: &str| {
+            DeliveryId::parse(rest)
+                .map(|delivery| EventAction::Upstream { service: service.into(), delivery })
+        };
+        let parsed = match text.split_once(':') {
+            Some(("notify", id)) => Some(Self::Notify { route_id: id.into() }),
+            Some(("suggest", token)) => Some(Self::Suggest { token: token.into() }),
+            Some(("spawn", id)) => Some(Self::Spawn { agent_id: id.into() }),
+            Some((service @ ("linear" | "pagerduty"), rest)) => upstream(service, rest),
+            None if text == "suspended" => Some(Self::Suspended),
+            None if text == "recorded" => Some(Self::Recorded),
+            _ => None,
+        };
+        parsed.unwrap_or(Self::Other(text))
+    }
 }
 
 /// A rule that sends matching events to a chat channel (contract 6, `channel-routes`).
@@ -305,7 +464,7 @@ pub enum DeliveryKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryRecord {
-    pub id: String,
+    pub id: DeliveryId,
     pub seq: u64,
     pub org_id: String,
     pub event_id: String,
@@ -404,7 +563,7 @@ pub struct IncidentEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentRecord {
-    pub id: String,
+    pub id: IncidentId,
     pub seq: u64,
     pub org_id: String,
     pub title: String,

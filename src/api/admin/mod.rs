@@ -99,17 +99,20 @@ pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response
     answer.unwrap_or_else(|e| e.into_response(&req.request_id))
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
+/// A key's name: 1 to 64 letters, digits, `.`, `_` or `-`, else 400 `INVALID_FIELD`.
+fn check_key_name(name: &str) -> Result<(), AdminError> {
+    let valid = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        return Ok(());
+    }
+    let reason = "must be 1 to 64 letters, digits, '.', '_' or '-'";
+    Err(body::InputError::field("name", reason).into())
 }
 
 pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedKey, AdminError> {
-    if !valid_name(name) {
-        let reason = "must be 1 to 64 letters, digits, '.', '_' or '-'";
-        return Err(body::InputError::field("name", reason).into());
-    }
+    check_key_name(name)?;
     OrgId::parse(org)?;
     let secret = crate::ids::secret_hex(20)
         .map_err(|e| RequestError::Internal(format!("no randomness for a key: {e}")))?;

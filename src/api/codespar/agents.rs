@@ -7,7 +7,7 @@ use super::ApiError;
 use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType};
+use crate::store::records::{AgentChange, AgentRecord, AgentStatus, AgentType, NewAgent};
 use crate::store::{ReadTx, Source, agents, memory, projects};
 
 pub const AUTONOMY_LABELS: [&str; 6] =
@@ -35,7 +35,7 @@ struct AgentView<'a> {
 
 impl<'a> AgentView<'a> {
     fn new(a: &'a AgentRecord, now_ms: i64) -> Self {
-        let running = !matches!(a.status, AgentStatus::Suspended | AgentStatus::Terminated);
+        let running = a.is_running();
         Self {
             id: &a.id,
             name: &a.name,
@@ -152,12 +152,7 @@ struct CreateBody {
 pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
     let name = body::required(input.name, "name")?;
-    if !valid_agent_name(&name) {
-        return Err(ApiError::InvalidField {
-            field: "name".into(),
-            reason: "must be 3-50 characters: letters, digits and hyphens, not starting or ending with a hyphen".into(),
-        });
-    }
+    check_agent_name(&name)?;
     let type_name = body::required(input.agent_type, "type")?;
     let agent_type = AgentType::parse(&type_name).ok_or(ApiError::InvalidAgentType(type_name))?;
     let project_id = input.project_id.filter(|p| !p.is_empty());
@@ -181,20 +176,15 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
             {
                 return Err(ApiError::ProjectNotFound(p.clone()));
             }
-            let now = clock::now_ms();
-            let agent = AgentRecord {
+            let agent = AgentRecord::spawn(NewAgent {
                 id: agents::issue_id(tx, agent_type.id_kind())?,
                 name: name.clone(),
                 agent_type,
-                status: AgentStatus::Active,
                 autonomy_level,
                 project_id: project_id.clone(),
                 org_id: org.clone(),
-                created_at_ms: now,
-                started_at_ms: now,
-                last_activity_ms: None,
-                stats: AgentStats::default(),
-            };
+                now_ms: clock::now_ms(),
+            });
             agents::put(tx, &agent)?;
             let draft = agent_draft(&actor, "agent_spawn", &agent)
                 .meta("name", agent.name.as_str())
@@ -263,14 +253,6 @@ struct ActionParams {
     level: Option<Number>,
 }
 
-#[derive(Clone, Copy)]
-enum Action {
-    Suspend,
-    Resume,
-    Restart,
-    SetAutonomy(u8),
-}
-
 pub async fn action(
     state: &State,
     scope: &Scope,
@@ -279,9 +261,9 @@ pub async fn action(
 ) -> Result<Response, ApiError> {
     let input: ActionBody = body::json(&req.body)?;
     let action = match body::required(input.action, "action")?.as_str() {
-        "suspend" => Action::Suspend,
-        "resume" => Action::Resume,
-        "restart" => Action::Restart,
+        "suspend" => AgentChange::Suspend,
+        "resume" => AgentChange::Resume,
+        "restart" => AgentChange::Restart,
         "set_autonomy" => {
             let level = input
                 .params
@@ -289,7 +271,7 @@ pub async fn action(
                 .or(input.level)
                 .or(input.autonomy_level)
                 .ok_or_else(|| ApiError::MissingField("params.level".into()))?;
-            Action::SetAutonomy(autonomy(&level)?)
+            AgentChange::SetAutonomy(autonomy(&level)?)
         }
         _ => return Err(ApiError::InvalidAction),
     };
@@ -298,7 +280,9 @@ pub async fn action(
         .store
         .write(move |tx| {
             let before = find(tx, &scope, &id)?;
-            let after = apply(&before, action)?;
+            let after = before
+                .after(action, clock::now_ms())
+                .map_err(|e| ApiError::InvalidState(e.to_string()))?;
             agents::put(tx, &after)?;
             let entry =
                 audit::append(tx, &after.org_id, action_draft(&actor, action, &before, &after))?;
@@ -306,15 +290,15 @@ pub async fn action(
         })
         .await?;
     let body = match action {
-        Action::SetAutonomy(level) => json!({
+        AgentChange::SetAutonomy(level) => json!({
             "id": after.id, "action": action_name(action), "previousLevel": before.autonomy_level,
             "currentLevel": level, "timestamp": timestamp,
         }),
-        Action::Restart => json!({
+        AgentChange::Restart => json!({
             "id": after.id, "action": action_name(action), "previousStatus": before.status,
             "currentStatus": after.status, "uptime": 0, "timestamp": timestamp,
         }),
-        Action::Suspend | Action::Resume => json!({
+        AgentChange::Suspend | AgentChange::Resume | AgentChange::Terminate => json!({
             "id": after.id, "action": action_name(action), "previousStatus": before.status,
             "currentStatus": after.status, "timestamp": timestamp,
         }),
@@ -322,72 +306,37 @@ pub async fn action(
     Ok(Response::ok(&body))
 }
 
-/// The agent after `action`, or 409 `INVALID_STATE` when its state does not allow it.
-fn apply(agent: &AgentRecord, action: Action) -> Result<AgentRecord, ApiError> {
-    if agent.status == AgentStatus::Terminated {
-        return Err(ApiError::InvalidState(format!("Agent '{}' is terminated", agent.id)));
-    }
-    let mut next = agent.clone();
-    let now = clock::now_ms();
-    match action {
-        Action::Suspend => {
-            if agent.status == AgentStatus::Suspended {
-                return Err(ApiError::InvalidState(format!(
-                    "Agent '{}' is already suspended",
-                    agent.id
-                )));
-            }
-            next.status = AgentStatus::Suspended;
-        }
-        Action::Resume => {
-            if agent.status != AgentStatus::Suspended {
-                return Err(ApiError::InvalidState(format!(
-                    "Agent '{}' is not suspended (status {})",
-                    agent.id,
-                    agent.status.as_str()
-                )));
-            }
-            next.status = AgentStatus::Active;
-            next.started_at_ms = now;
-        }
-        Action::Restart => {
-            next.status = AgentStatus::Active;
-            next.started_at_ms = now;
-        }
-        Action::SetAutonomy(level) => next.autonomy_level = level,
-    }
-    Ok(next)
-}
-
 /// The action as the request and response name it.
-fn action_name(action: Action) -> &'static str {
+fn action_name(action: AgentChange) -> &'static str {
     match action {
-        Action::Suspend => "suspend",
-        Action::Resume => "resume",
-        Action::Restart => "restart",
-        Action::SetAutonomy(_) => "set_autonomy",
+        AgentChange::Suspend => "suspend",
+        AgentChange::Resume => "resume",
+        AgentChange::Restart => "restart",
+        AgentChange::SetAutonomy(_) => "set_autonomy",
+        AgentChange::Terminate => "terminate",
     }
 }
 
-/// The audit action recorded for it (contract 3).
-fn audit_action(action: Action) -> &'static str {
+/// The audit action recorded for it (docs/API.md §2.2).
+fn audit_action(action: AgentChange) -> &'static str {
     match action {
-        Action::Suspend => "agent.suspend",
-        Action::Resume => "agent.resume",
-        Action::Restart => "agent.restart",
-        Action::SetAutonomy(_) => "autonomy_change",
+        AgentChange::Suspend => "agent.suspend",
+        AgentChange::Resume => "agent.resume",
+        AgentChange::Restart => "agent.restart",
+        AgentChange::SetAutonomy(_) => "autonomy_change",
+        AgentChange::Terminate => "agent_terminate",
     }
 }
 
 fn action_draft(
     actor: &str,
-    action: Action,
+    action: AgentChange,
     before: &AgentRecord,
     after: &AgentRecord,
 ) -> AuditDraft {
     let draft = agent_draft(actor, audit_action(action), after);
     match action {
-        Action::SetAutonomy(level) => draft
+        AgentChange::SetAutonomy(level) => draft
             .meta("previousLevel", before.autonomy_level)
             .meta("currentLevel", level)
             .meta("label", AUTONOMY_LABELS[usize::from(level)])
@@ -414,26 +363,34 @@ fn autonomy(n: &Number) -> Result<u8, ApiError> {
         .ok_or(ApiError::InvalidAutonomyLevel)
 }
 
-/// `^[a-zA-Z0-9][a-zA-Z0-9-]{1,48}[a-zA-Z0-9]$`
-fn valid_agent_name(name: &str) -> bool {
+/// `^[a-zA-Z0-9][a-zA-Z0-9-]{1,48}[a-zA-Z0-9]$`, else 400 `INVALID_FIELD` naming `name`.
+fn check_agent_name(name: &str) -> Result<(), ApiError> {
     let b = name.as_bytes();
-    (3..=50).contains(&b.len())
+    let valid = (3..=50).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    if valid {
+        return Ok(());
+    }
+    Err(ApiError::InvalidField {
+        field: "name".into(),
+        reason: "must be 3-50 characters: letters, digits and hyphens, not starting or ending with a hyphen".into(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::valid_agent_name;
+    use super::check_agent_name;
 
     #[test]
     fn agent_name_rule() {
         for ok in ["abc", "api-gateway-agent", &"a".repeat(50)] {
-            assert!(valid_agent_name(ok), "{ok}");
+            assert!(check_agent_name(ok).is_ok(), "{ok}");
         }
         for bad in ["ab", "-abc", "abc-", "a_bc", "ab c", &"a".repeat(51), "héllo"] {
-            assert!(!valid_agent_name(bad), "{bad}");
+            let e = check_agent_name(bad).expect_err(bad);
+            assert_eq!(e.code(), "INVALID_FIELD", "{bad}");
         }
     }
 }

@@ -51,7 +51,7 @@ pub fn get(state: &State, scope: &Scope, token: &str) -> Result<Response, ApiErr
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Vote {
     vote: Option<String>,
     user_id: Option<String>,

@@ -49,7 +49,7 @@ pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateRoute {
     event_type: Option<String>,
     channel: Option<String>,

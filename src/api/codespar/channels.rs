@@ -63,6 +63,7 @@ pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigureChannel {
     channel: Option<String>,
     config: Option<Map<String, Value>>,

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use crate::api::{OrgId, Request, Response, Scope, State};
 use crate::clock;
+use crate::ids::DeliveryId;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::outbox;
 use crate::store::records::{DeliveryRecord, DeliveryStatus};
@@ -53,7 +54,7 @@ pub async fn retry(
     id: &str,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::DeliveryNotFound(id.to_owned());
-    let seq = outbox::parse_id(id).ok_or_else(not_found)?;
+    let seq = DeliveryId::parse(id).ok_or_else(not_found)?.seq();
     let org = scope
         .org_for_id(|| outbox::org_of(&state.store.read()?, seq))?
         .filter(|o| scope.sees(o))
@@ -76,7 +77,7 @@ pub async fn retry(
             after.next_attempt_ms = Some(clock::now_ms());
             outbox::put(tx, Some(&before), &after)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "delivery.retry")
-                .meta("deliveryId", after.id.as_str())
+                .meta("deliveryId", after.id)
                 .meta("eventId", after.event_id.as_str());
             audit::append(tx, &org, draft)?;
             Ok(after)

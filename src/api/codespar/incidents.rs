@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
+use crate::ids::IncidentId;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::incidents;
 use crate::store::records::{IncidentRecord, IncidentStatus};
@@ -57,7 +58,7 @@ pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiEr
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Acknowledge {
     acknowledged_by: Option<String>,
 }
@@ -75,7 +76,7 @@ pub async fn acknowledge(
         .unwrap_or_else(|| req.actor().to_owned());
     body::short_text("acknowledgedBy", &by, 128)?;
     let not_found = || ApiError::IncidentNotFound(id.to_owned());
-    let seq = incidents::parse_id(id).ok_or_else(not_found)?;
+    let seq = IncidentId::parse(id).ok_or_else(not_found)?.seq();
     let org = org.to_string();
     let id = id.to_owned();
     let acked = state
@@ -96,7 +97,7 @@ pub async fn acknowledge(
             incident.updated_at_ms = now;
             incidents::put(tx, &incident)?;
             let draft = AuditDraft::new(ActorType::User, &by, "incident.acknowledge")
-                .meta("incidentId", incident.id.as_str());
+                .meta("incidentId", incident.id);
             audit::append(tx, &org, draft)?;
             Ok::<_, ApiError>(incident)
         })

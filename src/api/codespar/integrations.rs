@@ -100,6 +100,7 @@ pub fn status(state: &State, org: &OrgId) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Configure {
     integration: Option<String>,
     config: Option<Map<String, Value>>,
@@ -261,7 +262,7 @@ pub async fn pagerduty_incidents(
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Acknowledge {
     acknowledged_by: Option<String>,
 }
@@ -347,7 +348,7 @@ pub async fn linear_issues(
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateIssue {
     title: Option<String>,
     team_id: Option<String>,

@@ -14,7 +14,7 @@ use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
 use crate::engine::channels::github_secret;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::{AgentRecord, AgentStats, AgentStatus, AgentType, ProjectRecord};
+use crate::store::records::{AgentRecord, AgentStatus, AgentType, NewAgent, ProjectRecord};
 use crate::store::{Source, agents, projects};
 use crate::upstream;
 use crate::upstream::github::{GitHub, HookInstall, HookRemoval, HookSpec, RepoRef};
@@ -361,20 +361,15 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
             if let Some(name) = &name {
                 project.name.clone_from(name);
             }
-            let now = project.created_at_ms;
-            let agent = AgentRecord {
+            let agent = AgentRecord::spawn(NewAgent {
                 id: agent_id,
                 name: agent_name,
                 agent_type: AgentType::Project,
-                status: AgentStatus::Active,
                 autonomy_level: 1,
                 project_id: Some(project.id.clone()),
                 org_id: org.clone(),
-                created_at_ms: now,
-                started_at_ms: now,
-                last_activity_ms: None,
-                stats: AgentStats::default(),
-            };
+                now_ms: project.created_at_ms,
+            });
             projects::put(tx, &project)?;
             agents::put(tx, &agent)?;
             let spawn = AuditDraft::new(ActorType::User, &actor, "agent_spawn")

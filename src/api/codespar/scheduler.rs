@@ -56,7 +56,7 @@ pub fn list(state: &State, org: &OrgId) -> Result<Response, ApiError> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct NewTask {
     name: Option<String>,
     schedule: Option<String>,
@@ -65,7 +65,7 @@ struct NewTask {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct NewAction {
     #[serde(rename = "type")]
     kind: Option<String>,
