@@ -1,10 +1,8 @@
 //! Contract 5: audit filters, full-text `q`, org isolation in search, and the index's recovery.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn seqs(r: &Value) -> Vec<u64> {

@@ -1,12 +1,10 @@
 //! `/metrics` (Prometheus text format, read with a real parser) and `/api/metrics` (JSON)
 //! move with traffic (contract 10).
 
-mod common;
-
 use prometheus_parse::{Scrape, Value as Metric};
 use serde_json::json;
 
-use common::{Server, fixture};
+use crate::common::{Server, fixture};
 
 const SECRET: &str = "metrics-secret";
 

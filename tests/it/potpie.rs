@@ -1,13 +1,11 @@
 //! The Potpie dialect (contract 9.2, seed 004): save exactly as the seed says, FastAPI's error
 //! shapes, the v1 integration routes, masking, and one store with the CodeSpar API (9.3).
 
-mod common;
-
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use common::{Resp, Server};
+use crate::common::{Resp, Server};
 
 fn key(s: &Server, org: &str, name: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_spar"))

@@ -1,12 +1,10 @@
 //! Nothing acknowledged is lost: restarts, SIGKILL under concurrent writes, schema checks.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
 use serde_json::json;
 
 #[test]

@@ -1,10 +1,8 @@
 //! Projects (contract 4, seed 002) against a fake GitHub on 127.0.0.1: what Spar sends to GitHub,
 //! what it answers, what it stores, and that failures store nothing.
 
-mod common;
-
-use common::fake::{FakeGitHub, GITHUB_TOKEN, dead_url};
-use common::{Resp, Server};
+use crate::common::fake::{FakeGitHub, GITHUB_TOKEN, dead_url};
+use crate::common::{Resp, Server};
 use serde_json::{Value, json};
 
 const BASE: &str = "https://spar.example.com";

@@ -1,14 +1,12 @@
 //! Channels (contract 10): the list with capabilities, configure, and reconnect checked against
 //! fake Slack, Discord, Telegram and Evolution servers.
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::fake::{
+use crate::common::fake::{
     DISCORD_TOKEN, EVOLUTION_INSTANCE, EVOLUTION_KEY, FakeChat, SLACK_TOKEN, TELEGRAM_TOKEN,
 };
-use common::{Server, fixture};
+use crate::common::{Server, fixture};
 
 fn server(chat: &FakeChat) -> Server {
     let env = chat.env();
@@ -27,7 +25,7 @@ fn channel(s: &Server, name: &str) -> Value {
         .expect(name)
 }
 
-fn configure(s: &Server, channel: &str, config: Value) -> common::Resp {
+fn configure(s: &Server, channel: &str, config: Value) -> crate::common::Resp {
     s.post("/api/channels/configure", &json!({ "channel": channel, "config": config }))
 }
 

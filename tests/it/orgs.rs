@@ -1,8 +1,6 @@
 //! Contract 11 (orgs) and 2.4 (org scoping).
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn in_org(org: &str) -> [(&'static str, &str); 1] {

@@ -1,13 +1,11 @@
 //! `GET /openapi.json` (contract 12): a valid OpenAPI 3.1 document naming every endpoint of the
 //! router, whose every path the server really serves with exactly the documented methods.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use common::Server;
+use crate::common::Server;
 use spar::api::Endpoint;
 
 fn document(s: &Server) -> (String, Value) {

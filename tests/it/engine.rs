@@ -2,14 +2,12 @@
 //! reach fake Slack, Discord, Telegram and Evolution servers through the outbox, as far as the
 //! project agent's autonomy level allows; routes decide where messages go.
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::fake::{
+use crate::common::fake::{
     DISCORD_TOKEN, EVOLUTION_INSTANCE, EVOLUTION_KEY, FakeChat, SLACK_TOKEN, TELEGRAM_TOKEN,
 };
-use common::{Server, fixture};
+use crate::common::{Server, fixture};
 
 const SECRET: &str = "engine-secret";
 

@@ -1,15 +1,13 @@
 //! `spar api-key` (contract 9) on a stopped data dir and through a running server's loopback
 //! admin listener; keys checked by the Spike dialect's `GET /integrations/available`.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use common::{Resp, Server};
+use crate::common::{Resp, Server};
 
 fn cli(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_spar"))

@@ -1,12 +1,10 @@
 //! `spar replay` (contract 7.3) against a running server: every fixture is posted with the right
 //! headers and a valid signature, and processed.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 const SECRET: &str = "replay-secret";

@@ -1,8 +1,6 @@
 //! The live event stream (contract 10): SSE frames, keepalive, `types` and org filters,
 //! `Last-Event-ID` replay, and clients that stop reading.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -10,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::{Server, fixture};
+use crate::common::{Server, fixture};
 
 const SECRET: &str = "stream-secret";
 
@@ -199,7 +197,8 @@ fn clients_that_stop_reading_never_hold_up_events() {
             std::thread::spawn(move || {
                 for n in 0..75 {
                     let stream = TcpStream::connect(addr).expect("connect");
-                    let answer = common::post_delivery(stream, SECRET, &format!("s{w}-{n}"), &body);
+                    let answer =
+                        crate::common::post_delivery(stream, SECRET, &format!("s{w}-{n}"), &body);
                     assert!(answer.is_some_and(|a| a["processed"] == true));
                 }
             })

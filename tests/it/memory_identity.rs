@@ -1,10 +1,8 @@
 //! Contract 11: memory (add, statistics, ranked search) and identity, with org isolation.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn add(s: &Server, org: Option<&str>, body: Value) -> Value {

@@ -2,9 +2,7 @@
 //! means) or on damage: set up through the test-only store helper while the server is stopped,
 //! then driven over HTTP. Projects are created through their API.
 
-mod common;
-
-use common::{Server, put_row};
+use crate::common::{Server, put_row};
 use serde_json::json;
 
 #[test]

@@ -1,12 +1,10 @@
 //! Contract 5: the hash chain (recomputed here independently), verification by API and CLI,
 //! and paging by page and by keyset.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use common::{Server, audit_row, set_audit_row, verify_audit_cli};
+use crate::common::{Server, audit_row, set_audit_row, verify_audit_cli};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -2,15 +2,13 @@
 //! webhook load restores into a new data dir that starts, verifies, and holds every write
 //! acknowledged before the backup began; a stopped store backs up too; bad targets are refused.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use serde_json::json;
 
-use common::{Server, WebhookLoad, assert_stored_once, fixture};
+use crate::common::{Server, WebhookLoad, assert_stored_once, fixture};
 
 const SECRET: &str = "backup-secret";
 

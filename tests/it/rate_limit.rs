@@ -1,8 +1,6 @@
 //! Contract 2.6: per-IP token buckets on /api/*, never on /health, after the bearer check.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 
 #[test]
 fn sixth_api_request_in_a_minute_is_429_with_retry_after() {

@@ -1,11 +1,9 @@
 //! `POST /webhooks/github` (contract 7.1): signatures over the raw bytes, secrets per org, strict
 //! mode, form bodies, deduplication, and what a processed delivery records.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Server, WebhookLoad, assert_stored_once, fixture, post_delivery, sign};
+use crate::common::{Server, WebhookLoad, assert_stored_once, fixture, post_delivery, sign};
 use serde_json::{Value, json};
 
 const SECRET: &str = "It's a Secret to Everybody";

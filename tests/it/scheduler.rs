@@ -4,16 +4,14 @@
 //! Time: `SPAR_SCHEDULER_TIME_SCALE=10` (test-only, docs/API.md) makes a 10 s interval task tick
 //! every second; cron tasks and the API's 10 s minimum are unchanged.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::Server;
-use common::fake::{FakeChat, FakeGitHub, FakeServer, GITHUB_TOKEN, SLACK_TOKEN, dead_url};
+use crate::common::Server;
+use crate::common::fake::{FakeChat, FakeGitHub, FakeServer, GITHUB_TOKEN, SLACK_TOKEN, dead_url};
 
 fn server(extra: &[(&str, &str)]) -> Server {
     let mut env = vec![("SPAR_SCHEDULER_TIME_SCALE", "10")];

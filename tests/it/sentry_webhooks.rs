@@ -2,16 +2,14 @@
 //! agent, and its level-3 actions (a Linear issue once per fingerprint, a PagerDuty trigger for a
 //! fatal event) sent through the outbox to fakes that record them.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::fake::{FakeIntegrations, LINEAR_KEY, PAGERDUTY_KEY, PAGERDUTY_ROUTING_KEY};
-use common::{Resp, Server, fixture, sign};
+use crate::common::fake::{FakeIntegrations, LINEAR_KEY, PAGERDUTY_KEY, PAGERDUTY_ROUTING_KEY};
+use crate::common::{Resp, Server, fixture, sign};
 
 const SECRET: &str = "sentry-hook-secret";
 
@@ -226,7 +224,7 @@ fn a_level_3_incident_agent_opens_one_linear_issue_per_fingerprint_and_pages_for
             200
         );
     }
-    let creates = || -> Vec<common::fake::Recorded> {
+    let creates = || -> Vec<crate::common::fake::Recorded> {
         fake.requests("/linear/graphql")
             .into_iter()
             .filter(|r| r.json()["query"].as_str().unwrap_or("").contains("issueCreate"))

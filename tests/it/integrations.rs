@@ -1,16 +1,14 @@
 //! Integrations (contract 6): per-org configuration and status, and PagerDuty, Linear and Sentry
 //! through their APIs, against fakes on 127.0.0.1 that record what Spar sent.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::fake::{
+use crate::common::fake::{
     FakeIntegrations, LINEAR_KEY, PAGERDUTY_KEY, PAGERDUTY_ROUTING_KEY, SENTRY_TOKEN,
 };
-use common::{Resp, Server};
+use crate::common::{Resp, Server};
 
 const ORG: [(&str, &str); 1] = [("x-org-id", "default")];
 

@@ -2,14 +2,12 @@
 //! whose alerts become incidents (deduplicated by title while open, resolved by title), for the
 //! generic webhook and every vendor slug with its fixture.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use common::{Resp, Server, fixture};
+use crate::common::{Resp, Server, fixture};
 
 fn key(s: &Server, org: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_spar"))

@@ -1,12 +1,10 @@
 //! Contract section 2: paths, versions, bodies, errors, CORS, auth, org header, timeouts.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 use serde_json::json;
 
 #[test]

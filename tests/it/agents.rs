@@ -1,8 +1,6 @@
 //! Contract section 3: agents, their lifecycle, errors and audit entries.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn create(s: &Server, body: Value) -> Value {
@@ -11,7 +9,7 @@ fn create(s: &Server, body: Value) -> Value {
     r.json()
 }
 
-fn action(s: &Server, id: &str, body: Value) -> common::Resp {
+fn action(s: &Server, id: &str, body: Value) -> crate::common::Resp {
     s.post(&format!("/api/agents/{id}/action"), &body)
 }
 

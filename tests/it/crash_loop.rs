@@ -2,11 +2,9 @@
 //! every round, every delivery acknowledged so far is stored exactly once and the audit chains
 //! verify offline (`spar verify-audit`) and online.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Server, WebhookLoad, assert_stored_once, fixture, verify_audit_cli};
+use crate::common::{Server, WebhookLoad, assert_stored_once, fixture, verify_audit_cli};
 
 const SECRET: &str = "crash-loop-secret";
 const ROUNDS: usize = 5;

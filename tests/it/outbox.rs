@@ -1,14 +1,12 @@
 //! The durable outbox (contract 8): retries with backoff, permanent failures, re-queueing, and
 //! exactly-once delivery across `kill -9`, against fake chat services that count what they got.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::fake::{FakeChat, SLACK_TOKEN, TELEGRAM_TOKEN};
-use common::{Server, fixture};
+use crate::common::fake::{FakeChat, SLACK_TOKEN, TELEGRAM_TOKEN};
+use crate::common::{Server, fixture};
 
 const SECRET: &str = "outbox-secret";
 
@@ -215,8 +213,12 @@ fn under_concurrent_load_every_message_is_sent_exactly_once() {
             std::thread::spawn(move || {
                 for n in 0..60 {
                     let stream = std::net::TcpStream::connect(addr).expect("connect");
-                    let answer =
-                        common::post_delivery(stream, SECRET, &format!("load-{w}-{n}"), &body);
+                    let answer = crate::common::post_delivery(
+                        stream,
+                        SECRET,
+                        &format!("load-{w}-{n}"),
+                        &body,
+                    );
                     assert!(answer.is_some_and(|a| a["processed"] == true));
                 }
             })

@@ -1,0 +1,35 @@
+//! The integration tests: one binary, a module per theme, so the harness (`common`) is compiled
+//! and linked once. Every test starts the real `spar` binary (or the real router and store
+//! in-process) on a temp data dir; third-party services are fakes on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod agents;
+mod api_keys;
+mod audit;
+mod audit_search;
+mod backup;
+mod channels;
+mod crash_loop;
+mod durability;
+mod engine;
+mod event_stream;
+mod github_webhooks;
+mod http_rules;
+mod integrations;
+mod memory_identity;
+mod metrics;
+mod openapi;
+mod orgs;
+mod outbox;
+mod potpie;
+mod projects;
+mod rate_limit;
+mod replay;
+mod retention;
+mod scheduler;
+mod sentry_webhooks;
+mod spike;
+mod stored_state;
