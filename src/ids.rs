@@ -6,6 +6,9 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The org that always exists: where requests without `x-org-id` write (docs/API.md §1.5).
+pub const DEFAULT_ORG: &str = "default";
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// 64 unpredictable-enough bits: std's per-process random SipHash keys over a counter.

@@ -223,7 +223,7 @@ impl Settings {
     /// so their deliveries land in (and are verified with the secret of) the right org.
     pub fn github_hook_url(&self, org: &str) -> Option<String> {
         let base = self.webhook_base_url.as_ref()?;
-        Some(if org == crate::store::orgs::DEFAULT_ORG {
+        Some(if org == crate::ids::DEFAULT_ORG {
             format!("{base}/webhooks/github")
         } else {
             format!("{base}/webhooks/github?orgId={org}")

@@ -7,7 +7,7 @@ use super::records::OrgRecord;
 use super::tables::Orgs;
 use super::txn::{Source, WriteTx, decode, encode};
 
-pub const DEFAULT_ORG: &str = "default";
+pub use crate::ids::DEFAULT_ORG;
 
 pub fn get(src: &impl Source, id: &str) -> Result<Option<OrgRecord>, StoreError> {
     match src.open::<Orgs>()?.get(id)? {
