@@ -1,5 +1,5 @@
 //! Wall-clock helpers: every timestamp Spar stores is Unix milliseconds, and every timestamp it
-//! shows is RFC 3339 UTC with milliseconds (`2026-11-23T10:30:00.000Z`, contract 2.7).
+//! shows is RFC 3339 UTC with milliseconds (`2026-11-23T10:30:00.000Z`, docs/API.md §1.8).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

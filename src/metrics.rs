@@ -1,4 +1,4 @@
-//! In-process counters for `/metrics` and `/api/metrics` (contract 10): requests by route,
+//! In-process counters for `/metrics` and `/api/metrics` (docs/API.md §2.1): requests by route,
 //! method and status, a latency histogram by route, rate-limit rejections, and accepted webhooks
 //! by source. What the store knows (deliveries, audit entries, index lag) is read when scraped.
 //!

@@ -1,4 +1,4 @@
-//! What the server reads from its environment (contract 1.1), resolved once at start so that no
+//! What the server reads from its environment (docs/API.md §1.9), resolved once at start so that no
 //! handler reads the environment and tests can build any configuration in-process.
 
 use std::collections::HashMap;
@@ -56,7 +56,7 @@ pub struct Settings {
     pub linear_api_url: String,
     pub sentry_api_url: String,
     /// Channel and integration credentials for org `default` when it has none stored
-    /// (contract 1.1), as `(name, key, value)` in the keys the configure endpoints take.
+    /// (docs/API.md §1.9), as `(name, key, value)` in the keys the configure endpoints take.
     pub connector_env: Vec<(&'static str, &'static str, Secret)>,
     /// `SPAR_OUTBOX_BACKOFF_MS`: the first retry delay of the outbox (default 3 s; each next one
     /// is three times longer, so 8 attempts span about an hour).
@@ -219,7 +219,7 @@ impl Settings {
     }
 
     /// The URL GitHub should deliver `org`'s events to. The default org's is
-    /// `<WEBHOOK_BASE_URL>/webhooks/github` exactly as the seed says; other orgs add `?orgId=`,
+    /// `<WEBHOOK_BASE_URL>/webhooks/github` (docs/API.md §2.7); other orgs add `?orgId=`,
     /// so their deliveries land in (and are verified with the secret of) the right org.
     pub fn github_hook_url(&self, org: &str) -> Option<String> {
         let base = self.webhook_base_url.as_ref()?;

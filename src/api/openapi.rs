@@ -2,7 +2,7 @@
 //! from [`OPERATIONS`]. Each operation's `operationId` is its [`Endpoint`] name; tests check
 //! that every endpoint (admin-listener routes aside) has one and that the router serves each.
 //!
-//! Schemas say what a client can rely on (types of the fields the contract names) and leave the
+//! Schemas say what a client can rely on (types of the fields docs/API.md names) and leave the
 //! rest open (`additionalProperties` allowed), so the document stays true as fields are added.
 //!
 //! [`Endpoint`]: super::Endpoint

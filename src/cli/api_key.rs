@@ -1,4 +1,4 @@
-//! `spar api-key create|list|revoke` (contract 9): keys for the Spike and Potpie dialects.
+//! `spar api-key create|list|revoke` (docs/API.md §7.2): keys for the Spike and Potpie dialects.
 //!
 //! On a stopped server's data dir the command opens the store itself. While a server runs on it
 //! (redb lets one process open the file), it goes through that server's loopback admin listener,

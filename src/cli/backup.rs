@@ -1,4 +1,4 @@
-//! `spar backup` and `spar restore` (contract 1): a consistent single-file snapshot of the
+//! `spar backup` and `spar restore` (docs/API.md §7.3): a consistent single-file snapshot of the
 //! store, taken whether the server is stopped or running on the data dir (then through its
 //! loopback admin listener, `POST /admin/backup`), and a restore into a new data dir whose
 //! search indexes are rebuilt from the restored store.

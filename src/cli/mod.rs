@@ -1,4 +1,4 @@
-//! The `spar` command line (contract 1): argh subcommands, each flag overriding its environment
+//! The `spar` command line (docs/API.md §1.9): argh subcommands, each flag overriding its environment
 //! variable.
 
 mod api_key;

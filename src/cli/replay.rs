@@ -1,5 +1,5 @@
 //! `spar replay <file-or-dir>`: posts fixture webhooks to a running server with the headers and
-//! signature the real sender would use (contract 7.3), and prints each answer.
+//! signature the real sender would use (docs/API.md §3.4), and prints each answer.
 //!
 //! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
 //! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the

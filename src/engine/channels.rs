@@ -1,6 +1,6 @@
 //! Which credentials a channel or integration of an org uses: its stored config (the configure
 //! endpoints), else what the Potpie dialect saved for it, else, for org `default` only, the
-//! environment (contract 1.1).
+//! environment (docs/API.md §1.9).
 
 use crate::settings::{Secret, Settings};
 use crate::store::{Source, StoreError, channels, orgs, potpie};
@@ -16,7 +16,7 @@ pub fn config(
     if let Some(stored) = channels::config(src, org, channel)? {
         return Ok(Some(stored.config.into_iter().collect()));
     }
-    // One store (contract 9.3): what the Potpie dialect saved counts too.
+    // One store (docs/API.md §6.3): what the Potpie dialect saved counts too.
     if let Some(keys) = potpie::connector_config(src, org, channel)? {
         return Ok(Some(keys));
     }

@@ -1,4 +1,4 @@
-//! GitHub deliveries into CI events (contract 7.1; the table of CodeSpar's reference 3.12).
+//! GitHub deliveries into CI events (docs/API.md §3.1, with the table of events and actions).
 //!
 //! | event | handled actions | type |
 //! |---|---|---|
@@ -88,7 +88,7 @@ pub struct CiEvent {
 }
 
 impl CiEvent {
-    /// The normalized event type (contract 8): `ci.push`, `ci.workflow_run.failure`, …
+    /// The normalized event type (docs/API.md §4): `ci.push`, `ci.workflow_run.failure`, …
     pub fn event_type(&self) -> String {
         if self.kind == "push" {
             "ci.push".to_owned()

@@ -1,4 +1,4 @@
-//! Alerts become incidents (contract 7.2 for Sentry, 9.1 for Spike ingest): grouped while open
+//! Alerts become incidents (docs/API.md §3.2 for Sentry, 9.1 for Spike ingest): grouped while open
 //! (Sentry by project and issue, Spike by integration and title),
 //! handled by an incident agent of the matching Spar project (spawned when none is active), which
 //! reacts by its autonomy level like any agent ([`super::react`]). All in the transaction that

@@ -1,4 +1,4 @@
-//! Chat messages about events (contract 8): the event type, the repo or project, and the event's
+//! Chat messages about events (docs/API.md §4): the event type, the repo or project, and the event's
 //! own words, readable on a phone, formatted for each channel (Slack mrkdwn, Discord markdown,
 //! Telegram HTML, WhatsApp plain text) and cut to the channel's length limit.
 
@@ -91,7 +91,7 @@ fn parts(event: &EventRecord) -> Parts {
     let kind = event.event_type.as_str();
     let mut body = Vec::new();
     if kind.starts_with("report.") {
-        // Scheduled reports (contract 10): the title, then one line per item.
+        // Scheduled reports (docs/API.md §2.15): the title, then one line per item.
         put("Report", Some(event.title.clone()));
         let items = d.get("lines").and_then(Value::as_array).into_iter().flatten();
         body.extend(items.filter_map(Value::as_str).map(|l| format!("• {l}")));

@@ -1,4 +1,4 @@
-//! The automation engine: inbound webhooks become normalized events (contract 8), recorded with
+//! The automation engine: inbound webhooks become normalized events (docs/API.md §4), recorded with
 //! their audit entry and memory entry in the transaction that acknowledges the delivery.
 //!
 //! The handling agent then acts by its autonomy level ([`react`]) in the same transaction: the

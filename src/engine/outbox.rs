@@ -30,7 +30,7 @@ use crate::upstream::linear::{Linear, NewIssue};
 use crate::upstream::pagerduty::{self, Trigger};
 use crate::upstream::{Upstream, UpstreamError, blocking};
 
-/// Attempts before a delivery is `dead` (contract 8).
+/// Attempts before a delivery is `dead` (docs/API.md §4).
 pub const MAX_ATTEMPTS: u32 = 8;
 /// Sends running at once (each holds a blocking-pool thread while it waits for the service).
 const CONCURRENCY: usize = 32;

@@ -1,4 +1,4 @@
-//! How an agent handles an event, by its autonomy level (contract 8):
+//! How an agent handles an event, by its autonomy level (docs/API.md §4):
 //!
 //! | level | build failure or incident | PR opened | push, success |
 //! |---|---|---|---|
@@ -32,7 +32,7 @@ use crate::upstream::pagerduty::Trigger;
 /// Engine settings that shape reactions.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// How long an approval token stays valid (contract 8: 30 minutes).
+    /// How long an approval token stays valid (docs/API.md §4: 30 minutes).
     pub approval_ttl_ms: i64,
     /// The environment configures Linear (`LINEAR_API_KEY`) for org `default`.
     pub env_linear: bool,

@@ -1,4 +1,4 @@
-//! Scheduled reports (contract 10: digests, build status) are events of their own: a
+//! Scheduled reports (docs/API.md §2.15: digests, build status) are events of their own: a
 //! `report.*` event notifies the routes that match it, through the outbox, like any event.
 
 use serde_json::json;

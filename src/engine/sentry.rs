@@ -1,4 +1,4 @@
-//! Sentry's integration-platform webhooks (contract 7.2): `issue` (`created`, `resolved`, …),
+//! Sentry's integration-platform webhooks (docs/API.md §3.2): `issue` (`created`, `resolved`, …),
 //! `event_alert` (`triggered`), and the rest (`metric_alert`, `installation`, …), which are
 //! recorded but not acted on. Typed structs read only the fields Spar uses.
 

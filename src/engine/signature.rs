@@ -44,7 +44,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// GitHub's documented vector, and the reference's own.
+    /// GitHub's documented test vector, and a second one.
     #[test]
     fn known_vectors() {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Alerts posted to a Spike ingest URL (contract 9.1), read by the integration's slug: the
+//! Alerts posted to a Spike ingest URL (docs/API.md §5), read by the integration's slug: the
 //! generic `webhook` body (`title`, `body`, `severity`, `priority`, `status`), Sentry's, GitHub's
 //! `workflow_run`/`check_run`, PagerDuty v3 webhooks, Prometheus Alertmanager and Grafana
 //! alerting notifications. Every alert is grouped by the integration's token and its title,

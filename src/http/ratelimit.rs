@@ -1,4 +1,4 @@
-//! Per-client-IP token buckets (contract 2.6), with bounded memory.
+//! Per-client-IP token buckets (docs/API.md §1.6), with bounded memory.
 //!
 //! A bucket holds up to `limit` tokens and refills at `limit` per minute. A bucket that has
 //! refilled completely carries no information, so the sweep drops it. The table never holds

@@ -1,5 +1,5 @@
 //! One request through the pipeline: path → preflight → auth → rate limit → route → body →
-//! handler, then the headers every response carries (contract 2).
+//! handler, then the headers every response carries (docs/API.md §1).
 
 use std::borrow::Cow;
 use std::convert::Infallible;

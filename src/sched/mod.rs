@@ -1,4 +1,4 @@
-//! The scheduler (contract 10): recurring tasks driven by tokio-cron-scheduler, defined in redb.
+//! The scheduler (docs/API.md §2.15): recurring tasks driven by tokio-cron-scheduler, defined in redb.
 //!
 //! The `tasks` table is the truth: the API writes it and calls [`Scheduler::changed`]; the
 //! runtime ([`run`]) then adds a timer job for each task it has no job for and removes the jobs of

@@ -3,7 +3,7 @@
 use crate::store::orgs::DEFAULT_ORG;
 use crate::store::records::{TaskAction, TaskRecord};
 
-/// The shortest period of an interval task (contract 10).
+/// The shortest period of an interval task (docs/API.md §2.15).
 pub const MIN_INTERVAL_MS: u64 = 10_000;
 const FIVE_MINUTES_MS: u64 = 5 * 60 * 1000;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -65,7 +65,7 @@ pub fn check_cron(expr: &str) -> Result<(), String> {
     }
 }
 
-/// The built-in tasks (contract 10), as created at start when missing. They belong to org
+/// The built-in tasks (docs/API.md §2.15), as created at start when missing. They belong to org
 /// `default`, the operator's org, and act for every org.
 pub fn built_ins(now_ms: i64) -> Vec<TaskRecord> {
     let built_in = |name: &str, interval_ms: u64, action: TaskAction| TaskRecord {

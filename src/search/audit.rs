@@ -14,7 +14,7 @@ use crate::clock;
 use crate::store::ReadTx;
 use crate::store::audit::{self, AuditEntry};
 
-/// Filters of `GET /api/audit` (contract 5). Empty fields match everything.
+/// Filters of `GET /api/audit` (docs/API.md §2.4). Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub risk: Option<String>,

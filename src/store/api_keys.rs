@@ -1,4 +1,4 @@
-//! API keys (contract 9): `sha256(key) -> ApiKeyRecord` and `name -> hash` for keys not revoked.
+//! API keys (docs/API.md §7.2): `sha256(key) -> ApiKeyRecord` and `name -> hash` for keys not revoked.
 //! Looking a key up hashes it; the plaintext exists only in the answer that created it.
 
 use redb::ReadableTable;

@@ -1,4 +1,4 @@
-//! The append-only audit trail: one hash chain per org (contract 5).
+//! The append-only audit trail: one hash chain per org (docs/API.md §2.4).
 //!
 //! `hash = "sha256:" + hex(SHA-256(prev + timestamp + actorType + actorId + action + result +
 //! canonical(metadata)))`, `prev` being the org's previous hash without its prefix (64 zeros for
@@ -430,7 +430,7 @@ fn entry_hash(prev: &str, e: &AuditEntry) -> String {
     )
 }
 
-/// The chain formula of contract 5, returning the 64-hex digest without prefix.
+/// The chain formula of docs/API.md §2.4, returning the 64-hex digest without prefix.
 pub fn chain_hash(
     prev: &str,
     timestamp: &str,

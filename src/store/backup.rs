@@ -1,4 +1,4 @@
-//! Backups (contract 1: `spar backup` / `spar restore`): a consistent snapshot of the store as
+//! Backups (docs/API.md §7.3: `spar backup` / `spar restore`): a consistent snapshot of the store as
 //! one redb file, taken from a read transaction, so it is exactly the state of one commit and
 //! holds every write acknowledged before it began. The search indexes are not in it: they are
 //! derived and rebuilt from the store after a restore.

@@ -35,7 +35,7 @@ impl AgentType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The `<kind>` part of `agent-<kind>-<6 base36>` (contract 2.7).
+    /// The `<kind>` part of `agent-<kind>-<6 base36>` (docs/API.md §1.8).
     pub fn id_kind(self) -> &'static str {
         match self {
             Self::Project => "proj",
@@ -92,7 +92,7 @@ impl AgentStatus {
     }
 }
 
-/// Real counts of what an agent has done (contract 3, `GET /api/agents/:id`).
+/// Real counts of what an agent has done (docs/API.md §2.2, `GET /api/agents/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStats {
@@ -227,7 +227,7 @@ pub struct OrgRecord {
     pub created_at_ms: i64,
 }
 
-/// Something an agent or a user wants remembered (contract 11).
+/// Something an agent or a user wants remembered (docs/API.md §2.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemoryEntry {
@@ -242,7 +242,7 @@ pub struct MemoryEntry {
     pub created_at: String,
 }
 
-/// A person, known by their accounts on chat channels (contract 11, CodeSpar 3.7).
+/// A person, known by their accounts on chat channels (docs/API.md §2.6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityRecord {
@@ -265,7 +265,7 @@ pub struct ChannelAccount {
     pub linked_at: String,
 }
 
-/// A project: a GitHub repository and the agent that watches it (contract 4).
+/// A project: a GitHub repository and the agent that watches it (docs/API.md §2.7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectRecord {
@@ -298,7 +298,7 @@ impl ProjectRecord {
     }
 }
 
-/// A normalized inbound event (contract 8): what a webhook said, in one shape for every source.
+/// A normalized inbound event (docs/API.md §4): what a webhook said, in one shape for every source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {
@@ -384,7 +384,7 @@ impl From<String> for EventAction {
     }
 }
 
-/// A rule that sends matching events to a chat channel (contract 6, `channel-routes`).
+/// A rule that sends matching events to a chat channel (docs/API.md §2.13, `channel-routes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteRecord {
@@ -459,7 +459,7 @@ pub enum DeliveryKind {
     PagerdutyTrigger,
 }
 
-/// One message or upstream action in the outbox (contract 8): written with its event, sent by
+/// One message or upstream action in the outbox (docs/API.md §4): written with its event, sent by
 /// the outbox worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -500,7 +500,7 @@ pub enum ApprovalStatus {
     Denied,
 }
 
-/// A level-2 suggestion waiting for a vote (contract 8): approving it runs the level-3 action.
+/// A level-2 suggestion waiting for a vote (docs/API.md §4): approving it runs the level-3 action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRecord {
@@ -559,7 +559,7 @@ pub struct IncidentEvent {
     pub timestamp: String,
 }
 
-/// An incident (contract 7.2): alerts of one Sentry issue grouped while it is open.
+/// An incident (docs/API.md §3.2): alerts of one Sentry issue grouped while it is open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentRecord {
@@ -592,7 +592,7 @@ pub struct IncidentRecord {
     pub linear_issue: Option<String>,
 }
 
-/// An API key of the Spike and Potpie dialects (contract 9). The key itself is never stored.
+/// An API key of the Spike and Potpie dialects (docs/API.md §5, §6). The key itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyRecord {
@@ -604,7 +604,7 @@ pub struct ApiKeyRecord {
     pub revoked_at_ms: Option<i64>,
 }
 
-/// A Spike integration (contract 9.1): an ingest URL whose token authenticates alerts, parsed
+/// A Spike integration (docs/API.md §5): an ingest URL whose token authenticates alerts, parsed
 /// by the integration's slug.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -624,7 +624,7 @@ pub struct SpikeIntegrationRecord {
     pub updated_at_ms: i64,
 }
 
-/// A scheduled task (contract 10): its definition and the state that survives restarts.
+/// A scheduled task (docs/API.md §2.15): its definition and the state that survives restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {

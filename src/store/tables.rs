@@ -1,5 +1,5 @@
 //! Every redb table, in one place. Keys put the org first, so an org's rows are contiguous and no
-//! scan of one org can run into another's (contract 2.4). The exceptions are lookups that run
+//! scan of one org can run into another's (docs/API.md §1.5). The exceptions are lookups that run
 //! before the org is known: the id registries (`agent_ids`, `project_ids`) and `repo_projects`.
 //!
 //! Each table is named by a marker type implementing [`TableSpec`]; [`OpenTables`] holds the
@@ -100,7 +100,7 @@ tables! {
     IdentityLinks / identity_links = "identity_links": (&'static str, &'static str) => &'static str;
     /// `org -> hash hex`: where an org's chain starts after retention removed its oldest entries.
     AuditAnchors / audit_anchors = "audit_anchors": &'static str => &'static str;
-    /// `(org, seq) -> EventRecord` (JSON): normalized inbound events (contract 8).
+    /// `(org, seq) -> EventRecord` (JSON): normalized inbound events (docs/API.md §4).
     Events / events = "events": (&'static str, u64) => &'static [u8];
     /// `seq -> org`: events in server-wide order.
     EventsBySeq / events_by_seq = "events_by_seq": u64 => &'static str;

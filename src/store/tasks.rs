@@ -37,7 +37,7 @@ pub fn put(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {
 
 /// Stores what a run did to the task's own counters (run count, errors, last run). This is the
 /// scheduler's bookkeeping, not a change anyone made, so it needs no audit entry of its own
-/// (contract 10: a run is audited when it changes something; the run's action does that).
+/// (docs/API.md §2.15: a run is audited when it changes something; the run's action does that).
 pub fn record_run(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {
     put(tx, task)?;
     tx.mark_audited();

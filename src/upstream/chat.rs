@@ -1,8 +1,8 @@
-//! Chat senders (contract 8): Slack (bot token or incoming webhook), Discord (bot or webhook),
+//! Chat senders (docs/API.md §4): Slack (bot token or incoming webhook), Discord (bot or webhook),
 //! Telegram, and WhatsApp through the Evolution API; and the credential checks behind
 //! `POST /api/channels/:name/reconnect`.
 //!
-//! Failures are classified for the outbox (reference `integrations-and-webhooks.md` section 5):
+//! Failures are classified for the outbox (docs/API.md §4):
 //! no answer, a timeout, 5xx and 429 (and Slack's `ratelimited`) are worth retrying; any other
 //! refusal is permanent. Error texts never contain a credential.
 
@@ -85,7 +85,7 @@ impl SendFailure {
     }
 }
 
-/// The chat APIs' base URLs (contract 1.1).
+/// The chat APIs' base URLs (docs/API.md §1.9).
 #[derive(Debug, Clone)]
 pub struct ChatApis {
     pub slack: String,

@@ -1,4 +1,4 @@
-//! The GitHub REST calls of contract 4: read a repository, find, create and delete its webhook.
+//! The GitHub REST calls of docs/API.md §2.7: read a repository, find, create and delete its webhook.
 //! Every call sends `Authorization: Bearer <GITHUB_TOKEN>`, `Accept: application/vnd.github+json`
 //! and `X-GitHub-Api-Version: 2022-11-28` to `GITHUB_API_URL`.
 
@@ -10,7 +10,7 @@ use super::{Answer, Upstream, UpstreamError};
 use crate::settings::{Secret, Settings};
 
 const SERVICE: &str = "GitHub";
-/// The events Spar's hook subscribes to (contract 4).
+/// The events Spar's hook subscribes to (docs/API.md §2.7).
 pub const HOOK_EVENTS: [&str; 4] = ["push", "pull_request", "workflow_run", "check_run"];
 
 /// A repository named by the user: `owner/name` or `https://github.com/owner/name`, a trailing

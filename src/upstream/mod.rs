@@ -1,4 +1,4 @@
-//! Outbound HTTP to third-party services (contract 1.1): one shared ureq agent with a 10 s overall
+//! Outbound HTTP to third-party services (docs/API.md §1.9): one shared ureq agent with a 10 s overall
 //! timeout and `User-Agent: spar/<version>`, and one client module per service.
 //!
 //! **Invariants**

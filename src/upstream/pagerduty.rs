@@ -1,4 +1,4 @@
-//! PagerDuty (contract 6): REST v2 at `PAGERDUTY_API_URL` (`Authorization: Token token=<apiKey>`,
+//! PagerDuty (docs/API.md §2.13): REST v2 at `PAGERDUTY_API_URL` (`Authorization: Token token=<apiKey>`,
 //! `Accept: application/vnd.pagerduty+json;version=2`, `From` on writes) and the Events API v2
 //! at `PAGERDUTY_EVENTS_URL`.
 

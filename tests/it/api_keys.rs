@@ -1,4 +1,4 @@
-//! `spar api-key` (contract 9) on a stopped data dir and through a running server's loopback
+//! `spar api-key` (docs/API.md §7.2) on a stopped data dir and through a running server's loopback
 //! admin listener; keys checked by the Spike dialect's `GET /integrations/available`.
 
 use std::os::unix::fs::PermissionsExt;

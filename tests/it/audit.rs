@@ -8,7 +8,7 @@ use crate::common::{Server, audit_row, set_audit_row, verify_audit_cli};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// The contract's canonical JSON, written here from the contract's words alone.
+/// The canonical JSON of docs/API.md §2.4, written here from its words alone.
 fn canonical(v: &Value) -> String {
     match v {
         Value::Object(map) => {

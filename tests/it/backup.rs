@@ -1,4 +1,4 @@
-//! `spar backup` and `spar restore` (contract 1): a snapshot taken while the server runs under
+//! `spar backup` and `spar restore` (docs/API.md §7.3): a snapshot taken while the server runs under
 //! webhook load restores into a new data dir that starts, verifies, and holds every write
 //! acknowledged before the backup began; a stopped store backs up too; bad targets are refused.
 

@@ -1,4 +1,4 @@
-//! Channels (contract 10): the list with capabilities, configure, and reconnect checked against
+//! Channels (docs/API.md §2.8): the list with capabilities, configure, and reconnect checked against
 //! fake Slack, Discord, Telegram and Evolution servers.
 
 use serde_json::{Value, json};

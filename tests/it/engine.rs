@@ -1,4 +1,4 @@
-//! The automation engine end to end (contract 8): signed GitHub deliveries for a linked project
+//! The automation engine end to end (docs/API.md §4): signed GitHub deliveries for a linked project
 //! reach fake Slack, Discord, Telegram and Evolution servers through the outbox, as far as the
 //! project agent's autonomy level allows; routes decide where messages go.
 
@@ -195,7 +195,7 @@ fn slack_and_discord_incoming_webhooks_and_env_credentials_work() {
     let chat = FakeChat::start();
     let slack_hook = format!("{}/hooks/slack/T000/B000/XXXX", chat.server.url);
     let discord_hook = format!("{}/hooks/discord/777/hook-token", chat.server.url);
-    // Org default takes Discord's webhook URL from the environment (contract 1.1).
+    // Org default takes Discord's webhook URL from the environment (docs/API.md §1.9).
     let s = server(&chat, &[("DISCORD_WEBHOOK_URL", &discord_hook)]);
     configure(&s, "default", "slack", json!({ "webhookUrl": slack_hook }));
     project(&s, "default");

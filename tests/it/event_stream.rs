@@ -1,4 +1,4 @@
-//! The live event stream (contract 10): SSE frames, keepalive, `types` and org filters,
+//! The live event stream (docs/API.md §2.12): SSE frames, keepalive, `types` and org filters,
 //! `Last-Event-ID` replay, and clients that stop reading.
 
 use std::io::{BufRead, BufReader, Read, Write};

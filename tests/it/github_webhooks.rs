@@ -1,4 +1,4 @@
-//! `POST /webhooks/github` (contract 7.1): signatures over the raw bytes, secrets per org, strict
+//! `POST /webhooks/github` (docs/API.md §3.1): signatures over the raw bytes, secrets per org, strict
 //! mode, form bodies, deduplication, and what a processed delivery records.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Integrations (contract 6): per-org configuration and status, and PagerDuty, Linear and Sentry
+//! Integrations (docs/API.md §2.13): per-org configuration and status, and PagerDuty, Linear and Sentry
 //! through their APIs, against fakes on 127.0.0.1 that record what Spar sent.
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! `/metrics` (Prometheus text format, read with a real parser) and `/api/metrics` (JSON)
-//! move with traffic (contract 10).
+//! move with traffic (docs/API.md §2.1).
 
 use prometheus_parse::{Scrape, Value as Metric};
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! `GET /openapi.json` (contract 12): a valid OpenAPI 3.1 document naming every endpoint of the
+//! `GET /openapi.json` (docs/API.md §2.1): a valid OpenAPI 3.1 document naming every endpoint of the
 //! router, whose every path the server really serves with exactly the documented methods.
 
 use std::collections::{BTreeSet, HashMap};

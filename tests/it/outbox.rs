@@ -1,4 +1,4 @@
-//! The durable outbox (contract 8): retries with backoff, permanent failures, re-queueing, and
+//! The durable outbox (docs/API.md §4): retries with backoff, permanent failures, re-queueing, and
 //! exactly-once delivery across `kill -9`, against fake chat services that count what they got.
 
 use std::time::{Duration, Instant};

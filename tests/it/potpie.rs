@@ -1,4 +1,4 @@
-//! The Potpie dialect (contract 9.2, seed 004): save exactly as the seed says, FastAPI's error
+//! The Potpie dialect (docs/API.md §6): save exactly as Potpie documents it, FastAPI's error
 //! shapes, the v1 integration routes, masking, and one store with the CodeSpar API (9.3).
 
 use std::process::Command;

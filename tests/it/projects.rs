@@ -1,4 +1,4 @@
-//! Projects (contract 4, seed 002) against a fake GitHub on 127.0.0.1: what Spar sends to GitHub,
+//! Projects (docs/API.md §2.7) against a fake GitHub on 127.0.0.1: what Spar sends to GitHub,
 //! what it answers, what it stores, and that failures store nothing.
 
 use crate::common::fake::{FakeGitHub, GITHUB_TOKEN, dead_url};

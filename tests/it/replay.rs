@@ -1,4 +1,4 @@
-//! `spar replay` (contract 7.3) against a running server: every fixture is posted with the right
+//! `spar replay` (docs/API.md §3.4) against a running server: every fixture is posted with the right
 //! headers and a valid signature, and processed.
 
 use std::path::Path;

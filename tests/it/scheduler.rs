@@ -1,4 +1,4 @@
-//! The scheduler (contract 10) against the real binary: built-ins, user tasks with the `webhook`
+//! The scheduler (docs/API.md §2.15) against the real binary: built-ins, user tasks with the `webhook`
 //! and `digest` actions, pause/resume/delete surviving restarts, no overlap, isolated failures.
 //!
 //! Time: `SPAR_SCHEDULER_TIME_SCALE=10` (test-only, docs/API.md) makes a 10 s interval task tick

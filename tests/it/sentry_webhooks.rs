@@ -1,4 +1,4 @@
-//! Sentry webhooks (contract 7.2) and incidents: signatures, grouping, resolution, the incident
+//! Sentry webhooks (docs/API.md §3.2) and incidents: signatures, grouping, resolution, the incident
 //! agent, and its level-3 actions (a Linear issue once per fingerprint, a PagerDuty trigger for a
 //! fatal event) sent through the outbox to fakes that record them.
 

@@ -1,4 +1,4 @@
-//! The Spike dialect (contract 9.1): integrations with `x-api-key`/`x-team-id`, and ingest URLs
+//! The Spike dialect (docs/API.md §5): integrations with `x-api-key`/`x-team-id`, and ingest URLs
 //! whose alerts become incidents (deduplicated by title while open, resolved by title), for the
 //! generic webhook and every vendor slug with its fixture.
 

@@ -1,4 +1,4 @@
-//! Agents (contract 3): list, detail, create, delete, lifecycle actions, types.
+//! Agents (docs/API.md §2.2): list, detail, create, delete, lifecycle actions, types.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value, json};

@@ -1,4 +1,4 @@
-//! Approval tokens (contract 8): a level-2 agent's suggestion waits for a vote; approving runs the
+//! Approval tokens (docs/API.md §2.11): a level-2 agent's suggestion waits for a vote; approving runs the
 //! level-3 action (an ephemeral agent), denying closes it. Tokens expire (30 minutes by default).
 
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The audit trail (contract 5): `GET /api/audit` (newest first, by page or by keyset, with
+//! The audit trail (docs/API.md §2.4): `GET /api/audit` (newest first, by page or by keyset, with
 //! filters and full-text `q`) and `GET /api/audit/verify` (recomputes the hash chains).
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Channel routes (contract 6): which events go to which chat channel. Always org-scoped: the
+//! Channel routes (docs/API.md §2.9): which events go to which chat channel. Always org-scoped: the
 //! dispatcher refuses these endpoints without `x-org-id` (400 `MISSING_ORG_ID`).
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Channels (contract 10): list with capabilities and state, configure credentials, and check
+//! Channels (docs/API.md §2.8): list with capabilities and state, configure credentials, and check
 //! them against the service (reconnect). Credentials are stored, never returned.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ const CONFIGURABLE: &str = "telegram, whatsapp, discord, slack, github, sentry";
 const MAX_KEYS: usize = 20;
 const MAX_VALUE: usize = 2048;
 
-/// CodeSpar's capabilities table (reference section 3.5).
+/// CodeSpar's capabilities table (docs/API.md §2.8).
 fn capabilities(channel: &str) -> Value {
     let (threads, code, files, reactions, max, mention) = match channel {
         "whatsapp" => (false, false, true, false, 4096, "text"),
@@ -137,7 +137,7 @@ pub(super) fn config_values(
         .collect()
 }
 
-/// The keys each channel needs (reference section 3.5, plus `webhookUrl` for Slack and Discord).
+/// The keys each channel needs (docs/API.md §2.8; `webhookUrl` also serves Slack and Discord).
 fn check_required(channel: &str, config: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let has = |key: &str| config.get(key).is_some_and(|v| !v.is_empty());
     let needed: &[&str] = match channel {

@@ -1,4 +1,4 @@
-//! The outbox, as users see it (contract 8): `GET /api/deliveries` and re-queueing a dead one.
+//! The outbox, as users see it (docs/API.md §2.10): `GET /api/deliveries` and re-queueing a dead one.
 
 use serde_json::{Value, json};
 

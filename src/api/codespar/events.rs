@@ -1,4 +1,4 @@
-//! The live event stream (contract 10): `GET /api/events` and `GET /api/events/stream`, as
+//! The live event stream (docs/API.md §2.12): `GET /api/events` and `GET /api/events/stream`, as
 //! Server-Sent Events. Each normalized event is a frame
 //!
 //! ```text

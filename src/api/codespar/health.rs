@@ -1,4 +1,4 @@
-//! `GET /health` (contract 10): never rate limited, never authenticated.
+//! `GET /health` (docs/API.md §2.1): never rate limited, never authenticated.
 
 use serde_json::json;
 

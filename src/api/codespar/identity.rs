@@ -1,4 +1,4 @@
-//! Identity (contract 11, CodeSpar 3.7 [DOC]): who a chat account belongs to, and their role.
+//! Identity (docs/API.md §2.6): who a chat account belongs to, and their role.
 
 use serde::Deserialize;
 use serde_json::{Value, json};

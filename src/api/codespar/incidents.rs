@@ -1,4 +1,4 @@
-//! Incidents (contract 10, CodeSpar 3.10): `GET /api/observability/incidents` and acknowledging
+//! Incidents (docs/API.md §2.14): `GET /api/observability/incidents` and acknowledging
 //! one. Org-scoped; the default context is org `default`.
 
 use serde::Deserialize;

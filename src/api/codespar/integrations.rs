@@ -1,4 +1,4 @@
-//! Integrations (contract 6, seed 000): per-org configuration and status, and PagerDuty, Linear
+//! Integrations (docs/API.md §2.13): per-org configuration and status, and PagerDuty, Linear
 //! and Sentry through their real APIs. Always org-scoped: the dispatcher refuses these
 //! endpoints without `x-org-id` (400 `MISSING_ORG_ID`).
 //!

@@ -1,4 +1,4 @@
-//! Memory (contract 11): add an entry, statistics, ranked search.
+//! Memory (docs/API.md §2.5): add an entry, statistics, ranked search.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,4 @@
-//! `GET /metrics` (Prometheus text format) and `GET /api/metrics` (JSON), contract 10. The
+//! `GET /metrics` (Prometheus text format) and `GET /api/metrics` (JSON), docs/API.md §2.1. The
 //! request counters come from [`crate::metrics`]; the rest is read from the store when scraped.
 
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! Organizations (contract 11): list, create, detail.
+//! Organizations (docs/API.md §2.3): list, create, detail.
 
 use serde::Deserialize;
 use serde_json::{Value, json};

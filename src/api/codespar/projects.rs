@@ -1,4 +1,4 @@
-//! Projects (contract 4, seed 002): link a GitHub repository to an agent, create a project with
+//! Projects (docs/API.md §2.7): link a GitHub repository to an agent, create a project with
 //! its agent, list, read, delete, unlink.
 //!
 //! GitHub is asked first, off the executor; the store changes only after GitHub agreed, in one
@@ -19,7 +19,7 @@ use crate::store::{Source, agents, projects};
 use crate::upstream;
 use crate::upstream::github::{GitHub, HookInstall, HookRemoval, HookSpec, RepoRef};
 
-/// The fields ProjectConfig and ProjectListEntry (seed 002) start with.
+/// The fields ProjectConfig and ProjectListEntry (docs/API.md §2.7) start with.
 fn repo_view(p: &ProjectRecord) -> Value {
     json!({
         "id": p.id,
@@ -31,7 +31,7 @@ fn repo_view(p: &ProjectRecord) -> Value {
     })
 }
 
-/// ProjectConfig (seed 002).
+/// ProjectConfig (docs/API.md §2.7).
 fn config_view(p: &ProjectRecord) -> Value {
     let mut config = repo_view(p);
     if let Some(hook) = p.webhook_id {
@@ -42,7 +42,7 @@ fn config_view(p: &ProjectRecord) -> Value {
     config
 }
 
-/// ProjectListEntry (seed 002).
+/// ProjectListEntry (docs/API.md §2.7).
 fn entry_view(src: &impl Source, p: &ProjectRecord) -> Result<Value, ApiError> {
     let agent = agents::get(src, &p.org_id, &p.agent_id)?;
     let mut entry = repo_view(p);

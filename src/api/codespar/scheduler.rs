@@ -1,4 +1,4 @@
-//! The scheduler API (contract 10). Tasks belong to an org (the request's, `default` without
+//! The scheduler API (docs/API.md §2.15). Tasks belong to an org (the request's, `default` without
 //! `x-org-id`); the built-ins belong to `default`. The runtime in `sched/` follows the table.
 
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Fake third-party services on 127.0.0.1: a tiny HTTP/1.1 server that records every request and
 //! answers through a handler, and on top of it a fake GitHub REST API that keeps repositories
-//! and hooks in memory and answers like GitHub (shapes from the reference docs).
+//! and hooks in memory and answers like GitHub (shapes from GitHub's REST documentation).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -218,7 +218,7 @@ fn not_found() -> (u16, Value) {
     )
 }
 
-/// The GitHub REST routes of contract 4.
+/// The GitHub REST routes of docs/API.md §2.7.
 fn github(state: &mut GitHubState, req: &Recorded) -> (u16, Value) {
     if let Some(status) = state.outage {
         return (status, json!({"message": "Server Error"}));
@@ -308,7 +308,7 @@ pub const EVOLUTION_INSTANCE: &str = "spar-instance";
 
 /// Fake Slack, Discord, Telegram and Evolution APIs on one server, under `/slack`, `/discord`,
 /// `/telegram`, `/evolution`, plus incoming webhook URLs under `/hooks/slack` and
-/// `/hooks/discord`. Answers like the real services (reference section 5); `script` holds forced
+/// `/hooks/discord`. Answers like the real services (docs/API.md §4); `script` holds forced
 /// answers served first, one per request, to play an outage.
 pub struct FakeChat {
     pub server: FakeServer,
@@ -558,7 +558,7 @@ pub struct IntegrationsState {
 
 /// Fake PagerDuty REST (`/pagerduty`), PagerDuty Events (`/pd-events`), Linear GraphQL
 /// (`/linear/graphql`) and Sentry (`/sentry`) on one server, answering in the shapes of the
-/// reference (section 4) and checking each service's credentials.
+/// documentation and checking each service's credentials.
 pub struct FakeIntegrations {
     pub server: FakeServer,
     pub state: Arc<Mutex<IntegrationsState>>,

@@ -250,7 +250,7 @@ impl Resp {
         })
     }
 
-    /// Asserts the contract error shape (2.3) and returns the body.
+    /// Asserts the CodeSpar API's error shape (docs/API.md §1.3) and returns the body.
     pub fn expect_error(&self, status: u16, code: &str) -> Value {
         let body = self.json();
         assert_eq!(self.status, status, "status for {code}: {body}");
