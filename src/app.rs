@@ -13,7 +13,6 @@
 //! and the scheduler stop and are joined, then the indexer indexes what is left and stops, then
 //! the store's writer finishes its queue and closes.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,24 +44,15 @@ pub struct App {
 }
 
 /// Why the appliance did not start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
     Index(SearchError),
+    #[error("cannot start the indexer: {0}")]
     Indexer(std::io::Error),
 }
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Store(e) => write!(f, "{e}"),
-            Self::Index(e) => write!(f, "{e}"),
-            Self::Indexer(e) => write!(f, "cannot start the indexer: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
 
 impl App {
     /// Opens the store and its search indexes in `data_dir` and wires every part. Nothing runs

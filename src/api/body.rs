@@ -1,16 +1,18 @@
 //! Request bodies and query strings: JSON decoding with errors that name the field
 //! (docs/API.md §1.2), percent-decoding. Shared by the families whose bodies are typed structs.
 
-use std::fmt;
-
 use serde::de::DeserializeOwned;
 
 /// A body or query string that does not say what the endpoint needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    #[error("Malformed JSON: {0}")]
     InvalidJson(String),
+    #[error("Invalid field '{field}': {reason}")]
     InvalidField { field: String, reason: String },
+    #[error("Missing required field '{0}'")]
     MissingField(String),
+    #[error("Invalid query parameter '{name}': {reason}")]
     InvalidParameter { name: &'static str, reason: String },
 }
 
@@ -29,21 +31,6 @@ impl InputError {
         Self::InvalidField { field: field.into(), reason: reason.into() }
     }
 }
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidJson(detail) => write!(f, "Malformed JSON: {detail}"),
-            Self::InvalidField { field, reason } => write!(f, "Invalid field '{field}': {reason}"),
-            Self::MissingField(field) => write!(f, "Missing required field '{field}'"),
-            Self::InvalidParameter { name, reason } => {
-                write!(f, "Invalid query parameter '{name}': {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Decodes a JSON body into `T`. An empty body is `{}`. Errors name the line and column
 /// (malformed JSON) or the field (wrong type, unknown or missing field).

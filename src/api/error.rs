@@ -7,8 +7,6 @@
 //! [`RequestError`] (routing, transport, credentials, rate limits, failures on our side) and
 //! renders it in its own shape.
 
-use std::fmt;
-
 use serde_json::{Value, json};
 
 use super::{Method, Response};
@@ -16,26 +14,32 @@ use crate::search::SearchError;
 use crate::store::StoreError;
 
 /// Errors any request can meet around its handler.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     /// No route at this path.
+    #[error("Route not found")]
     NotFound,
     /// The path takes other methods.
+    #[error("Method not allowed. Allowed: {}", allow_list(.0))]
     MethodNotAllowed(&'static [Method]),
+    #[error("Content-Type must be application/json for a request with a body")]
     UnsupportedMediaType,
-    PayloadTooLarge {
-        limit: usize,
-    },
+    #[error("Request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("Request body was not received in time")]
     BodyTimeout,
     /// The body broke off or was not valid HTTP framing.
+    #[error("Malformed JSON: the request body could not be read: {0}")]
     UnreadableBody(String),
     /// No or wrong credentials for a check made before the handler (bearer, admin token).
+    #[error("Unauthorized")]
     Unauthorized,
-    RateLimited {
-        retry_after: u64,
-    },
+    #[error("Too Many Requests")]
+    RateLimited { retry_after: u64 },
+    #[error("Server is shutting down; retry shortly")]
     ShuttingDown,
     /// The cause goes to the log, never to the client.
+    #[error("Internal server error")]
     Internal(String),
 }
 
@@ -105,33 +109,6 @@ impl RequestError {
     }
 }
 
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFound => write!(f, "Route not found"),
-            Self::MethodNotAllowed(allowed) => {
-                write!(f, "Method not allowed. Allowed: {}", allow_list(allowed))
-            }
-            Self::UnsupportedMediaType => {
-                write!(f, "Content-Type must be application/json for a request with a body")
-            }
-            Self::PayloadTooLarge { limit } => {
-                write!(f, "Request body exceeds the limit of {limit} bytes")
-            }
-            Self::BodyTimeout => write!(f, "Request body was not received in time"),
-            Self::UnreadableBody(e) => {
-                write!(f, "Malformed JSON: the request body could not be read: {e}")
-            }
-            Self::Unauthorized => write!(f, "Unauthorized"),
-            Self::RateLimited { .. } => write!(f, "Too Many Requests"),
-            Self::ShuttingDown => write!(f, "Server is shutting down; retry shortly"),
-            Self::Internal(_) => write!(f, "Internal server error"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {}
-
 impl From<StoreError> for RequestError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -159,3 +136,27 @@ pub fn allow_list(allowed: &[Method]) -> String {
 pub fn body_of(status: u16, code: &str, message: String) -> Value {
     json!({ "error": message, "code": code, "status": status })
 }
+
+/// An error in the CodeSpar API's shape.
+pub fn contract_response(status: u16, code: &str, message: String) -> Response {
+    Response::json(status, &body_of(status, code, message))
+}
+
+/// A storage failure in a family's handler is the request's failure on our side (503 while
+/// shutting down, else 500 with the cause logged).
+macro_rules! store_errors_are_request_errors {
+    ($($family:ty),*) => {$(
+        impl From<StoreError> for $family {
+            fn from(e: StoreError) -> Self {
+                Self::Request(e.into())
+            }
+        }
+    )*};
+}
+store_errors_are_request_errors!(
+    super::codespar::ApiError,
+    super::webhooks::WebhookError,
+    super::spike::SpikeError,
+    super::potpie::PotpieError,
+    super::admin::AdminError
+);

@@ -28,33 +28,19 @@ pub enum Scope {
 pub struct OrgId(String);
 
 /// Why a request names no usable org.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ScopeError {
+    #[error(
+        "Invalid x-org-id: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
     InvalidOrgId,
+    #[error("Organization not found")]
     OrgNotFound(String),
     /// The endpoint needs `x-org-id` and the request has none.
+    #[error("The x-org-id header is required for this endpoint")]
     MissingOrgId,
-    Store(StoreError),
-}
-
-impl From<StoreError> for ScopeError {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
-    }
-}
-
-impl fmt::Display for ScopeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidOrgId => write!(
-                f,
-                "Invalid x-org-id: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            ),
-            Self::OrgNotFound(_) => write!(f, "Organization not found"),
-            Self::MissingOrgId => write!(f, "The x-org-id header is required for this endpoint"),
-            Self::Store(e) => write!(f, "{e}"),
-        }
-    }
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Scope {

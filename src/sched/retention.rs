@@ -1,7 +1,6 @@
 //! Retention: what the built-in `audit-cleanup` task removes. Every removal commits with its
 //! audit entry (`audit.retention`), and the search index forgets what the store no longer has.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::clock;
@@ -10,22 +9,15 @@ use crate::store::audit::{Pruned, remove_older_than};
 use crate::store::{Store, StoreError};
 
 /// Why a cleanup did not finish. What it removed before the failure stays removed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
+    #[error("cannot remove old audit entries: {0}")]
     Store(StoreError),
+    #[error("removed old audit entries, but the index kept them: {0}")]
     Index(SearchError),
     /// The blocking task that updates the index did not finish.
+    #[error("the index cleanup did not finish: {0}")]
     Join(String),
-}
-
-impl fmt::Display for RetentionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Store(e) => write!(f, "cannot remove old audit entries: {e}"),
-            Self::Index(e) => write!(f, "removed old audit entries, but the index kept them: {e}"),
-            Self::Join(e) => write!(f, "the index cleanup did not finish: {e}"),
-        }
-    }
 }
 
 /// Removes audit entries older than `days` (see [`prune_audit_before`]).

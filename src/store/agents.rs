@@ -5,7 +5,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::{AgentChange, AgentRecord};
 use super::tables::{AGENT_ID_KEY, AgentIds, AgentNames, Agents, Meta};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 use crate::ids;
 
 /// The org an agent id was issued in, if it was ever issued (deleted agents included).
@@ -14,10 +14,7 @@ pub fn org_of(src: &impl Source, id: &str) -> Result<Option<String>, StoreError>
 }
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-    match src.open::<Agents>()?.get((org, id))? {
-        Some(v) => Ok(Some(decode("agent", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Agents, _>(src, (org, id), "agent")
 }
 
 pub fn id_by_name(src: &impl Source, org: &str, name: &str) -> Result<Option<String>, StoreError> {

@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::ApprovalRecord;
 use super::tables::{ApprovalTokens, Approvals};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, encode, get_record};
 use crate::ids;
 
 /// A new `sg-<6 alphanumerics>` token, never issued before.
@@ -28,10 +28,7 @@ pub fn get(
     org: &str,
     token: &str,
 ) -> Result<Option<ApprovalRecord>, StoreError> {
-    match src.open::<Approvals>()?.get((org, token))? {
-        Some(v) => Ok(Some(decode("approval", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Approvals, _>(src, (org, token), "approval")
 }
 
 pub fn put(tx: &WriteTx<'_>, approval: &ApprovalRecord) -> Result<(), StoreError> {

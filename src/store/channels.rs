@@ -1,22 +1,17 @@
 //! Channel configurations (credentials) and what Spar last learned about each channel's
 //! connection, both keyed by `(org, channel)`.
 
-use redb::ReadableTable;
-
 use super::StoreError;
 use super::records::{ChannelConfigRecord, ChannelStatusRecord};
 use super::tables::{ChannelConfigs, ChannelStatus};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, encode, get_record};
 
 pub fn config(
     src: &impl Source,
     org: &str,
     channel: &str,
 ) -> Result<Option<ChannelConfigRecord>, StoreError> {
-    match src.open::<ChannelConfigs>()?.get((org, channel))? {
-        Some(v) => Ok(Some(decode("channel config", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<ChannelConfigs, _>(src, (org, channel), "channel config")
 }
 
 pub fn put_config(
@@ -34,10 +29,7 @@ pub fn status(
     org: &str,
     channel: &str,
 ) -> Result<Option<ChannelStatusRecord>, StoreError> {
-    match src.open::<ChannelStatus>()?.get((org, channel))? {
-        Some(v) => Ok(Some(decode("channel status", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<ChannelStatus, _>(src, (org, channel), "channel status")
 }
 
 pub fn put_status(

@@ -6,17 +6,14 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::{IncidentRecord, IncidentStatus};
 use super::tables::{INCIDENT_SEQ_KEY, IncidentGroups, IncidentIds, Incidents, LinearTickets};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(INCIDENT_SEQ_KEY)
 }
 
 pub fn get(src: &impl Source, org: &str, seq: u64) -> Result<Option<IncidentRecord>, StoreError> {
-    match src.open::<Incidents>()?.get((org, seq))? {
-        Some(v) => Ok(Some(decode("incident", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Incidents, _>(src, (org, seq), "incident")
 }
 
 pub fn org_of(src: &impl Source, seq: u64) -> Result<Option<String>, StoreError> {

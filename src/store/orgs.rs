@@ -5,15 +5,12 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::OrgRecord;
 use super::tables::Orgs;
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub use crate::ids::DEFAULT_ORG;
 
 pub fn get(src: &impl Source, id: &str) -> Result<Option<OrgRecord>, StoreError> {
-    match src.open::<Orgs>()?.get(id)? {
-        Some(v) => Ok(Some(decode("org", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Orgs, _>(src, id, "org")
 }
 
 pub fn exists(src: &impl Source, id: &str) -> Result<bool, StoreError> {

@@ -8,7 +8,7 @@ use super::records::{DeliveryRecord, DeliveryStatus};
 use super::tables::{
     DEAD_DELIVERIES_KEY, DELIVERY_SEQ_KEY, Deliveries, DeliveriesBySeq, Meta, OutboxDue,
 };
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(DELIVERY_SEQ_KEY)
@@ -55,10 +55,7 @@ fn adjust_dead(tx: &WriteTx<'_>, by: i64) -> Result<(), StoreError> {
 }
 
 pub fn get(src: &impl Source, org: &str, seq: u64) -> Result<Option<DeliveryRecord>, StoreError> {
-    match src.open::<Deliveries>()?.get((org, seq))? {
-        Some(v) => Ok(Some(decode("delivery", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Deliveries, _>(src, (org, seq), "delivery")
 }
 
 /// The org a delivery seq belongs to.

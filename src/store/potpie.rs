@@ -6,13 +6,10 @@ use serde_json::Value;
 
 use super::StoreError;
 use super::tables::PotpieIntegrations;
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<Value>, StoreError> {
-    match src.open::<PotpieIntegrations>()?.get((org, id))? {
-        Some(v) => Ok(Some(decode("potpie integration", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<PotpieIntegrations, _>(src, (org, id), "potpie integration")
 }
 
 pub fn put(tx: &WriteTx<'_>, org: &str, id: &str, integration: &Value) -> Result<(), StoreError> {

@@ -6,13 +6,10 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::ProjectRecord;
 use super::tables::{PROJECT_SEQ_KEY, ProjectIds, Projects, RepoProjects};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
-    match src.open::<Projects>()?.get((org, id))? {
-        Some(v) => Ok(Some(decode("project", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Projects, _>(src, (org, id), "project")
 }
 
 /// The org a project id was issued in, if it ever was (deleted projects included).

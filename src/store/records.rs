@@ -150,23 +150,14 @@ pub enum AgentChange {
 }
 
 /// Why the state machine refuses a change; the message names the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
+    #[error("Agent '{0}' is terminated")]
     Terminated(String),
+    #[error("Agent '{0}' is already suspended")]
     AlreadySuspended(String),
+    #[error("Agent '{id}' is not suspended (status {})", .status.as_str())]
     NotSuspended { id: String, status: AgentStatus },
-}
-
-impl std::fmt::Display for TransitionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Terminated(id) => write!(f, "Agent '{id}' is terminated"),
-            Self::AlreadySuspended(id) => write!(f, "Agent '{id}' is already suspended"),
-            Self::NotSuspended { id, status } => {
-                write!(f, "Agent '{id}' is not suspended (status {})", status.as_str())
-            }
-        }
-    }
 }
 
 impl AgentRecord {

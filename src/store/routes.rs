@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::RouteRecord;
 use super::tables::{ROUTE_SEQ_KEY, Routes};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 /// Issues the next route id.
 pub fn issue_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
@@ -26,10 +26,7 @@ pub fn list(src: &impl Source, org: &str) -> Result<Vec<RouteRecord>, StoreError
 }
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<RouteRecord>, StoreError> {
-    match src.open::<Routes>()?.get((org, id))? {
-        Some(v) => Ok(Some(decode("route", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Routes, _>(src, (org, id), "route")
 }
 
 pub fn put(tx: &WriteTx<'_>, route: &RouteRecord) -> Result<(), StoreError> {

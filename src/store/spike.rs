@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::SpikeIntegrationRecord;
 use super::tables::{SpikeIntegrations, SpikeTokens};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn org_of(src: &impl Source, token: &str) -> Result<Option<String>, StoreError> {
     Ok(src.open::<SpikeTokens>()?.get(token)?.map(|v| v.value().to_owned()))
@@ -17,10 +17,7 @@ pub fn get(
     org: &str,
     token: &str,
 ) -> Result<Option<SpikeIntegrationRecord>, StoreError> {
-    match src.open::<SpikeIntegrations>()?.get((org, token))? {
-        Some(v) => Ok(Some(decode("spike integration", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<SpikeIntegrations, _>(src, (org, token), "spike integration")
 }
 
 pub fn put(tx: &WriteTx<'_>, record: &SpikeIntegrationRecord) -> Result<(), StoreError> {

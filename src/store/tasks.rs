@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::TaskRecord;
 use super::tables::Tasks;
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 /// An org's tasks, in name order.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<TaskRecord>, StoreError> {
@@ -23,10 +23,7 @@ pub fn all(src: &impl Source) -> Result<Vec<TaskRecord>, StoreError> {
 }
 
 pub fn get(src: &impl Source, org: &str, name: &str) -> Result<Option<TaskRecord>, StoreError> {
-    match src.open::<Tasks>()?.get((org, name))? {
-        Some(v) => Ok(Some(decode("task", v.value())?)),
-        None => Ok(None),
-    }
+    get_record::<Tasks, _>(src, (org, name), "task")
 }
 
 pub fn put(tx: &WriteTx<'_>, task: &TaskRecord) -> Result<(), StoreError> {

@@ -129,6 +129,23 @@ pub(super) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The JSON record stored under `key` in table `T`, decoded (`what` names it in a corruption
+/// error).
+pub(super) fn get_record<'k, T, R>(
+    src: &impl Source,
+    key: impl std::borrow::Borrow<<T::K as redb::Value>::SelfType<'k>>,
+    what: &str,
+) -> Result<Option<R>, StoreError>
+where
+    T: TableSpec<V = &'static [u8]>,
+    R: serde::de::DeserializeOwned,
+{
+    match src.open::<T>()?.get(key)? {
+        Some(v) => Ok(Some(decode(what, v.value())?)),
+        None => Ok(None),
+    }
+}
+
 pub(super) fn decode<T: serde::de::DeserializeOwned>(
     what: &str,
     bytes: &[u8],

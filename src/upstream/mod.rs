@@ -16,7 +16,6 @@ pub mod linear;
 pub mod pagerduty;
 pub mod sentry;
 
-use std::fmt;
 use std::time::Duration;
 
 use ureq::http;
@@ -147,44 +146,27 @@ fn transport_error(service: &'static str, e: ureq::Error) -> UpstreamError {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// No answer: DNS, connection refused, TLS, a broken connection.
+    #[error("{service} is unreachable: {reason}")]
     Unreachable { service: &'static str, reason: String },
     /// No answer within the overall timeout.
+    #[error("{service} did not answer in time")]
     Timeout { service: &'static str },
     /// The service refused our credentials (HTTP 401).
+    #[error("{service} rejected the configured credentials (HTTP 401: {message})")]
     AuthFailed { service: &'static str, message: String },
     /// An answer with an unexpected status.
+    #[error("{service} answered HTTP {status}: {message}")]
     Status { service: &'static str, status: u16, message: String },
     /// An answer we could not read.
+    #[error("{service} sent a bad answer: {reason}")]
     BadAnswer { service: &'static str, reason: String },
     /// The blocking call could not run (the runtime is shutting down).
+    #[error("the upstream call was aborted")]
     Aborted,
 }
-
-impl fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unreachable { service, reason } => {
-                write!(f, "{service} is unreachable: {reason}")
-            }
-            Self::Timeout { service } => write!(f, "{service} did not answer in time"),
-            Self::AuthFailed { service, message } => {
-                write!(f, "{service} rejected the configured credentials (HTTP 401: {message})")
-            }
-            Self::Status { service, status, message } => {
-                write!(f, "{service} answered HTTP {status}: {message}")
-            }
-            Self::BadAnswer { service, reason } => {
-                write!(f, "{service} sent a bad answer: {reason}")
-            }
-            Self::Aborted => write!(f, "the upstream call was aborted"),
-        }
-    }
-}
-
-impl std::error::Error for UpstreamError {}
 
 /// `name=value` for a URL query, both percent-encoded (`statuses[]` becomes `statuses%5B%5D`,
 /// which every server decodes back).

@@ -1,27 +1,28 @@
 //! The admin listener's errors, in the CodeSpar API's shape (docs/API.md §7). `spar api-key`
 //! prints their messages when it works on a stopped store.
 
-use std::fmt;
-
 use crate::api::Response;
 use crate::api::body::InputError;
-use crate::api::error::{RequestError, body_of};
+use crate::api::error::{RequestError, contract_response};
 use crate::api::scope::ScopeError;
-use crate::store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    Request(RequestError),
-    Input(InputError),
-    Org(ScopeError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Org(#[from] ScopeError),
+    #[error("An API key named '{0}' already exists")]
     KeyExists(String),
+    #[error("No active API key named or prefixed '{0}'")]
     KeyNotFound(String),
     /// A prefix that matches several active keys.
-    AmbiguousKey {
-        wanted: String,
-        names: Vec<String>,
-    },
+    #[error("'{wanted}' matches several keys ({}); use a name", .names.join(", "))]
+    AmbiguousKey { wanted: String, names: Vec<String> },
     /// `spar backup` never overwrites a file.
+    #[error("{0} already exists: remove it or choose another --out")]
     BackupExists(String),
 }
 
@@ -55,54 +56,7 @@ impl AdminError {
         match self {
             Self::Request(e) => e.into_response(request_id),
             Self::Org(ScopeError::Store(e)) => RequestError::from(e).into_response(request_id),
-            other => {
-                let status = other.status();
-                Response::json(status, &body_of(status, other.code(), other.to_string()))
-            }
+            other => contract_response(other.status(), other.code(), other.to_string()),
         }
-    }
-}
-
-impl fmt::Display for AdminError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Request(e) => write!(f, "{e}"),
-            Self::Input(e) => write!(f, "{e}"),
-            Self::Org(e) => write!(f, "{e}"),
-            Self::KeyExists(name) => write!(f, "An API key named '{name}' already exists"),
-            Self::KeyNotFound(what) => write!(f, "No active API key named or prefixed '{what}'"),
-            Self::AmbiguousKey { wanted, names } => {
-                write!(f, "'{wanted}' matches several keys ({}); use a name", names.join(", "))
-            }
-            Self::BackupExists(path) => {
-                write!(f, "{path} already exists: remove it or choose another --out")
-            }
-        }
-    }
-}
-
-impl std::error::Error for AdminError {}
-
-impl From<RequestError> for AdminError {
-    fn from(e: RequestError) -> Self {
-        Self::Request(e)
-    }
-}
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        Self::Request(e.into())
-    }
-}
-
-impl From<InputError> for AdminError {
-    fn from(e: InputError) -> Self {
-        Self::Input(e)
-    }
-}
-
-impl From<ScopeError> for AdminError {
-    fn from(e: ScopeError) -> Self {
-        Self::Org(e)
     }
 }

@@ -10,7 +10,6 @@ use crate::api::body::InputError;
 use crate::api::error::{RequestError, body_of};
 use crate::api::scope::ScopeError;
 use crate::search::SearchError;
-use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug)]
@@ -332,12 +331,6 @@ impl From<SearchError> for ApiError {
 impl From<UpstreamError> for ApiError {
     fn from(e: UpstreamError) -> Self {
         Self::Upstream(e)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::Request(e.into())
     }
 }
 

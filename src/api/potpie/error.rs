@@ -2,27 +2,31 @@
 //! `{"detail": [violations]}` for 422, and the `{success,data,error}` envelope where Potpie
 //! answers a failed save that way.
 
-use std::fmt;
-
 use serde_json::{Value, json};
 
 use crate::api::Response;
 use crate::api::error::RequestError;
-use crate::store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PotpieError {
     /// Answered in the CodeSpar API's shape: routing, transport, limits and failures on our side
     /// happen before (or beneath) the dialect.
-    Request(RequestError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// No `x-api-key`: 401 with `WWW-Authenticate: ApiKey`.
+    #[error("API key is required")]
     MissingKey,
+    #[error("Invalid API key")]
     InvalidKey,
     /// Pydantic v1-style violations, in field order: 422.
+    #[error("{} validation errors", .0.len())]
     Invalid(Vec<Value>),
+    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
     BadRequest(String),
     /// A save that could not be stored: 500 in the `{success,data,error}` envelope.
+    #[error("Failed to save integration: {0}")]
     SaveFailed(String),
 }
 
@@ -53,32 +57,5 @@ impl PotpieError {
             }
             other => Response::json(status, &json!({ "detail": other.to_string() })),
         }
-    }
-}
-
-impl fmt::Display for PotpieError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Request(e) => write!(f, "{e}"),
-            Self::MissingKey => write!(f, "API key is required"),
-            Self::InvalidKey => write!(f, "Invalid API key"),
-            Self::Invalid(violations) => write!(f, "{} validation errors", violations.len()),
-            Self::NotFound(message) | Self::BadRequest(message) => write!(f, "{message}"),
-            Self::SaveFailed(cause) => write!(f, "Failed to save integration: {cause}"),
-        }
-    }
-}
-
-impl std::error::Error for PotpieError {}
-
-impl From<RequestError> for PotpieError {
-    fn from(e: RequestError) -> Self {
-        Self::Request(e)
-    }
-}
-
-impl From<StoreError> for PotpieError {
-    fn from(e: StoreError) -> Self {
-        Self::Request(e.into())
     }
 }

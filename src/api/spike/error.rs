@@ -1,23 +1,25 @@
 //! The Spike dialect's errors: `{"message","error"}` with the status (docs/API.md §5).
 
-use std::fmt;
-
 use serde_json::json;
 
 use crate::api::Response;
 use crate::api::error::RequestError;
-use crate::store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SpikeError {
     /// Answered in the CodeSpar API's shape: routing, transport, limits and failures on our side
     /// happen before (or beneath) the dialect.
-    Request(RequestError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("{0}")]
     BadRequest(String),
     /// No key, an unknown key, or a key of another team.
+    #[error("{0}")]
     Unauthorized(&'static str),
+    #[error("Integration not found")]
     NotFound,
     /// The integration was archived: its ingest URL no longer takes alerts.
+    #[error("Integration archived: it no longer accepts alerts")]
     Gone,
 }
 
@@ -43,31 +45,5 @@ impl SpikeError {
         }
         let (status, error) = self.status_and_error();
         Response::json(status, &json!({ "message": self.to_string(), "error": error }))
-    }
-}
-
-impl fmt::Display for SpikeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Request(e) => write!(f, "{e}"),
-            Self::BadRequest(message) => write!(f, "{message}"),
-            Self::Unauthorized(message) => write!(f, "{message}"),
-            Self::NotFound => write!(f, "Integration not found"),
-            Self::Gone => write!(f, "Integration archived: it no longer accepts alerts"),
-        }
-    }
-}
-
-impl std::error::Error for SpikeError {}
-
-impl From<RequestError> for SpikeError {
-    fn from(e: RequestError) -> Self {
-        Self::Request(e)
-    }
-}
-
-impl From<StoreError> for SpikeError {
-    fn from(e: StoreError) -> Self {
-        Self::Request(e.into())
     }
 }

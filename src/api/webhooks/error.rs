@@ -1,32 +1,34 @@
 //! The webhooks family's errors, in the CodeSpar API's shape (docs/API.md §1.3, §3).
 
-use std::fmt;
-
 use crate::api::Response;
 use crate::api::body::InputError;
-use crate::api::error::{RequestError, body_of};
+use crate::api::error::{RequestError, contract_response};
 use crate::api::scope::ScopeError;
 use crate::engine::github::PayloadError;
-use crate::store::StoreError;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    Request(RequestError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// A required header (`X-GitHub-Event`, `Sentry-Hook-Resource`) is absent.
+    #[error("Missing required header {0}")]
     MissingHeader(&'static str),
-    InvalidHeader {
-        name: &'static str,
-        reason: String,
-    },
+    #[error("Invalid header {name}: {reason}")]
+    InvalidHeader { name: &'static str, reason: String },
     /// A secret is configured and the delivery carries no signature header.
+    #[error("Missing {0} header")]
     MissingSignature(&'static str),
+    #[error("Invalid webhook signature")]
     InvalidSignature,
     /// `WEBHOOK_STRICT_MODE` is on and no secret is configured for the sender.
+    #[error("{0} webhook secret not configured. Set the secret or disable WEBHOOK_STRICT_MODE.")]
     SecretNotConfigured(&'static str),
     /// The payload (after the signature checked out) is not what the sender sends.
-    Payload(InputError),
+    #[error(transparent)]
+    Payload(#[from] InputError),
     /// `?orgId=` (or `x-org-id`) names no usable org.
-    Org(ScopeError),
+    #[error(transparent)]
+    Org(#[from] ScopeError),
 }
 
 impl WebhookError {
@@ -64,55 +66,8 @@ impl WebhookError {
         match self {
             Self::Request(e) => e.into_response(request_id),
             Self::Org(ScopeError::Store(e)) => RequestError::from(e).into_response(request_id),
-            other => Response::json(
-                other.status(),
-                &body_of(other.status(), other.code(), other.to_string()),
-            ),
+            other => contract_response(other.status(), other.code(), other.to_string()),
         }
-    }
-}
-
-impl fmt::Display for WebhookError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Request(e) => write!(f, "{e}"),
-            Self::MissingHeader(name) => write!(f, "Missing required header {name}"),
-            Self::InvalidHeader { name, reason } => write!(f, "Invalid header {name}: {reason}"),
-            Self::MissingSignature(header) => write!(f, "Missing {header} header"),
-            Self::InvalidSignature => write!(f, "Invalid webhook signature"),
-            Self::SecretNotConfigured(provider) => write!(
-                f,
-                "{provider} webhook secret not configured. Set the secret or disable WEBHOOK_STRICT_MODE."
-            ),
-            Self::Payload(e) => write!(f, "{e}"),
-            Self::Org(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for WebhookError {}
-
-impl From<RequestError> for WebhookError {
-    fn from(e: RequestError) -> Self {
-        Self::Request(e)
-    }
-}
-
-impl From<StoreError> for WebhookError {
-    fn from(e: StoreError) -> Self {
-        Self::Request(e.into())
-    }
-}
-
-impl From<ScopeError> for WebhookError {
-    fn from(e: ScopeError) -> Self {
-        Self::Org(e)
-    }
-}
-
-impl From<InputError> for WebhookError {
-    fn from(e: InputError) -> Self {
-        Self::Payload(e)
     }
 }
 
