@@ -5,7 +5,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::{AgentChange, AgentRecord};
 use super::tables::{AGENT_ID_KEY, AgentIds, AgentNames, Agents, Meta};
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 use crate::ids;
 
 /// The org an agent id was issued in, if it was ever issued (deleted agents included).
@@ -23,14 +23,7 @@ pub fn id_by_name(src: &impl Source, org: &str, name: &str) -> Result<Option<Str
 
 /// Agents of one org, or of every org when `org` is `None`, oldest first.
 pub fn list(src: &impl Source, org: Option<&str>) -> Result<Vec<AgentRecord>, StoreError> {
-    let table = src.open::<Agents>()?;
-    let rows = match org {
-        Some(org) => table.range((org, "")..(format!("{org}\0").as_str(), ""))?,
-        None => table.iter()?,
-    };
-    let mut agents = rows
-        .map(|row| decode::<AgentRecord>("agent", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut agents: Vec<AgentRecord> = records_of::<Agents, _>(src, org, "agent")?;
     agents.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
     Ok(agents)
 }

@@ -5,7 +5,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::IdentityRecord;
 use super::tables::{IDENTITY_SEQ_KEY, Identities, IdentityLinks};
-use super::txn::{Source, WriteTx, decode, encode};
+use super::txn::{Source, WriteTx, decode, encode, records_of};
 
 /// The link key of a chat account.
 pub fn link_key(channel_type: &str, user_id: &str) -> String {
@@ -38,11 +38,7 @@ pub fn linked(src: &impl Source, org: &str, key: &str) -> Result<Option<String>,
 
 /// An org's identities, oldest first.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<IdentityRecord>, StoreError> {
-    let table = src.open::<Identities>()?;
-    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
-    let mut all = rows
-        .map(|row| decode::<IdentityRecord>("identity", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut all: Vec<IdentityRecord> = records_of::<Identities, _>(src, Some(org), "identity")?;
     all.sort_by(|a, b| (&a.registered_at, &a.id).cmp(&(&b.registered_at, &b.id)));
     Ok(all)
 }

@@ -1,12 +1,11 @@
 //! Potpie integrations: `(org, integration id) -> the integration object` (JSON). Kept as the
 //! Potpie API's own object, since that is the shape every route of the dialect returns.
 
-use redb::ReadableTable;
 use serde_json::Value;
 
 use super::StoreError;
 use super::tables::PotpieIntegrations;
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<Value>, StoreError> {
     get_record::<PotpieIntegrations, _>(src, (org, id), "potpie integration")
@@ -24,11 +23,8 @@ pub fn remove(tx: &WriteTx<'_>, org: &str, id: &str) -> Result<(), StoreError> {
 
 /// An org's integrations, oldest first.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<Value>, StoreError> {
-    let table = src.open::<PotpieIntegrations>()?;
-    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
-    let mut all = rows
-        .map(|row| decode::<Value>("potpie integration", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut all: Vec<Value> =
+        records_of::<PotpieIntegrations, _>(src, Some(org), "potpie integration")?;
     all.sort_by(|a, b| a["created_at"].as_str().cmp(&b["created_at"].as_str()));
     Ok(all)
 }

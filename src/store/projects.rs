@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::ProjectRecord;
 use super::tables::{PROJECT_SEQ_KEY, ProjectIds, Projects, RepoProjects};
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 
 pub fn get(src: &impl Source, org: &str, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
     get_record::<Projects, _>(src, (org, id), "project")
@@ -19,14 +19,7 @@ pub fn org_of(src: &impl Source, id: &str) -> Result<Option<String>, StoreError>
 
 /// Projects of one org, or of every org when `org` is `None`, oldest first.
 pub fn list(src: &impl Source, org: Option<&str>) -> Result<Vec<ProjectRecord>, StoreError> {
-    let table = src.open::<Projects>()?;
-    let rows = match org {
-        Some(org) => table.range((org, "")..(format!("{org}\0").as_str(), ""))?,
-        None => table.iter()?,
-    };
-    let mut projects = rows
-        .map(|row| decode::<ProjectRecord>("project", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut projects: Vec<ProjectRecord> = records_of::<Projects, _>(src, org, "project")?;
     projects.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
     Ok(projects)
 }

@@ -1,12 +1,10 @@
 //! Channel routes: `(org, route id) -> RouteRecord`. Ids are `route-<NNN>` from a server-wide
 //! counter, so one is never reused.
 
-use redb::ReadableTable;
-
 use super::StoreError;
 use super::records::RouteRecord;
 use super::tables::{ROUTE_SEQ_KEY, Routes};
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 
 /// Issues the next route id.
 pub fn issue_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
@@ -15,11 +13,7 @@ pub fn issue_id(tx: &WriteTx<'_>) -> Result<String, StoreError> {
 
 /// An org's routes, in id order.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<RouteRecord>, StoreError> {
-    let table = src.open::<Routes>()?;
-    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
-    let mut routes = rows
-        .map(|row| decode::<RouteRecord>("route", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut routes: Vec<RouteRecord> = records_of::<Routes, _>(src, Some(org), "route")?;
     // `route-1000` sorts after `route-999`.
     routes.sort_by(|a, b| (a.id.len(), &a.id).cmp(&(b.id.len(), &b.id)));
     Ok(routes)

@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::records::SpikeIntegrationRecord;
 use super::tables::{SpikeIntegrations, SpikeTokens};
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 
 pub fn org_of(src: &impl Source, token: &str) -> Result<Option<String>, StoreError> {
     Ok(src.open::<SpikeTokens>()?.get(token)?.map(|v| v.value().to_owned()))
@@ -30,11 +30,8 @@ pub fn put(tx: &WriteTx<'_>, record: &SpikeIntegrationRecord) -> Result<(), Stor
 
 /// An org's integrations, oldest first.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<SpikeIntegrationRecord>, StoreError> {
-    let table = src.open::<SpikeIntegrations>()?;
-    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
-    let mut all = rows
-        .map(|row| decode::<SpikeIntegrationRecord>("spike integration", row?.1.value()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut all: Vec<SpikeIntegrationRecord> =
+        records_of::<SpikeIntegrations, _>(src, Some(org), "spike integration")?;
     all.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
     Ok(all)
 }

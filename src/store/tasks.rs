@@ -1,25 +1,19 @@
 //! Scheduled tasks: `(org, name) -> TaskRecord`. The scheduler (`sched/`) mirrors this table;
 //! the table is what survives restarts.
 
-use redb::ReadableTable;
-
 use super::StoreError;
 use super::records::TaskRecord;
 use super::tables::Tasks;
-use super::txn::{Source, WriteTx, decode, encode, get_record};
+use super::txn::{Source, WriteTx, encode, get_record, records_of};
 
 /// An org's tasks, in name order.
 pub fn list(src: &impl Source, org: &str) -> Result<Vec<TaskRecord>, StoreError> {
-    let table = src.open::<Tasks>()?;
-    let rows = table.range((org, "")..(format!("{org}\0").as_str(), ""))?;
-    rows.map(|row| decode::<TaskRecord>("task", row?.1.value())).collect()
+    records_of::<Tasks, _>(src, Some(org), "task")
 }
 
 /// Every org's tasks.
 pub fn all(src: &impl Source) -> Result<Vec<TaskRecord>, StoreError> {
-    let table = src.open::<Tasks>()?;
-    let rows = table.iter()?;
-    rows.map(|row| decode::<TaskRecord>("task", row?.1.value())).collect()
+    records_of::<Tasks, _>(src, None, "task")
 }
 
 pub fn get(src: &impl Source, org: &str, name: &str) -> Result<Option<TaskRecord>, StoreError> {

@@ -146,6 +146,26 @@ where
     }
 }
 
+/// Every JSON record of `org` in table `T` (keyed `(org, name)`), or of every org when `org` is
+/// `None`, in key order.
+pub(super) fn records_of<T, R>(
+    src: &impl Source,
+    org: Option<&str>,
+    what: &str,
+) -> Result<Vec<R>, StoreError>
+where
+    T: TableSpec<K = (&'static str, &'static str), V = &'static [u8]>,
+    R: serde::de::DeserializeOwned,
+{
+    let table = src.open::<T>()?;
+    let rows = match org {
+        // `\0` sorts before every character an org id may contain.
+        Some(org) => table.range((org, "")..(format!("{org}\0").as_str(), ""))?,
+        None => table.iter()?,
+    };
+    rows.map(|row| decode(what, row?.1.value())).collect()
+}
+
 pub(super) fn decode<T: serde::de::DeserializeOwned>(
     what: &str,
     bytes: &[u8],
