@@ -102,7 +102,7 @@ impl Op {
 
 use Dialect::{CodeSpar, CodeSparOrg, Potpie, Public, Spike, SpikeIngest, Webhook};
 
-/// Contract 2.4's org id rule (`x-org-id`, `x-team-id`).
+/// The org id rule of docs/API.md §1.5 (`x-org-id`, `x-team-id`).
 const ORG_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 const OBJECT: &str = r#"{"type":"object"}"#;
 const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"type":"string"}},"additionalProperties":false}"#;

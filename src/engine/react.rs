@@ -192,7 +192,7 @@ fn notify(
     Ok(())
 }
 
-/// Contract 6: enabled, `eventType` pattern matches, `projectId` empty or equal.
+/// docs/API.md §2.9: enabled, `eventType` pattern matches, `projectId` empty or equal.
 pub fn route_matches(route: &RouteRecord, event: &EventRecord) -> bool {
     route.enabled
         && glob_matches(&route.event_type, &event.event_type)

@@ -37,7 +37,7 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Contract 7.2: `fatal` critical, `error` high, `warning` medium, else low.
+    /// docs/API.md §3.2: `fatal` critical, `error` high, `warning` medium, else low.
     pub fn severity(&self) -> &'static str {
         match self.level.as_str() {
             "fatal" => "critical",

@@ -33,7 +33,7 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
     v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// Contract 9.3 (one store): the newest active Potpie integration of a type with an access
+/// One store (docs/API.md §6.3): the newest active Potpie integration of a type with an access
 /// token, as the connector config the rest of Spar reads (`sentry`: `authToken`, `org`,
 /// `project`; `linear`: `apiKey`; `slack`: `botToken`).
 pub fn connector_config(

@@ -1,4 +1,4 @@
-//! Contract section 3: agents, their lifecycle, errors and audit entries.
+//! Agents (docs/API.md §2.2), their lifecycle, errors and audit entries.
 
 use crate::common::Server;
 use serde_json::{Value, json};

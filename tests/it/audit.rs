@@ -1,4 +1,4 @@
-//! Contract 5: the hash chain (recomputed here independently), verification by API and CLI,
+//! The audit trail (docs/API.md §2.4): the hash chain (recomputed here independently), verification by API and CLI,
 //! and paging by page and by keyset.
 
 use std::collections::BTreeMap;

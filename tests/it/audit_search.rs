@@ -1,4 +1,4 @@
-//! Contract 5: audit filters, full-text `q`, org isolation in search, and the index's recovery.
+//! docs/API.md §2.4: audit filters, full-text `q`, org isolation in search, and the index's recovery.
 
 use std::time::{Duration, Instant};
 

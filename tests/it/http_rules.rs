@@ -1,4 +1,4 @@
-//! Contract section 2: paths, versions, bodies, errors, CORS, auth, org header, timeouts.
+//! The rules of every request (docs/API.md §1): paths, versions, bodies, errors, CORS, auth, org header, timeouts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

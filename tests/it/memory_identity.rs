@@ -1,4 +1,4 @@
-//! Contract 11: memory (add, statistics, ranked search) and identity, with org isolation.
+//! docs/API.md §2.5 and §2.6: memory (add, statistics, ranked search) and identity, with org isolation.
 
 use std::time::{Duration, Instant};
 

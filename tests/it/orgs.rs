@@ -1,4 +1,4 @@
-//! Contract 11 (orgs) and 2.4 (org scoping).
+//! Orgs (docs/API.md §2.3) and org scoping (§1.5).
 
 use crate::common::Server;
 use serde_json::{Value, json};

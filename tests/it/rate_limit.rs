@@ -1,4 +1,4 @@
-//! Contract 2.6: per-IP token buckets on /api/*, never on /health, after the bearer check.
+//! docs/API.md §1.6: per-IP token buckets on /api/*, never on /health, after the bearer check.
 
 use crate::common::Server;
 

@@ -87,7 +87,7 @@ pub fn status(state: &State, org: &OrgId) -> Result<Response, ApiError> {
         }
         out.push(entry);
     }
-    // Contract 9.3: integrations made through the Spike dialect are listed too.
+    // One store (docs/API.md §6.3): integrations made through the Spike dialect are listed too.
     for spike in
         crate::store::spike::list(&state.store.read()?, org)?.iter().filter(|i| !i.is_archived)
     {
