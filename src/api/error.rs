@@ -36,6 +36,9 @@ pub enum RequestError {
     Unauthorized,
     #[error("Too Many Requests")]
     RateLimited { retry_after: u64 },
+    /// The client already holds as many event streams as it may.
+    #[error("Too many open event streams from this client (at most {cap}); close one first")]
+    TooManyStreams { cap: usize },
     #[error("Server is shutting down; retry shortly")]
     ShuttingDown,
     /// The cause goes to the log, never to the client.
@@ -53,7 +56,7 @@ impl RequestError {
             Self::BodyTimeout => 408,
             Self::UnreadableBody(_) => 400,
             Self::Unauthorized => 401,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::TooManyStreams { .. } => 429,
             Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         }
@@ -69,6 +72,7 @@ impl RequestError {
             Self::UnreadableBody(_) => "INVALID_JSON",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::TooManyStreams { .. } => "TOO_MANY_STREAMS",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::Internal(_) => "INTERNAL",
         }

@@ -35,7 +35,7 @@ pub mod webhooks;
 pub use error::RequestError;
 pub use path::{Method, Path, Routed};
 pub use request::{Request, Response};
-pub use scope::{OrgId, Scope};
+pub use scope::{Caller, OrgId, Scope};
 pub use state::State;
 
 /// The API families (see the module doc).
@@ -110,9 +110,9 @@ impl Family {
     /// The bucket of a path of this family that no route matches.
     pub fn bucket(self) -> Option<Bucket> {
         match self {
-            Self::CodeSpar | Self::Potpie => Some(Bucket::Api),
+            Self::CodeSpar | Self::Potpie | Self::Spike => Some(Bucket::Api),
             Self::Webhooks => Some(Bucket::Webhooks),
-            Self::Spike | Self::Admin => None,
+            Self::Admin => None,
         }
     }
 
@@ -204,6 +204,11 @@ impl Endpoint {
             Self::Spike(e) => matches!(e, spike::Endpoint::Ingest(_)),
             Self::Potpie(_) | Self::Admin(_) => false,
         }
+    }
+
+    /// Endpoints whose answer is a stream that stays open (per-client caps apply).
+    pub fn streams(&self) -> bool {
+        *self == Self::CodeSpar(codespar::Endpoint::EventStream)
     }
 
     /// Endpoints that read request headers beyond the common ones: webhooks (event, delivery,

@@ -8,10 +8,13 @@ use tokio::sync::mpsc;
 
 use super::Endpoint;
 use super::body::Query;
+use super::scope::Caller;
 
 #[derive(Debug, Clone)]
 pub struct Request {
     pub endpoint: Endpoint,
+    /// Who it acts as: decided by its credential (docs/API.md §1.4).
+    pub caller: Caller,
     pub query: Query,
     /// `x-org-id`, when present and not empty.
     pub org_header: Option<String>,
@@ -28,6 +31,7 @@ impl Request {
     pub fn new(endpoint: Endpoint, raw_query: Option<&str>, request_id: String) -> Self {
         Self {
             endpoint,
+            caller: Caller::Anonymous,
             query: Query::parse(raw_query),
             org_header: None,
             actor: None,

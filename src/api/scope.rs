@@ -1,7 +1,12 @@
-//! Which orgs a request reads and writes (docs/API.md §1.5).
+//! Who a request acts as and which orgs it reads and writes (docs/API.md §1.4, §1.5).
 //!
-//! `x-org-id` names the org. What a request *without* it sees is the endpoint's choice, made
-//! where the family dispatches it by asking for one of two types:
+//! **A credential, not a header, picks the org.** An org token ([`Caller::Org`]) confines its
+//! request to its org whatever `x-org-id` says: the header may name that org, or nothing, and
+//! any other org is 403 `FORBIDDEN`. The operator (`ENGINE_API_TOKEN`, or anyone on a server
+//! without it) names the org with `x-org-id`.
+//!
+//! What a request *without* the header sees is the endpoint's choice, made where the family
+//! dispatches it by asking for one of two types:
 //! - [`Scope`]: the endpoints that span orgs. Without the header, lists show every org's records
 //!   and a record is found by id in whichever org holds it.
 //! - [`OrgId`]: the endpoints of one org. Without the header, org `default`
@@ -12,13 +17,59 @@ use std::fmt;
 
 use crate::store::{Store, StoreError, orgs};
 
+/// Who a request acts as, decided by its credential before the handler runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// No credential, where none is needed: every org, as the operator, except what only an
+    /// authenticated operator may see (per-org series of `/metrics`).
+    Anonymous,
+    /// `ENGINE_API_TOKEN`: every org.
+    Operator,
+    /// An org token: this org only.
+    Org(OrgId),
+}
+
+impl Caller {
+    /// The org a token binds the request to, if any.
+    fn bound_org(&self) -> Option<&OrgId> {
+        match self {
+            Self::Org(org) => Some(org),
+            Self::Anonymous | Self::Operator => None,
+        }
+    }
+
+    /// For what spans or creates orgs (`POST /api/orgs`, server-wide figures): not an org token.
+    pub fn require_operator(&self) -> Result<(), ScopeError> {
+        match self.bound_org() {
+            Some(org) => Err(ScopeError::OperatorOnly { token_org: org.0.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the request may act across orgs (link a repository another org has).
+    pub fn spans_orgs(&self) -> bool {
+        self.bound_org().is_none()
+    }
+
+    /// The org a token binds to, checked against the header: `None` for the operator.
+    fn confine(&self, header: Option<&str>) -> Result<Option<OrgId>, ScopeError> {
+        let Some(org) = self.bound_org() else { return Ok(None) };
+        match header {
+            Some(named) if named != org.0 => {
+                Err(ScopeError::Forbidden { token_org: org.0.clone(), named: named.to_owned() })
+            }
+            _ => Ok(Some(org.clone())),
+        }
+    }
+}
+
 /// The orgs a cross-org endpoint reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// No `x-org-id`: every org.
+    /// The operator without `x-org-id`: every org.
     EveryOrg,
-    /// `x-org-id` named this org: everything is confined to it, and another org's record by id
-    /// is answered as not found.
+    /// One org: named by `x-org-id`, or by an org token. Everything is confined to it, and
+    /// another org's record by id is answered as not found.
     Org(OrgId),
 }
 
@@ -39,13 +90,22 @@ pub enum ScopeError {
     /// The endpoint needs `x-org-id` and the request has none.
     #[error("The x-org-id header is required for this endpoint")]
     MissingOrgId,
+    /// An org token used for another org.
+    #[error("This token belongs to org '{token_org}'; it cannot act for org '{named}'")]
+    Forbidden { token_org: String, named: String },
+    /// An org token used for what only the operator may do.
+    #[error("This token belongs to org '{token_org}'; this needs the operator token")]
+    OperatorOnly { token_org: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl Scope {
-    /// Every org without a header, else the header's org.
-    pub fn from_header(store: &Store, header: Option<&str>) -> Result<Self, ScopeError> {
+    /// The caller's org (a token's, or the header's); every org for the operator without one.
+    pub fn of(store: &Store, caller: &Caller, header: Option<&str>) -> Result<Self, ScopeError> {
+        if let Some(org) = caller.confine(header)? {
+            return Ok(Self::Org(org));
+        }
         match header {
             None => Ok(Self::EveryOrg),
             Some(org) => OrgId::existing(store, org).map(Self::Org),
@@ -94,6 +154,11 @@ impl OrgId {
         if valid { Ok(Self(id.to_owned())) } else { Err(ScopeError::InvalidOrgId) }
     }
 
+    /// The org of a stored record (a token's): checked when it was written.
+    pub fn trusted(id: String) -> Self {
+        Self(id)
+    }
+
     /// An org that exists: `default`, or one created with `POST /api/orgs` (else 404
     /// `ORG_NOT_FOUND`).
     pub fn existing(store: &Store, id: &str) -> Result<Self, ScopeError> {
@@ -104,13 +169,27 @@ impl OrgId {
         Ok(org)
     }
 
-    /// The header's org, else `default`.
-    pub fn header_or_default(store: &Store, header: Option<&str>) -> Result<Self, ScopeError> {
+    /// The caller's org (a token's, or the header's), else `default`.
+    pub fn header_or_default(
+        store: &Store,
+        caller: &Caller,
+        header: Option<&str>,
+    ) -> Result<Self, ScopeError> {
+        if let Some(org) = caller.confine(header)? {
+            return Ok(org);
+        }
         header.map_or_else(|| Ok(Self::default_org()), |org| Self::existing(store, org))
     }
 
-    /// The header's org; without one, 400 `MISSING_ORG_ID`.
-    pub fn from_header(store: &Store, header: Option<&str>) -> Result<Self, ScopeError> {
+    /// The caller's org (a token's, or the header's); without either, 400 `MISSING_ORG_ID`.
+    pub fn from_header(
+        store: &Store,
+        caller: &Caller,
+        header: Option<&str>,
+    ) -> Result<Self, ScopeError> {
+        if let Some(org) = caller.confine(header)? {
+            return Ok(org);
+        }
         Self::existing(store, header.ok_or(ScopeError::MissingOrgId)?)
     }
 
@@ -139,7 +218,7 @@ impl fmt::Display for OrgId {
 
 #[cfg(test)]
 mod tests {
-    use super::OrgId;
+    use super::{Caller, OrgId, ScopeError};
 
     #[test]
     fn org_id_rule() {
@@ -149,5 +228,16 @@ mod tests {
         for bad in ["", "-x", ".x", "a b", "a/b", "é", &"a".repeat(65), "a\0"] {
             assert!(OrgId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_token_confines_to_its_org_whatever_the_header_says() {
+        let acme = Caller::Org(OrgId::trusted("org-acme".into()));
+        assert_eq!(acme.confine(None).ok().flatten().as_deref(), Some("org-acme"));
+        assert_eq!(acme.confine(Some("org-acme")).ok().flatten().as_deref(), Some("org-acme"));
+        assert!(matches!(acme.confine(Some("org-beta")), Err(ScopeError::Forbidden { .. })));
+        assert!(acme.require_operator().is_err());
+        assert_eq!(Caller::Operator.confine(Some("org-beta")).ok().flatten(), None);
+        assert!(Caller::Anonymous.require_operator().is_ok());
     }
 }

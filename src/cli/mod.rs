@@ -1,8 +1,8 @@
 //! The `spar` command line (docs/API.md §1.9): argh subcommands, each flag overriding its environment
 //! variable.
 
-mod api_key;
 mod backup;
+mod credentials;
 mod reindex;
 mod replay;
 mod serve;
@@ -24,7 +24,8 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::ServeArgs),
-    ApiKey(api_key::ApiKeyArgs),
+    ApiKey(credentials::ApiKeyArgs),
+    Token(credentials::TokenArgs),
     Backup(backup::BackupArgs),
     Restore(backup::RestoreArgs),
     Reindex(reindex::ReindexArgs),
@@ -39,10 +40,30 @@ enum Command {
 struct VersionArgs {}
 
 pub fn main() -> ExitCode {
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = std::env::args().collect();
+    let args = flag_defaults(args);
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (command, rest) = strs.split_first().map_or(("spar", &[][..]), |(c, r)| (*c, r));
+    let cli = match Cli::from_args(&[command], rest) {
+        Ok(cli) => cli,
+        Err(early) => {
+            // Help (exit 0) or a usage error (exit 1), as argh's own from_env would.
+            return match early.status {
+                Ok(()) => {
+                    println!("{}", early.output);
+                    ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!("{}\nRun {command} --help for more information.", early.output);
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::ApiKey(args) => api_key::run(args),
+        Command::ApiKey(args) => credentials::run_api_key(args),
+        Command::Token(args) => credentials::run_token(args),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
         Command::Reindex(args) => reindex::run(args),
@@ -53,6 +74,21 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `--trust-proxy` alone means one proxy: argh's options always take a value, so the value is
+/// added where the next word is not one.
+fn flag_defaults(mut args: Vec<String>) -> Vec<String> {
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--trust-proxy"
+            && args.get(i + 1).is_none_or(|next| next.parse::<u8>().is_err())
+        {
+            args.insert(i + 1, "1".to_owned());
+        }
+        i += 1;
+    }
+    args
 }
 
 /// A setting from its flag, else its environment variable, else the default.
@@ -83,11 +119,5 @@ fn open_stopped(
     crate::store::ReadOnlyStore::open(data_dir).map_err(|e| match e {
         crate::store::StoreError::AlreadyOpen(_) => format!("{e}\n({while_running})"),
         other => other.to_string(),
-    })
-}
-
-fn env_flag(env: &str) -> bool {
-    std::env::var(env).is_ok_and(|v| {
-        matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
     })
 }

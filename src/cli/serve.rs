@@ -10,7 +10,7 @@ use std::time::Duration;
 use argh::FromArgs;
 use tokio::net::TcpListener;
 
-use super::{env_flag, setting};
+use super::setting;
 use crate::app::App;
 use crate::http::{self, HttpConfig, Shared};
 use crate::settings::Settings;
@@ -40,9 +40,10 @@ pub struct ServeArgs {
     /// webhook requests per minute per client IP, 0 disables [env RATE_LIMIT_WEBHOOKS, default 30]
     #[argh(option)]
     rate_limit_webhooks: Option<u32>,
-    /// take the client IP from X-Forwarded-For [env TRUST_PROXY]
-    #[argh(switch)]
-    trust_proxy: bool,
+    /// proxies of ours in front: the client is the address the last of them appended to
+    /// X-Forwarded-For; alone it means 1 [env TRUST_PROXY: a number, or true for 1; default 0]
+    #[argh(option)]
+    trust_proxy: Option<u8>,
     /// log format, pretty or json [env LOG_FORMAT, default pretty on a terminal, else json]
     #[argh(option)]
     log_format: Option<String>,
@@ -57,6 +58,18 @@ pub struct ServeArgs {
     /// connections served at once [env SPAR_MAX_CONNECTIONS, default 1024]
     #[argh(option)]
     max_connections: Option<usize>,
+    /// connections one client address may hold open, 0 for no cap (behind a proxy, the proxy
+    /// is one address) [env SPAR_MAX_CONNECTIONS_PER_CLIENT, default 64]
+    #[argh(option)]
+    max_connections_per_client: Option<usize>,
+    /// event streams one client may hold open, 0 for no cap
+    /// [env SPAR_MAX_STREAMS_PER_CLIENT, default 8]
+    #[argh(option)]
+    max_streams_per_client: Option<usize>,
+    /// seconds a client may leave bytes we send untaken before its connection is closed
+    /// [env SPAR_WRITE_TIMEOUT, default 30]
+    #[argh(option)]
+    write_timeout: Option<u64>,
     /// days of audit trail the audit-cleanup task keeps [env AUDIT_RETENTION_DAYS, default 365]
     #[argh(option)]
     audit_retention_days: Option<u32>,
@@ -96,12 +109,30 @@ impl ServeConfig {
         if body_secs == 0 {
             return Err("--body-timeout must be at least 1 second".into());
         }
+        let write_secs = setting(args.write_timeout, "SPAR_WRITE_TIMEOUT", 30)?;
+        if write_secs == 0 {
+            return Err("--write-timeout must be at least 1 second".into());
+        }
         let http = HttpConfig {
             api_token: std::env::var("ENGINE_API_TOKEN").ok().filter(|t| !t.is_empty()),
             cors_origins: std::env::var("CORS_ORIGIN").ok().filter(|v| !v.trim().is_empty()).map(
                 |v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
             ),
-            trust_proxy: args.trust_proxy || env_flag("TRUST_PROXY"),
+            trust_proxy_hops: match args.trust_proxy {
+                Some(hops) => hops,
+                None => proxy_hops_from_env()?,
+            },
+            max_connections_per_client: setting(
+                args.max_connections_per_client,
+                "SPAR_MAX_CONNECTIONS_PER_CLIENT",
+                defaults.max_connections_per_client,
+            )?,
+            max_streams_per_client: setting(
+                args.max_streams_per_client,
+                "SPAR_MAX_STREAMS_PER_CLIENT",
+                defaults.max_streams_per_client,
+            )?,
+            write_timeout: Duration::from_secs(write_secs),
             rate_limit_api: setting(
                 args.rate_limit_api,
                 "RATE_LIMIT_API",
@@ -234,6 +265,17 @@ async fn start_admin_listener(
         };
         http::serve(listener, shared, closed).await;
     }))
+}
+
+/// `TRUST_PROXY`: a number of proxies, or a yes/no word (yes is one proxy).
+fn proxy_hops_from_env() -> Result<u8, String> {
+    let raw = std::env::var("TRUST_PROXY").unwrap_or_default();
+    let value = raw.trim().to_ascii_lowercase();
+    match value.as_str() {
+        "" | "0" | "false" | "no" | "off" => Ok(0),
+        "true" | "yes" | "on" => Ok(1),
+        n => n.parse().map_err(|_| format!("TRUST_PROXY={raw:?} is not a number of proxies")),
+    }
 }
 
 /// Writes a file only its owner can read, whole (via a rename).

@@ -4,6 +4,8 @@
 //! **Invariant:** this is the only module that knows hyper types.
 
 mod body;
+pub mod client;
+mod fair;
 pub mod ratelimit;
 mod server;
 mod service;
@@ -23,8 +25,9 @@ pub struct HttpConfig {
     pub api_token: Option<String>,
     /// `CORS_ORIGIN`: allowed origins; `None` reflects any origin.
     pub cors_origins: Option<Vec<String>>,
-    /// Take the client IP from the first `X-Forwarded-For` address.
-    pub trust_proxy: bool,
+    /// Proxies of ours in front of the server: the client is the address the last of them
+    /// appended to `X-Forwarded-For` (0: the socket peer; see `client.rs`).
+    pub trust_proxy_hops: u8,
     /// Requests per minute per IP; 0 disables.
     pub rate_limit_api: u32,
     pub rate_limit_webhooks: u32,
@@ -34,6 +37,13 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// Connections served at once; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections one client address may hold open; more are closed at once (0: no cap).
+    pub max_connections_per_client: usize,
+    /// Event streams one client may hold open; more are answered 429 (0: no cap).
+    pub max_streams_per_client: usize,
+    /// Longest a connection may wait for its client to take bytes we send (a stream whose
+    /// reader stopped reading is closed after it).
+    pub write_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -41,12 +51,15 @@ impl Default for HttpConfig {
         Self {
             api_token: None,
             cors_origins: None,
-            trust_proxy: false,
+            trust_proxy_hops: 0,
             rate_limit_api: 100,
             rate_limit_webhooks: 30,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_client: 64,
+            max_streams_per_client: 8,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -57,6 +70,8 @@ pub struct Shared {
     config: HttpConfig,
     api_limiter: Option<RateLimiter>,
     webhook_limiter: Option<RateLimiter>,
+    connections: Option<Arc<fair::PerClient>>,
+    streams: Option<Arc<fair::PerClient>>,
     /// Set on the loopback admin listener only: the token `/admin/*` requests must present.
     admin_token: Option<String>,
 }
@@ -73,6 +88,8 @@ impl Shared {
         Self {
             admin_token: None,
             api_limiter: RateLimiter::per_minute(config.rate_limit_api, ratelimit::DEFAULT_CAP),
+            connections: fair::PerClient::new(config.max_connections_per_client),
+            streams: fair::PerClient::new(config.max_streams_per_client),
             webhook_limiter: RateLimiter::per_minute(
                 config.rate_limit_webhooks,
                 ratelimit::DEFAULT_CAP,

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::Shared;
+use super::client::ClientKey;
 use super::service::serve_request;
 
 const DRAIN: Duration = Duration::from_secs(10);
@@ -55,15 +56,33 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
                 }
             },
         };
+        // One client address holds at most its share of the connection slots: the rest of its
+        // connections are closed at once, so it cannot starve other clients (half-sent heads
+        // hold a slot until the header timeout).
+        let place = match &shared.connections {
+            Some(caps) => match caps.take(ClientKey::of(peer.ip())) {
+                Some(place) => Some(place),
+                None => {
+                    tracing::debug!(%peer, cap = caps.cap(), "too many connections from one client: closed");
+                    continue;
+                }
+            },
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
+        // A client that stops taking what we send (an event stream it no longer reads) is
+        // dropped after the write timeout instead of holding its connection forever.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(shared.config.write_timeout));
+        let io = TokioIo::new(Box::pin(stream));
         let conn_shared = Arc::clone(&shared);
         let service = service_fn(move |req| serve_request(Arc::clone(&conn_shared), peer, req));
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
-            drop(permit);
+            drop((permit, place));
         });
     }
     drop(listener);

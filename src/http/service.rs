@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,13 +15,17 @@ use sha2::{Digest, Sha256};
 
 use super::Shared;
 use super::body::{ResponseBody, StreamBody};
+use super::client::{ClientKey, client_key};
+use super::fair::Slot;
 use super::ratelimit::Decision;
-use crate::api::{self, Auth, Bucket, Endpoint, Family, Method, Path, RequestError, Response};
+use crate::api::{
+    self, Auth, Bucket, Caller, Endpoint, Family, Method, OrgId, Path, RequestError, Response,
+};
 use crate::ids;
+use crate::store::credentials::{self, OrgToken};
 
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_ADMIN_TOKEN: HeaderName = HeaderName::from_static("x-spar-admin-token");
 
 const EXPOSED: &str =
@@ -37,7 +41,7 @@ pub async fn serve_request(
     let method = Method::parse(req.method().as_str());
     let origin = req.headers().get(header::ORIGIN).cloned();
     let uri_path = req.uri().path().to_owned();
-    let (mut response, route) = respond(&shared, peer, req, method, &request_id).await;
+    let (mut response, route, place) = respond(&shared, peer, req, method, &request_id).await;
     common_headers(&shared, &mut response, origin.as_ref(), &request_id);
     shared.state.metrics.request(route, method.as_str(), response.status, started.elapsed());
     tracing::debug!(
@@ -48,23 +52,23 @@ pub async fn serve_request(
         micros = started.elapsed().as_micros() as u64,
         "request"
     );
-    Ok(into_hyper(response))
+    Ok(into_hyper(response, place))
 }
 
-/// The response, and the route name metrics count it under.
+/// The response, the route name metrics count it under, and the client's place for a stream.
 async fn respond(
     shared: &Shared,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
     method: Method,
     request_id: &str,
-) -> (Response, &'static str) {
+) -> (Response, &'static str, Option<Slot>) {
     const UNMATCHED: &str = "unmatched";
     let Some(path) = Path::parse(req.uri().path()) else {
-        return (RequestError::NotFound.into_response(request_id), UNMATCHED);
+        return (RequestError::NotFound.into_response(request_id), UNMATCHED, None);
     };
     if method == Method::Options {
-        return (preflight(&path, req.headers(), request_id), "preflight");
+        return (preflight(&path, req.headers(), request_id), "preflight", None);
     }
     let routed = api::route(method, &path);
     let (family, auth, bucket) = match &routed {
@@ -84,25 +88,28 @@ async fn respond(
         Some(token) if admin_family => {
             let presented = header_text(req.headers(), X_ADMIN_TOKEN);
             if !same_secret(presented.as_deref(), token) {
-                return (reject(RequestError::Unauthorized), UNMATCHED);
+                return (reject(RequestError::Unauthorized), UNMATCHED, None);
             }
         }
-        Some(_) => return (RequestError::NotFound.into_response(request_id), UNMATCHED),
+        Some(_) => return (RequestError::NotFound.into_response(request_id), UNMATCHED, None),
         None if admin_family => {
-            return (RequestError::NotFound.into_response(request_id), UNMATCHED);
+            return (RequestError::NotFound.into_response(request_id), UNMATCHED, None);
         }
         None => {}
     }
-    if auth == Auth::Bearer && !authorized(shared, req.headers()) {
-        return (reject(RequestError::Unauthorized), "unauthorized");
-    }
+    let caller = match caller_of(shared, req.headers(), auth) {
+        Ok(caller) => caller,
+        Err(e) => return (reject(e), "unauthorized", None),
+    };
+    let client = client_key(peer, req.headers(), shared.config.trust_proxy_hops);
     let limiter = match bucket {
         Some(Bucket::Api) => shared.api_limiter.as_ref(),
         Some(Bucket::Webhooks) => shared.webhook_limiter.as_ref(),
         None => None,
     };
-    let decision = limiter.map(|l| l.check(client_ip(shared, peer, req.headers())));
+    let decision = limiter.map(|l| l.check(client.ip()));
     let mut route = UNMATCHED;
+    let mut place = None;
     let response = match (decision, routed) {
         (Some(Decision::Limited { retry_after_secs, .. }), _) => {
             shared.state.metrics.rate_limited(bucket == Some(Bucket::Webhooks));
@@ -112,9 +119,15 @@ async fn respond(
         (_, Err(unrouted)) => reject(unrouted.error),
         (_, Ok(endpoint)) => {
             route = endpoint.name();
-            match build_request(shared, endpoint, method, req, request_id).await {
-                Ok(request) => api::handle(&shared.state, request).await,
+            match stream_place(shared, &endpoint, client) {
                 Err(e) => reject(e),
+                Ok(taken) => {
+                    place = taken;
+                    match build_request(shared, endpoint, method, req, caller, request_id).await {
+                        Ok(request) => api::handle(&shared.state, request).await,
+                        Err(e) => reject(e),
+                    }
+                }
             }
         }
     };
@@ -125,7 +138,51 @@ async fn respond(
         Some(Decision::Limited { limit, .. }) => with_limit_headers(response, limit, 0),
         None => response,
     };
-    (response, route)
+    (response, route, place)
+}
+
+/// A client's place for an event stream, when the endpoint streams: at most
+/// `--max-streams-per-client` at once (docs/API.md §1.7).
+fn stream_place(
+    shared: &Shared,
+    endpoint: &Endpoint,
+    client: ClientKey,
+) -> Result<Option<Slot>, RequestError> {
+    let Some(streams) = shared.streams.as_ref().filter(|_| endpoint.streams()) else {
+        return Ok(None);
+    };
+    streams.take(client).map(Some).ok_or(RequestError::TooManyStreams { cap: streams.cap() })
+}
+
+/// Who the request acts as (docs/API.md §1.4): the operator (`ENGINE_API_TOKEN`), the org of an
+/// org token, or, with neither presented, anonymous, which only an endpoint needing no
+/// credential (or a server without `ENGINE_API_TOKEN`) lets in. A token that is neither is
+/// refused wherever a bearer token is read.
+fn caller_of(shared: &Shared, headers: &HeaderMap, auth: Auth) -> Result<Caller, RequestError> {
+    if !matches!(auth, Auth::Bearer | Auth::Public) {
+        return Ok(Caller::Anonymous);
+    }
+    let header = header_text(headers, header::AUTHORIZATION);
+    let presented = header.as_deref().and_then(|v| v.strip_prefix("Bearer "));
+    let operator = shared.config.api_token.as_deref();
+    let caller = match presented {
+        None if operator.is_some() => None,
+        None => Some(Caller::Anonymous),
+        Some(token) if operator.is_some_and(|o| same_secret(Some(token), o)) => {
+            Some(Caller::Operator)
+        }
+        Some(token) => {
+            let found = credentials::authenticate::<OrgToken>(&shared.state.store.read()?, token)?;
+            found.map(|record| Caller::Org(OrgId::trusted(record.org_id)))
+        }
+    };
+    match caller {
+        Some(caller) => Ok(caller),
+        // `/health`, `/metrics` and `/openapi.json` answer anyone; a bad token only loses the
+        // operator's view of `/metrics`.
+        None if auth == Auth::Public => Ok(Caller::Anonymous),
+        None => Err(RequestError::Unauthorized),
+    }
 }
 
 fn with_limit_headers(response: Response, limit: u32, remaining: u32) -> Response {
@@ -139,9 +196,11 @@ async fn build_request(
     endpoint: Endpoint,
     method: Method,
     req: hyper::Request<Incoming>,
+    caller: Caller,
     request_id: &str,
 ) -> Result<api::Request, RequestError> {
     let mut request = api::Request::new(endpoint, req.uri().query(), request_id.to_owned());
+    request.caller = caller;
     let headers = req.headers();
     request.org_header = header_text(headers, X_ORG_ID).filter(|v| !v.is_empty());
     request.actor = header_text(headers, X_ACTOR)
@@ -207,31 +266,11 @@ fn media_type_is(content_type: &str, expected: &str) -> bool {
     content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
 }
 
-/// Constant-time bearer check.
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(token) = &shared.config.api_token else {
-        return true;
-    };
-    let presented = header_text(headers, header::AUTHORIZATION);
-    same_secret(presented.as_deref().and_then(|v| v.strip_prefix("Bearer ")), token)
-}
-
 /// Compares in constant time (hashing first makes it length-independent).
 fn same_secret(presented: Option<&str>, expected: &str) -> bool {
     let Some(presented) = presented else { return false };
     let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn client_ip(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if shared.config.trust_proxy {
-        let forwarded = header_text(headers, X_FORWARDED_FOR)
-            .and_then(|v| v.split(',').next().and_then(|first| first.trim().parse().ok()));
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
 }
 
 fn preflight(path: &Path, headers: &HeaderMap, request_id: &str) -> Response {
@@ -271,9 +310,9 @@ fn common_headers(
     }
 }
 
-fn into_hyper(response: Response) -> hyper::Response<ResponseBody> {
+fn into_hyper(response: Response, place: Option<Slot>) -> hyper::Response<ResponseBody> {
     let body = match response.stream {
-        Some(chunks) => Either::Right(StreamBody::new(chunks)),
+        Some(chunks) => Either::Right(StreamBody::new(chunks, place)),
         None => Either::Left(Full::new(response.body)),
     };
     let mut out = hyper::Response::new(body);

@@ -8,11 +8,11 @@
 //! - Keys start with the org id, except the lookups that find an org (see `tables.rs`).
 
 pub mod agents;
-pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod backup;
 pub mod channels;
+pub mod credentials;
 mod error;
 pub mod events;
 pub mod identity;

@@ -583,10 +583,11 @@ pub struct IncidentRecord {
     pub linear_issue: Option<String>,
 }
 
-/// An API key of the Spike and Potpie dialects (docs/API.md §5, §6). The key itself is never stored.
+/// An API key of the Spike and Potpie dialects, or an org token of the CodeSpar API (docs/API.md
+/// §1.4). The secret itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ApiKeyRecord {
+pub struct CredentialRecord {
     pub name: String,
     pub org_id: String,
     /// The key's first characters, to recognise it by (`spar_1a2b3c4d`).

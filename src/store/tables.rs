@@ -133,10 +133,14 @@ tables! {
     /// `(org, fingerprint) -> delivery id`: a Linear issue was requested for this fingerprint, so
     /// an incident agent opens one at most once.
     LinearTickets / linear_tickets = "linear_tickets": (&'static str, &'static str) => &'static str;
-    /// `SHA-256 hex of a key -> ApiKeyRecord` (JSON): only the hash of a key is ever stored.
+    /// `SHA-256 hex of a key -> CredentialRecord` (JSON): only the hash of a key is ever stored.
     ApiKeys / api_keys = "api_keys": &'static str => &'static [u8];
     /// `key name -> hash`: names are unique among keys not revoked.
     ApiKeyNames / api_key_names = "api_key_names": &'static str => &'static str;
+    /// `SHA-256 hex of an org token -> CredentialRecord` (JSON): bearer tokens bound to one org.
+    OrgTokens / org_tokens = "org_tokens": &'static str => &'static [u8];
+    /// `token name -> hash`: names are unique among tokens not revoked.
+    OrgTokenNames / org_token_names = "org_token_names": &'static str => &'static str;
     /// `(org, token) -> SpikeIntegrationRecord` (JSON).
     SpikeIntegrations / spike_integrations = "spike_integrations": (&'static str, &'static str) => &'static [u8];
     /// `token -> org`: every Spike ingest token ever issued, so one is never reused.

@@ -1,11 +1,15 @@
-//! The admin listener's API (docs/API.md §7): API keys (create, list, revoke) and backups.
-//! Served only by the loopback admin listener, with the token in `<data-dir>/spar.admin`
-//! (mode 0600); `spar api-key` calls the key operations directly on a stopped server's store.
+//! The admin listener's API (docs/API.md §7): the credentials Spar issues (API keys of the
+//! dialects, org tokens of the CodeSpar API: create, list, revoke) and backups. Served only by
+//! the loopback admin listener, with the token in `<data-dir>/spar.admin` (mode 0600);
+//! `spar api-key` and `spar token` call the credential operations directly on a stopped
+//! server's store.
 //!
 //! | method | path | endpoint |
 //! |---|---|---|
 //! | GET, POST | `/admin/api-keys` | [`Endpoint::ListKeys`], [`Endpoint::CreateKey`] |
 //! | DELETE | `/admin/api-keys/:name-or-prefix` | [`Endpoint::RevokeKey`] |
+//! | GET, POST | `/admin/tokens` | [`Endpoint::ListTokens`], [`Endpoint::CreateToken`] |
+//! | DELETE | `/admin/tokens/:name-or-prefix` | [`Endpoint::RevokeToken`] |
 //! | POST | `/admin/backup` | [`Endpoint::Backup`] |
 
 mod error;
@@ -21,12 +25,12 @@ use super::scope::OrgId;
 use super::scope::ScopeError;
 use super::{Request, Response, State, body};
 use crate::clock;
-use crate::store::api_keys::KeyMatch;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::ApiKeyRecord;
-use crate::store::{Store, api_keys, orgs};
+use crate::store::credentials::{self, ApiKey, Kind, Match, OrgToken};
+use crate::store::records::CredentialRecord;
+use crate::store::{Store, orgs};
 
-/// A key as created: the only time its plaintext exists.
+/// A credential as created: the only time its plaintext exists.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
@@ -37,7 +41,7 @@ pub struct CreatedKey {
     pub created_at: String,
 }
 
-/// A key as listed.
+/// A credential as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
@@ -48,8 +52,8 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
 }
 
-impl From<&ApiKeyRecord> for KeyView {
-    fn from(k: &ApiKeyRecord) -> Self {
+impl From<&CredentialRecord> for KeyView {
+    fn from(k: &CredentialRecord) -> Self {
         Self {
             name: k.name.clone(),
             org_id: k.org_id.clone(),
@@ -65,6 +69,9 @@ endpoints! {
         CreateKey => "admin_create_key",
         ListKeys => "admin_list_keys",
         RevokeKey(String) => "admin_revoke_key",
+        CreateToken => "admin_create_token",
+        ListTokens => "admin_list_tokens",
+        RevokeToken(String) => "admin_revoke_token",
         Backup => "admin_backup",
     }
 }
@@ -83,6 +90,17 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
         ["admin", "api-keys", key] => {
             ((method == Delete).then(|| Endpoint::RevokeKey((*key).to_owned())), &[Delete])
         }
+        ["admin", "tokens"] => (
+            match method {
+                Get => Some(Endpoint::ListTokens),
+                Post => Some(Endpoint::CreateToken),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["admin", "tokens", token] => {
+            ((method == Delete).then(|| Endpoint::RevokeToken((*token).to_owned())), &[Delete])
+        }
         ["admin", "backup"] => ((method == Post).then_some(Endpoint::Backup), &[Post]),
         _ => return Routed::NoRoute,
     };
@@ -91,15 +109,18 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
 
 pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response {
     let answer = match &endpoint {
-        Endpoint::CreateKey => create(state, &req).await,
-        Endpoint::ListKeys => list(state),
-        Endpoint::RevokeKey(key) => revoke(state, key).await,
+        Endpoint::CreateKey => create::<ApiKey>(state, &req).await,
+        Endpoint::ListKeys => list::<ApiKey>(state),
+        Endpoint::RevokeKey(key) => revoke::<ApiKey>(state, key).await,
+        Endpoint::CreateToken => create::<OrgToken>(state, &req).await,
+        Endpoint::ListTokens => list::<OrgToken>(state),
+        Endpoint::RevokeToken(token) => revoke::<OrgToken>(state, token).await,
         Endpoint::Backup => backup(state, &req),
     };
     answer.unwrap_or_else(|e| e.into_response(&req.request_id))
 }
 
-/// A key's name: 1 to 64 letters, digits, `.`, `_` or `-`, else 400 `INVALID_FIELD`.
+/// A credential's name: 1 to 64 letters, digits, `.`, `_` or `-`, else 400 `INVALID_FIELD`.
 fn check_key_name(name: &str) -> Result<(), AdminError> {
     let valid = !name.is_empty()
         && name.len() <= 64
@@ -111,16 +132,21 @@ fn check_key_name(name: &str) -> Result<(), AdminError> {
     Err(body::InputError::field("name", reason).into())
 }
 
-pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedKey, AdminError> {
+/// Issues a credential of kind `K` for `org`, named `name`.
+pub async fn create_key<K: Kind>(
+    store: &Store,
+    org: &str,
+    name: &str,
+) -> Result<CreatedKey, AdminError> {
     check_key_name(name)?;
     OrgId::parse(org)?;
     let secret = crate::ids::secret_hex(20)
-        .map_err(|e| RequestError::Internal(format!("no randomness for a key: {e}")))?;
-    let key = format!("spar_{secret}");
-    let record = ApiKeyRecord {
+        .map_err(|e| RequestError::Internal(format!("no randomness for a {}: {e}", K::NOUN)))?;
+    let key = format!("{}{secret}", K::PREFIX);
+    let record = CredentialRecord {
         name: name.to_owned(),
         org_id: org.to_owned(),
-        prefix: key.chars().take(13).collect(),
+        prefix: key.chars().take(K::PREFIX.len() + 8).collect(),
         created_at_ms: clock::now_ms(),
         revoked_at_ms: None,
     };
@@ -130,11 +156,11 @@ pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedK
             if stored.org_id != orgs::DEFAULT_ORG && !orgs::exists(tx, &stored.org_id)? {
                 return Err(ScopeError::OrgNotFound(stored.org_id.clone()).into());
             }
-            if api_keys::name_taken(tx, &stored.name)? {
-                return Err(AdminError::KeyExists(stored.name.clone()));
+            if credentials::name_taken::<K>(tx, &stored.name)? {
+                return Err(AdminError::exists::<K>(&stored.name));
             }
-            api_keys::insert(tx, &plain, &stored)?;
-            let draft = AuditDraft::new(ActorType::User, "cli", "api_key.create")
+            credentials::insert::<K>(tx, &plain, &stored)?;
+            let draft = AuditDraft::new(ActorType::User, "cli", K::CREATED)
                 .meta("name", stored.name.as_str())
                 .meta("prefix", stored.prefix.as_str());
             audit::append(tx, &stored.org_id, draft)?;
@@ -150,25 +176,28 @@ pub async fn create_key(store: &Store, org: &str, name: &str) -> Result<CreatedK
     })
 }
 
-pub fn list_keys(store: &Store) -> Result<Vec<KeyView>, AdminError> {
-    Ok(api_keys::list(&store.read()?)?.iter().map(KeyView::from).collect())
+pub fn list_keys<K: Kind>(store: &Store) -> Result<Vec<KeyView>, AdminError> {
+    Ok(credentials::list::<K>(&store.read()?)?.iter().map(KeyView::from).collect())
 }
 
-/// Revokes the active key with this name, or the one whose prefix starts so.
-pub async fn revoke_key(store: &Store, name_or_prefix: &str) -> Result<KeyView, AdminError> {
+/// Revokes the active credential with this name, or the one whose prefix starts so.
+pub async fn revoke_key<K: Kind>(
+    store: &Store,
+    name_or_prefix: &str,
+) -> Result<KeyView, AdminError> {
     let wanted = name_or_prefix.to_owned();
     let revoked = store
         .write(move |tx| {
-            let (hashed, record) = match api_keys::find_active(tx, &wanted)? {
-                KeyMatch::One(hashed, record) => (hashed, record),
-                KeyMatch::None => return Err(AdminError::KeyNotFound(wanted.clone())),
-                KeyMatch::Several(names) => {
+            let (hashed, record) = match credentials::find_active::<K>(tx, &wanted)? {
+                Match::One(hashed, record) => (hashed, record),
+                Match::None => return Err(AdminError::not_found::<K>(&wanted)),
+                Match::Several(names) => {
                     return Err(AdminError::AmbiguousKey { wanted: wanted.clone(), names });
                 }
             };
             let now = clock::now_ms();
-            api_keys::revoke(tx, &hashed, &record, now)?;
-            let draft = AuditDraft::new(ActorType::User, "cli", "api_key.revoke")
+            credentials::revoke::<K>(tx, &hashed, &record, now)?;
+            let draft = AuditDraft::new(ActorType::User, "cli", K::REVOKED)
                 .meta("name", record.name.as_str())
                 .meta("prefix", record.prefix.as_str());
             audit::append(tx, &record.org_id, draft)?;
@@ -187,19 +216,19 @@ struct CreateBody {
     name: Option<String>,
 }
 
-async fn create(state: &State, req: &Request) -> Result<Response, AdminError> {
+async fn create<K: Kind>(state: &State, req: &Request) -> Result<Response, AdminError> {
     let input: CreateBody = body::json(&req.body)?;
     let org = body::required(input.org, "org")?;
     let name = body::required(input.name, "name")?;
-    Ok(Response::json(201, &create_key(&state.store, &org, &name).await?))
+    Ok(Response::json(201, &create_key::<K>(&state.store, &org, &name).await?))
 }
 
-fn list(state: &State) -> Result<Response, AdminError> {
-    Ok(Response::ok(&json!({ "keys": list_keys(&state.store)? })))
+fn list<K: Kind>(state: &State) -> Result<Response, AdminError> {
+    Ok(Response::ok(&json!({ "keys": list_keys::<K>(&state.store)? })))
 }
 
-async fn revoke(state: &State, name_or_prefix: &str) -> Result<Response, AdminError> {
-    Ok(Response::ok(&revoke_key(&state.store, name_or_prefix).await?))
+async fn revoke<K: Kind>(state: &State, name_or_prefix: &str) -> Result<Response, AdminError> {
+    Ok(Response::ok(&revoke_key::<K>(&state.store, name_or_prefix).await?))
 }
 
 #[derive(Deserialize)]

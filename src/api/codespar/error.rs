@@ -34,6 +34,8 @@ pub enum ApiError {
     },
     InvalidOrgId,
     OrgNotFound(String),
+    /// An org token used beyond its org (docs/API.md §1.4).
+    Forbidden(ScopeError),
     // Agents (docs/API.md §2.2).
     AgentNotFound(String),
     AgentAlreadyExists(String),
@@ -112,6 +114,7 @@ impl ApiError {
             | Self::IncidentNotFound(_)
             | Self::TaskNotFound(_) => 404,
             Self::ApprovalExpired(_) => 410,
+            Self::Forbidden(_) => 403,
             Self::FieldTooLarge { .. } => 413,
             Self::InvalidJson(_)
             | Self::InvalidField { .. }
@@ -156,6 +159,7 @@ impl ApiError {
             Self::InvalidParameter { .. } => "INVALID_PARAMETER",
             Self::InvalidOrgId => "INVALID_ORG_ID",
             Self::OrgNotFound(_) => "ORG_NOT_FOUND",
+            Self::Forbidden(_) => "FORBIDDEN",
             Self::InvalidHeader { .. } => "INVALID_HEADER",
             Self::AgentNotFound(_) => "AGENT_NOT_FOUND",
             Self::AgentAlreadyExists(_) => "AGENT_ALREADY_EXISTS",
@@ -228,6 +232,7 @@ impl fmt::Display for ApiError {
             Self::InvalidHeader { name, reason } => write!(f, "Invalid header {name}: {reason}"),
             Self::InvalidOrgId => write!(f, "{}", ScopeError::InvalidOrgId),
             Self::OrgNotFound(_) => write!(f, "Organization not found"),
+            Self::Forbidden(why) => write!(f, "{why}"),
             Self::AgentNotFound(_) => write!(f, "Agent not found"),
             Self::AgentAlreadyExists(name) => write!(f, "Agent '{name}' already exists"),
             Self::InvalidAgentType(t) => write!(
@@ -359,6 +364,9 @@ impl From<ScopeError> for ApiError {
             ScopeError::InvalidOrgId => Self::InvalidOrgId,
             ScopeError::OrgNotFound(org) => Self::OrgNotFound(org),
             ScopeError::MissingOrgId => Self::MissingOrgId,
+            e @ (ScopeError::Forbidden { .. } | ScopeError::OperatorOnly { .. }) => {
+                Self::Forbidden(e)
+            }
             ScopeError::Store(e) => e.into(),
         }
     }

@@ -43,19 +43,23 @@ pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response
 
 async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Response, ApiError> {
     use Endpoint as E;
-    // What a request without `x-org-id` reads and writes: the router table's last column.
-    let header = req.org_header.as_deref();
-    let every_org = || Scope::from_header(&state.store, header);
-    let default_org = || OrgId::header_or_default(&state.store, header);
-    let named_org = || OrgId::from_header(&state.store, header);
+    // What a request without `x-org-id` reads and writes: the router table's last column. An
+    // org token confines every one of these to its org.
+    let (header, caller) = (req.org_header.as_deref(), &req.caller);
+    let every_org = || Scope::of(&state.store, caller, header);
+    let default_org = || OrgId::header_or_default(&state.store, caller, header);
+    let named_org = || OrgId::from_header(&state.store, caller, header);
     // Endpoints of no org still refuse a malformed or unknown `x-org-id`.
     let no_org = || every_org().map(drop);
     match endpoint {
         E::Health => Ok(health::get(state)),
         E::Metrics => metrics::prometheus(state),
         E::OpenApi => Ok(openapi::get()),
-        // Server-wide figures: the header is not read.
-        E::ApiMetrics => metrics::json_view(state),
+        // Server-wide figures: the header is not read; not for an org's token.
+        E::ApiMetrics => {
+            caller.require_operator()?;
+            metrics::json_view(state)
+        }
         E::AgentTypes => {
             no_org()?;
             Ok(agents::types())
@@ -68,6 +72,7 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
         E::ListOrgs => orgs::list(state, &every_org()?),
         E::CreateOrg => {
             no_org()?;
+            caller.require_operator()?;
             orgs::create(state, req).await
         }
         E::GetOrg(id) => orgs::get(state, &every_org()?, &id),

@@ -26,8 +26,9 @@ use super::path::{Method, Routed, endpoints};
 use super::{Request, Response, State};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::ApiKeyRecord;
-use crate::store::{api_keys, potpie};
+use crate::store::credentials::{self, ApiKey};
+use crate::store::potpie;
+use crate::store::records::CredentialRecord;
 
 const TYPES: [&str; 6] = ["sentry", "github", "slack", "jira", "linear", "confluence"];
 const STATUSES: [&str; 4] = ["active", "inactive", "pending", "error"];
@@ -107,10 +108,10 @@ pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response
     answer.unwrap_or_else(|e| e.into_response(&req.request_id))
 }
 
-fn authenticate(state: &State, req: &Request) -> Result<ApiKeyRecord, PotpieError> {
+fn authenticate(state: &State, req: &Request) -> Result<CredentialRecord, PotpieError> {
     let key = req.header("x-api-key").map(str::trim).filter(|k| !k.is_empty());
     let key = key.ok_or(PotpieError::MissingKey)?;
-    api_keys::authenticate(&state.store.read()?, key)?.ok_or(PotpieError::InvalidKey)
+    credentials::authenticate::<ApiKey>(&state.store.read()?, key)?.ok_or(PotpieError::InvalidKey)
 }
 
 /// Pydantic v1-style violations, collected in field order.
@@ -299,7 +300,7 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
 }
 
 /// The stored integration object built from a validated body.
-fn build(body: &Value, key: &ApiKeyRecord, id: &str, forced_active: bool) -> Value {
+fn build(body: &Value, key: &CredentialRecord, id: &str, forced_active: bool) -> Value {
     let now = potpie_time(clock::now_ms());
     let name = text(body, "/name").unwrap_or_default();
     let kind = text(body, "/integration_type").unwrap_or_default();
@@ -390,7 +391,7 @@ fn body_value(req: &Request) -> Result<Value, PotpieError> {
 
 async fn store_new(
     state: &State,
-    key: &ApiKeyRecord,
+    key: &CredentialRecord,
     integration: Value,
     action: &'static str,
 ) -> Result<(), PotpieError> {
@@ -477,7 +478,7 @@ fn list(state: &State, req: &Request) -> Result<Response, PotpieError> {
     ))
 }
 
-fn find(state: &State, key: &ApiKeyRecord, id: &str) -> Result<Value, PotpieError> {
+fn find(state: &State, key: &CredentialRecord, id: &str) -> Result<Value, PotpieError> {
     potpie::get(&state.store.read()?, &key.org_id, id)?
         .ok_or_else(|| PotpieError::NotFound(format!("Integration not found: {id}")))
 }
@@ -488,7 +489,7 @@ fn get(state: &State, req: &Request, id: &str) -> Result<Response, PotpieError> 
     Ok(Response::ok(&json!({ "status": "success", "integration": shown(&found) })))
 }
 
-async fn remove(state: &State, key: &ApiKeyRecord, id: &str) -> Result<Value, PotpieError> {
+async fn remove(state: &State, key: &CredentialRecord, id: &str) -> Result<Value, PotpieError> {
     let found = find(state, key, id)?;
     let (org, actor, id) = (key.org_id.clone(), key.name.clone(), id.to_owned());
     state
@@ -540,7 +541,7 @@ async fn set_status(state: &State, req: &Request, id: &str) -> Result<Response, 
 
 async fn update(
     state: &State,
-    key: &ApiKeyRecord,
+    key: &CredentialRecord,
     id: &str,
     change: impl Fn(&mut Value) + Send + 'static,
 ) -> Result<Value, PotpieError> {

@@ -26,8 +26,9 @@ use crate::engine::incidents::{self, EventTypes, Outcome};
 use crate::engine::spike as parse;
 use crate::ids;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::{ApiKeyRecord, SpikeIntegrationRecord};
-use crate::store::{api_keys, spike};
+use crate::store::credentials::{self, ApiKey};
+use crate::store::records::{CredentialRecord, SpikeIntegrationRecord};
+use crate::store::spike;
 
 /// The kinds this appliance parses: `(slug, name, category, description)`.
 pub const AVAILABLE: [(&str, &str, &str, &str); 6] = [
@@ -63,10 +64,11 @@ impl Endpoint {
         }
     }
 
+    /// Ingest URLs draw from the webhook bucket, the management routes from the API's.
     pub fn bucket(&self) -> Option<Bucket> {
         match self {
             Self::Ingest(_) => Some(Bucket::Webhooks),
-            _ => None,
+            _ => Some(Bucket::Api),
         }
     }
 }
@@ -112,10 +114,10 @@ fn bad_request(message: impl Into<String>) -> SpikeError {
 }
 
 /// The key of a Spike request, checked against `x-team-id`.
-fn authenticate(state: &State, req: &Request) -> Result<ApiKeyRecord, SpikeError> {
+fn authenticate(state: &State, req: &Request) -> Result<CredentialRecord, SpikeError> {
     let key = req.header("x-api-key").map(str::trim).filter(|k| !k.is_empty());
     let key = key.ok_or(SpikeError::Unauthorized("Missing x-api-key header"))?;
-    let record = api_keys::authenticate(&state.store.read()?, key)?
+    let record = credentials::authenticate::<ApiKey>(&state.store.read()?, key)?
         .ok_or(SpikeError::Unauthorized("Invalid API key"))?;
     match req.header("x-team-id").map(str::trim).filter(|t| !t.is_empty()) {
         None => Err(SpikeError::Unauthorized("Missing x-team-id header")),

@@ -41,6 +41,7 @@ impl WebhookError {
             }
             Self::Org(ScopeError::OrgNotFound(_)) => 404,
             Self::Org(ScopeError::Store(_)) => 500,
+            Self::Org(ScopeError::Forbidden { .. } | ScopeError::OperatorOnly { .. }) => 403,
             Self::Org(_) => 400,
         }
     }
@@ -57,6 +58,9 @@ impl WebhookError {
             Self::Org(ScopeError::InvalidOrgId) => "INVALID_ORG_ID",
             Self::Org(ScopeError::OrgNotFound(_)) => "ORG_NOT_FOUND",
             Self::Org(ScopeError::MissingOrgId) => "MISSING_ORG_ID",
+            Self::Org(ScopeError::Forbidden { .. } | ScopeError::OperatorOnly { .. }) => {
+                "FORBIDDEN"
+            }
             Self::Org(ScopeError::Store(_)) => "INTERNAL",
         }
     }
