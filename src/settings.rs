@@ -42,6 +42,9 @@ pub struct Settings {
     pub github_webhook_secret: Option<Secret>,
     /// `GITHUB_WEBHOOK_SECRET_<ORG>`, keyed by the `<ORG>` suffix as written in the environment.
     pub github_webhook_secrets: HashMap<String, Secret>,
+    /// `SENTRY_WEBHOOK_SECRET`: what Sentry deliveries of every org without a stored secret are
+    /// signed with.
+    pub sentry_webhook_secret: Option<Secret>,
     /// `WEBHOOK_STRICT_MODE=true`: refuse webhooks for which no secret is configured.
     pub webhook_strict_mode: bool,
     /// `SPAR_UPSTREAM_TIMEOUT_MS`: the overall limit of one outbound call (default 10 s).
@@ -105,6 +108,7 @@ impl Default for Settings {
             github_token: None,
             github_webhook_secret: None,
             github_webhook_secrets: HashMap::new(),
+            sentry_webhook_secret: None,
             webhook_strict_mode: false,
             upstream_timeout: Duration::from_secs(10),
             slack_api_url: "https://slack.com/api".into(),
@@ -167,6 +171,7 @@ impl Settings {
                     Some((org.to_owned(), Secret::new(v.clone())))
                 })
                 .collect(),
+            sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
             webhook_strict_mode: text("WEBHOOK_STRICT_MODE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
             upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,

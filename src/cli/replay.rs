@@ -4,8 +4,9 @@
 //! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
 //! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the
 //! first dot (`pull_request.opened.json` is a `pull_request`, `event_alert.fatal.json` an
-//! `event_alert`). The signature is over the file's exact bytes, so pretty-printed fixtures
-//! verify.
+//! `event_alert`). The signature is over the bytes sent: the file's, with a GitHub delivery's
+//! id added as a field (`_replay`), so replaying a fixture again is a new delivery, not a replay
+//! of the last one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,8 +87,30 @@ impl Source {
         }
     }
 
+    /// The body as this delivery sends it. A GitHub body names its delivery id in a field of
+    /// its own (`_replay`, which Spar's parser skips): Spar takes a signed body it has seen
+    /// before as a replay, so a replayed fixture must not be byte for byte the last one.
+    fn body(self, file_bytes: Vec<u8>, delivery: &str) -> Vec<u8> {
+        let open = file_bytes.iter().position(|b| *b == b'{');
+        match (self, open) {
+            (Self::GitHub, Some(at)) => {
+                let mut out = file_bytes[..=at].to_vec();
+                out.extend_from_slice(format!("\"_replay\":{delivery:?},").as_bytes());
+                out.extend_from_slice(&file_bytes[at + 1..]);
+                out
+            }
+            _ => file_bytes,
+        }
+    }
+
     /// The headers the real sender puts on this delivery.
-    fn headers(self, file: &Path, body: &[u8], secret: Option<&str>) -> Vec<(String, String)> {
+    fn headers(
+        self,
+        file: &Path,
+        body: &[u8],
+        delivery: &str,
+        secret: Option<&str>,
+    ) -> Vec<(String, String)> {
         let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let event = stem.split('.').next().unwrap_or(stem);
         match self {
@@ -100,7 +123,7 @@ impl Source {
                         "Sentry-Hook-Timestamp".to_owned(),
                         crate::clock::now_ms().div_euclid(1000).to_string(),
                     ),
-                    ("Request-ID".to_owned(), delivery_id()),
+                    ("Request-ID".to_owned(), delivery.to_owned()),
                 ];
                 if let Some(secret) = secret {
                     let sig = signature::sign_hex(secret.as_bytes(), body);
@@ -111,7 +134,7 @@ impl Source {
             Self::GitHub => {
                 let mut headers = vec![
                     ("X-GitHub-Event".to_owned(), event.to_owned()),
-                    ("X-GitHub-Delivery".to_owned(), delivery_id()),
+                    ("X-GitHub-Delivery".to_owned(), delivery.to_owned()),
                     ("User-Agent".to_owned(), "GitHub-Hookshot/spar-replay".to_owned()),
                 ];
                 if let Some(secret) = secret {
@@ -171,14 +194,15 @@ fn send(
         "cannot tell which webhook this is for: put it under a github/, sentry/ or spike/<slug>/ directory"
             .to_owned()
     })?;
-    let body = std::fs::read(file).map_err(|e| e.to_string())?;
+    let delivery = delivery_id();
+    let body = source.body(std::fs::read(file).map_err(|e| e.to_string())?, &delivery);
     let secret = source.secret(args.secret.as_deref(), args.org.as_deref());
     let mut url = format!("{base}{}", source.endpoint(args.token.as_deref())?);
     if let Some(org) = &args.org {
         url.push_str(&format!("?orgId={org}"));
     }
     let mut request = agent.post(&url).header("Content-Type", "application/json");
-    for (name, value) in source.headers(file, &body, secret.as_deref()) {
+    for (name, value) in source.headers(file, &body, &delivery, secret.as_deref()) {
         request = request.header(name, value);
     }
     let mut response = request.send(&body[..]).map_err(|e| e.to_string())?;

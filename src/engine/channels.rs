@@ -46,6 +46,18 @@ pub fn target(
     Ok(ChatTarget::from_config(channel, get))
 }
 
+/// The GitHub token of `org`'s projects (docs/API.md §2.7): the org's own (`integrations/configure`
+/// `github`, key `token`), else `GITHUB_TOKEN`.
+pub fn github_token(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+) -> Result<Option<Secret>, StoreError> {
+    let stored = channels::config(src, org, "github")?
+        .and_then(|c| c.config.get("token").filter(|s| !s.is_empty()).cloned());
+    Ok(stored.map(Secret::new).or_else(|| settings.github_token.clone()))
+}
+
 /// The secret GitHub deliveries for `org` are signed with (docs/API.md §3.1): the org's
 /// `github` channel config (`webhookSecret`), then `GITHUB_WEBHOOK_SECRET_<ORG>`, then
 /// `GITHUB_WEBHOOK_SECRET`.
@@ -59,16 +71,19 @@ pub fn github_secret(
     Ok(stored.map(Secret::new).or_else(|| settings.github_secret_for(org).cloned()))
 }
 
-/// The secret Sentry deliveries for `org` are signed with (docs/API.md §3.2): the org's sentry
-/// configuration (`webhookSecret`), else for org `default` `SENTRY_WEBHOOK_SECRET`.
+/// The secret Sentry deliveries for `org` are signed with (docs/API.md §3.2): the org's stored
+/// `webhookSecret` (its `sentry` configuration, through either configure endpoint or Potpie),
+/// else `SENTRY_WEBHOOK_SECRET`, for every org. Each source's secret is resolved on its own, so
+/// storing other Sentry keys never switches the environment's secret off.
 pub fn sentry_secret(
     src: &impl Source,
     settings: &Settings,
     org: &str,
 ) -> Result<Option<Secret>, StoreError> {
-    let keys = config(src, settings, org, "sentry")?.unwrap_or_default();
-    Ok(keys
-        .into_iter()
-        .find(|(k, v)| k == "webhookSecret" && !v.is_empty())
-        .map(|(_, v)| Secret::new(v)))
+    let stored = match channels::config(src, org, "sentry")? {
+        Some(stored) => stored.config.into_iter().collect(),
+        None => potpie::connector_config(src, org, "sentry")?.unwrap_or_default(),
+    };
+    let secret = stored.into_iter().find(|(k, v)| k == "webhookSecret" && !v.is_empty());
+    Ok(secret.map(|(_, v)| Secret::new(v)).or_else(|| settings.sentry_webhook_secret.clone()))
 }

@@ -45,18 +45,36 @@ pub enum Ingested {
     Ignored,
 }
 
-/// Records a parsed GitHub delivery for `org`, unless `delivery` was already recorded.
+/// How long a delivery's receipt makes a redelivery a duplicate (docs/API.md §3): at least as
+/// long as webhook receipts are kept.
+pub const DEDUPE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
+
+/// What identifies a delivery to recognise it again: the sender's delivery id, and the SHA-256
+/// of the signed body (GitHub signs neither its delivery id nor a time, so a captured body
+/// replayed under a new id is recognised by its digest).
+pub struct Receipt<'a> {
+    pub delivery: Option<&'a str>,
+    pub digest: &'a str,
+}
+
+/// Records a parsed GitHub delivery for `org`, unless it was already recorded.
 pub fn ingest(
     tx: &WriteTx<'_>,
     org: &str,
     parsed: &Parsed,
-    delivery: Option<&str>,
+    receipt: Receipt<'_>,
     policy: Policy,
 ) -> Result<Ingested, StoreError> {
-    let receipt = delivery.map(|d| format!("github:{d}"));
-    if let Some(key) = &receipt
+    let delivery = receipt.delivery;
+    let by_id = delivery.map(|d| format!("github:{d}"));
+    let by_digest = format!("github-body:{}", receipt.digest);
+    let since = clock::now_ms() - DEDUPE_WINDOW_MS;
+    if let Some(key) = &by_id
         && events::received(tx, org, key)?
     {
+        return Ok(Ingested::Duplicate);
+    }
+    if events::received_since(tx, org, &by_digest, since)? {
         return Ok(Ingested::Duplicate);
     }
     let ingested = match parsed {
@@ -73,9 +91,11 @@ pub fn ingest(
         }
         Parsed::Skipped { .. } | Parsed::Unhandled { .. } => return Ok(Ingested::Ignored),
     };
-    if let Some(key) = &receipt {
-        events::record_receipt(tx, org, key, clock::now_ms())?;
+    let now = clock::now_ms();
+    if let Some(key) = &by_id {
+        events::record_receipt(tx, org, key, now)?;
     }
+    events::record_receipt(tx, org, &by_digest, now)?;
     Ok(ingested)
 }
 

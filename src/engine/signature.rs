@@ -11,6 +11,12 @@ pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
     mac(secret, body).map(|m| hex(&m.finalize().into_bytes())).unwrap_or_default()
 }
 
+/// The SHA-256 of `body`, as lowercase hex: how a delivery is recognised when replayed.
+pub fn digest_hex(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether `presented_hex` is the HMAC of `body` under `secret`. Malformed hex is a mismatch.
 pub fn verify_hex(secret: &[u8], body: &[u8], presented_hex: &str) -> bool {
     let Some(presented) = unhex(presented_hex.trim()) else {

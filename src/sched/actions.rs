@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::clock;
+use crate::engine::channels::github_token;
 use crate::engine::report;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::orgs::DEFAULT_ORG;
@@ -119,12 +120,19 @@ async fn build_status_report(deps: &Deps) -> Result<(), String> {
     if all.is_empty() {
         return Ok(());
     }
-    let github = GitHub::from_settings(&deps.upstream, &deps.settings).ok_or(
-        "GITHUB_TOKEN is not set: build-status-report reads workflow runs from GitHub with it",
-    )?;
     let mut by_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for project in all {
-        let (gh, repo) = (github.clone(), project.repo.clone());
+        // Each org's projects are read with its own GitHub token, else GITHUB_TOKEN.
+        let token = github_token(
+            &deps.store.read().map_err(|e| e.to_string())?,
+            &deps.settings,
+            &project.org_id,
+        )
+        .map_err(|e| e.to_string())?;
+        let gh = GitHub::with_token(&deps.upstream, &deps.settings, token).ok_or(
+            "GITHUB_TOKEN is not set: build-status-report reads workflow runs from GitHub with it",
+        )?;
+        let repo = project.repo.clone();
         let runs = blocking(move || gh.workflow_runs(&repo, RUNS_PER_REPO))
             .await
             .map_err(|e| format!("GitHub, {}: {e}", project.repo))?;

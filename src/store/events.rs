@@ -60,6 +60,17 @@ pub fn received(src: &impl Source, org: &str, key: &str) -> Result<bool, StoreEr
     Ok(src.open::<WebhookReceipts>()?.get((org, key))?.is_some())
 }
 
+/// Whether `key` was received at or after `since_ms` (Unix ms).
+pub fn received_since(
+    src: &impl Source,
+    org: &str,
+    key: &str,
+    since_ms: i64,
+) -> Result<bool, StoreError> {
+    let at = src.open::<WebhookReceipts>()?.get((org, key))?.map(|v| v.value());
+    Ok(at.is_some_and(|at| i64::try_from(at).unwrap_or(i64::MAX) >= since_ms))
+}
+
 /// Remembers a delivery, so a redelivery is answered as a duplicate.
 pub fn record_receipt(
     tx: &WriteTx<'_>,

@@ -142,10 +142,9 @@ impl GitHub {
         Self { http, api_url: api_url.trim_end_matches('/').to_owned(), token }
     }
 
-    /// The client of `GITHUB_TOKEN` and `GITHUB_API_URL`, when the token is set.
-    pub fn from_settings(http: &Upstream, settings: &Settings) -> Option<Self> {
-        let token = settings.github_token.clone()?;
-        Some(Self::new(http.clone(), &settings.github_api_url, token))
+    /// The client of `token` at `GITHUB_API_URL`.
+    pub fn with_token(http: &Upstream, settings: &Settings, token: Option<Secret>) -> Option<Self> {
+        Some(Self::new(http.clone(), &settings.github_api_url, token?))
     }
 
     /// The repository, or `None` when GitHub says 404 or 403 (missing, or the token cannot see

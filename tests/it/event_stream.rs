@@ -247,7 +247,7 @@ async fn a_stream_nobody_reads_buffers_a_bounded_number_of_frames() {
             ("x-github-delivery".into(), format!("mem-{n}")),
             ("content-type".into(), "application/json".into()),
         ];
-        req.body = body.clone();
+        req.body = crate::common::stamped(&body, &format!("mem-{n}"));
         let answer = api::handle(&state, req).await;
         assert_eq!(answer.status, 200);
         assert!(

@@ -11,8 +11,8 @@ use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::channels;
 use crate::store::records::{ChannelConfigRecord, ChannelStatusRecord};
+use crate::store::{WriteTx, channels};
 use crate::upstream::{UpstreamError, blocking};
 
 /// The chat channels, in the order `GET /api/channels` lists them (plus `web`).
@@ -81,7 +81,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     let org = org.to_string();
     let actor = req.actor().to_owned();
     let keys: Vec<String> = config.keys().cloned().collect();
-    let record = ChannelConfigRecord {
+    let mut record = ChannelConfigRecord {
         channel: channel.clone(),
         config,
         configured_at_ms: clock::now_ms(),
@@ -90,6 +90,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     state
         .store
         .write(move |tx| {
+            keep_webhook_secret(tx, &org, &mut record)?;
             channels::put_config(tx, &org, &record)?;
             // New credentials: what was learned about the old ones no longer holds.
             let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
@@ -102,6 +103,23 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
         })
         .await?;
     Ok(Response::ok(&json!({ "success": true, "channel": channel, "configured": true })))
+}
+
+/// A configuration stored without a `webhookSecret` keeps the one already stored: reconfiguring
+/// other keys (an integration's token) must never switch signature checks off.
+pub(super) fn keep_webhook_secret(
+    tx: &WriteTx<'_>,
+    org: &str,
+    record: &mut ChannelConfigRecord,
+) -> Result<(), ApiError> {
+    if record.config.get("webhookSecret").is_some_and(|s| !s.is_empty()) {
+        return Ok(());
+    }
+    let stored = channels::config(tx, org, &record.channel)?;
+    if let Some(secret) = stored.and_then(|c| c.config.get("webhookSecret").cloned()) {
+        record.config.insert("webhookSecret".into(), secret);
+    }
+    Ok(())
 }
 
 /// A non-empty object of short string values, trimmed.

@@ -55,6 +55,8 @@ pub enum ApiError {
     AlreadyLinked(String),
     NotLinked(String),
     ProjectAlreadyExists(String),
+    /// An org token linking a repository another org has a project for.
+    RepoInAnotherOrg(String),
     /// An upstream service failed: 502 `UPSTREAM_ERROR` / `UPSTREAM_AUTH_FAILED`, 504
     /// `UPSTREAM_TIMEOUT`, with the upstream's answer as `details`.
     Upstream(UpstreamError),
@@ -141,6 +143,7 @@ impl ApiError {
             | Self::IdentityAlreadyExists { .. }
             | Self::AlreadyLinked(_)
             | Self::ProjectAlreadyExists(_)
+            | Self::RepoInAnotherOrg(_)
             | Self::RouteAlreadyExists(_)
             | Self::TaskAlreadyExists(_)
             | Self::TaskRunning(_) => 409,
@@ -175,6 +178,7 @@ impl ApiError {
             Self::AlreadyLinked(_) => "ALREADY_LINKED",
             Self::NotLinked(_) => "NOT_LINKED",
             Self::ProjectAlreadyExists(_) => "PROJECT_ALREADY_EXISTS",
+            Self::RepoInAnotherOrg(_) => "REPO_IN_ANOTHER_ORG",
             Self::Upstream(UpstreamError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
             Self::Upstream(UpstreamError::AuthFailed { .. }) => "UPSTREAM_AUTH_FAILED",
             Self::Upstream(_) => "UPSTREAM_ERROR",
@@ -258,6 +262,10 @@ impl fmt::Display for ApiError {
                 write!(f, "Agent already has a linked project. Unlink first.")
             }
             Self::NotLinked(agent) => write!(f, "Agent '{agent}' has no linked project"),
+            Self::RepoInAnotherOrg(repo) => write!(
+                f,
+                "'{repo}' is linked in another organization; only the operator token can link it here"
+            ),
             Self::ProjectAlreadyExists(repo) => {
                 write!(f, "A project for '{repo}' already exists in this organization")
             }

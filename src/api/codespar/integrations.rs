@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::channels::config_values;
+use super::channels::{config_values, keep_webhook_secret};
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
-use crate::engine::channels::github_secret;
+use crate::engine::channels::{github_secret, github_token};
 use crate::settings::Secret;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::channels;
@@ -30,7 +30,7 @@ use crate::upstream::{self, UpstreamError};
 /// What `GET /api/integrations/status` lists, in order.
 const LISTED: [&str; 8] =
     ["pagerduty", "linear", "sentry", "slack", "github", "discord", "telegram", "whatsapp"];
-const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack";
+const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack, github";
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
 
@@ -49,8 +49,9 @@ fn configured(state: &State, org: &str, name: &str) -> Result<bool, ApiError> {
         "linear" => has(&config_of(state, org, name)?, &["apiKey"]),
         "sentry" => has(&config_of(state, org, name)?, &["authToken", "org"]),
         "github" => {
-            state.settings.github_token.is_some()
-                || github_secret(&state.store.read()?, &state.settings, org)?.is_some()
+            let read = state.store.read()?;
+            github_token(&read, &state.settings, org)?.is_some()
+                || github_secret(&read, &state.settings, org)?.is_some()
         }
         chat => resolve::target(&state.store.read()?, &state.settings, org, chat)?.is_some(),
     })
@@ -119,6 +120,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
         "pagerduty" => &["apiKey", "fromEmail"],
         "linear" => &["apiKey"],
         "sentry" => &["authToken", "org"],
+        "github" => &["token"],
         _ => &[],
     };
     if let Some(missing) = required.iter().find(|k| !has(k)) {
@@ -131,7 +133,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     let actor = req.actor().to_owned();
     let now = clock::now_ms();
     let keys: Vec<String> = config.keys().cloned().collect();
-    let record = ChannelConfigRecord {
+    let mut record = ChannelConfigRecord {
         channel: name.clone(),
         config,
         configured_at_ms: now,
@@ -141,6 +143,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     state
         .store
         .write(move |tx| {
+            keep_webhook_secret(tx, &stored_org, &mut record)?;
             channels::put_config(tx, &stored_org, &record)?;
             let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
             channels::put_status(tx, &stored_org, &record.channel, &fresh)?;

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::agents::find as find_agent;
-use crate::api::{OrgId, Request, Response, Scope, State, body};
+use crate::api::{Caller, OrgId, Request, Response, Scope, State, body};
 use crate::clock;
-use crate::engine::channels::github_secret;
+use crate::engine::channels::{github_secret, github_token};
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentRecord, AgentStatus, AgentType, NewAgent, ProjectRecord};
 use crate::store::{Source, agents, projects};
@@ -132,8 +132,7 @@ async fn check_on_github(
     repo: RepoRef,
     with_hook: bool,
 ) -> Result<Remote, ApiError> {
-    let github = GitHub::from_settings(&state.upstream, &state.settings)
-        .ok_or(ApiError::MissingConfig("GITHUB_TOKEN"))?;
+    let github = github_of(state, org)?.ok_or(ApiError::MissingConfig("GITHUB_TOKEN"))?;
     let secret = github_secret(&state.store.read()?, &state.settings, org)?;
     let spec = state
         .settings
@@ -161,14 +160,12 @@ async fn check_on_github(
 
 /// Removes a hook Spar created for a change that did not happen. Best effort, in the
 /// background: the client already has its answer.
-fn undo_hook(state: &State, remote: &Remote, kept: Option<u64>) {
+fn undo_hook(state: &State, org: &str, remote: &Remote, kept: Option<u64>) {
     let Some(HookInstall::Created(id)) = remote.hook else { return };
     if kept == Some(id) {
         return;
     }
-    let (Some(github), repo) =
-        (GitHub::from_settings(&state.upstream, &state.settings), remote.repo.clone())
-    else {
+    let (Ok(Some(github)), repo) = (github_of(state, org), remote.repo.clone()) else {
         return;
     };
     tokio::task::spawn_blocking(move || {
@@ -182,7 +179,7 @@ fn undo_hook(state: &State, remote: &Remote, kept: Option<u64>) {
 /// when there was none or the token may not remove it; GitHub down is 502 and changes nothing.
 async fn remove_hook(state: &State, project: &ProjectRecord) -> Result<bool, ApiError> {
     let Some(hook) = project.webhook_id else { return Ok(false) };
-    let Some(github) = GitHub::from_settings(&state.upstream, &state.settings) else {
+    let Some(github) = github_of(state, &project.org_id)? else {
         tracing::warn!(
             project = project.id,
             hook,
@@ -197,6 +194,29 @@ async fn remove_hook(state: &State, project: &ProjectRecord) -> Result<bool, Api
         tracing::warn!(project = project.id, hook, "the GitHub token may not delete the hook");
     }
     Ok(removal != HookRemoval::NotPermitted)
+}
+
+/// The GitHub client of `org`'s projects: its own token, else `GITHUB_TOKEN`.
+fn github_of(state: &State, org: &str) -> Result<Option<GitHub>, ApiError> {
+    let token = github_token(&state.store.read()?, &state.settings, org)?;
+    Ok(GitHub::with_token(&state.upstream, &state.settings, token))
+}
+
+/// With an org token, a repository that has a project in another org is that org's: 409
+/// `REPO_IN_ANOTHER_ORG` (the operator may still link it anywhere; docs/API.md §2.7).
+fn check_repo_is_ours(
+    src: &impl Source,
+    caller: &Caller,
+    org: &str,
+    repo: &str,
+) -> Result<(), ApiError> {
+    if caller.spans_orgs() {
+        return Ok(());
+    }
+    if projects::orgs_of_repo(src, repo)?.iter().any(|other| other != org) {
+        return Err(ApiError::RepoInAnotherOrg(repo.to_owned()));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -215,16 +235,19 @@ pub async fn link(state: &State, scope: &Scope, req: &Request) -> Result<Respons
         let tx = state.store.read()?;
         let agent = find_agent(&tx, scope, &agent_id)?;
         check_linkable(&tx, &agent)?;
+        check_repo_is_ours(&tx, &req.caller, &agent.org_id, &repo.full_name())?;
         let existing = projects::by_repo(&tx, &agent.org_id, &repo.full_name())?;
         (agent.org_id, existing.is_some())
     };
     let remote = check_on_github(state, &org, repo, !joins_existing).await?;
     let (scope, actor, linked) = (scope.clone(), req.actor().to_owned(), remote.clone());
+    let caller = req.caller.clone();
     let result = state
         .store
         .write(move |tx| {
             let agent = find_agent(tx, &scope, &agent_id)?;
             check_linkable(tx, &agent)?;
+            check_repo_is_ours(tx, &caller, &agent.org_id, &linked.repo)?;
             let project = match projects::by_repo(tx, &agent.org_id, &linked.repo)? {
                 // Another agent's project for this repository: the agent joins it.
                 Some(existing) => existing,
@@ -246,7 +269,7 @@ pub async fn link(state: &State, scope: &Scope, req: &Request) -> Result<Respons
             Ok::<_, ApiError>(project)
         })
         .await;
-    undo_hook(state, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
+    undo_hook(state, &org, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
     let project = result?;
     Ok(Response::ok(&json!({ "success": true, "config": config_view(&project) })))
 }
@@ -340,24 +363,31 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
         });
     }
     let org = org.to_string();
-    if projects::by_repo(&state.store.read()?, &org, &repo.full_name())?.is_some() {
-        return Err(ApiError::ProjectAlreadyExists(repo.full_name()));
+    {
+        let tx = state.store.read()?;
+        if projects::by_repo(&tx, &org, &repo.full_name())?.is_some() {
+            return Err(ApiError::ProjectAlreadyExists(repo.full_name()));
+        }
+        check_repo_is_ours(&tx, &req.caller, &org, &repo.full_name())?;
     }
     // Without a token there is nothing to validate against: the project is taken as given.
-    let remote = match state.settings.github_token {
+    let remote = match github_of(state, &org)? {
         Some(_) => check_on_github(state, &org, repo, true).await?,
         None => Remote::unchecked(&repo),
     };
-    let (created, actor) = (remote.clone(), req.actor().to_owned());
+    let (created, actor, caller) = (remote.clone(), req.actor().to_owned(), req.caller.clone());
+    let stored_org = org.clone();
     let result = state
         .store
         .write(move |tx| {
-            if projects::by_repo(tx, &org, &created.repo)?.is_some() {
+            let org = stored_org.as_str();
+            if projects::by_repo(tx, org, &created.repo)?.is_some() {
                 return Err(ApiError::ProjectAlreadyExists(created.repo.clone()));
             }
-            let agent_name = free_agent_name(tx, &org, repo_name(&created.repo))?;
+            check_repo_is_ours(tx, &caller, org, &created.repo)?;
+            let agent_name = free_agent_name(tx, org, repo_name(&created.repo))?;
             let agent_id = agents::issue_id(tx, AgentType::Project.id_kind())?;
-            let mut project = new_project(tx, &created, &agent_id, &org, &actor)?;
+            let mut project = new_project(tx, &created, &agent_id, org, &actor)?;
             if let Some(name) = &name {
                 project.name.clone_from(name);
             }
@@ -367,7 +397,7 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
                 agent_type: AgentType::Project,
                 autonomy_level: 1,
                 project_id: Some(project.id.clone()),
-                org_id: org.clone(),
+                org_id: org.to_owned(),
                 now_ms: project.created_at_ms,
             });
             projects::put(tx, &project)?;
@@ -377,17 +407,17 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
                 .meta("projectId", project.id.as_str())
                 .meta("name", agent.name.as_str())
                 .meta("type", "project");
-            audit::append(tx, &org, spawn)?;
+            audit::append(tx, org, spawn)?;
             let created_entry = AuditDraft::new(ActorType::User, &actor, "project.create")
                 .meta("projectId", project.id.as_str())
                 .meta("agentId", agent.id.as_str())
                 .meta("repo", project.repo.as_str())
                 .meta("webhookConfigured", project.webhook_id.is_some());
-            audit::append(tx, &org, created_entry)?;
+            audit::append(tx, org, created_entry)?;
             Ok(project)
         })
         .await;
-    undo_hook(state, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
+    undo_hook(state, &org, &remote, result.as_ref().ok().and_then(|p| p.webhook_id));
     let project = result?;
     Ok(Response::json(
         201,

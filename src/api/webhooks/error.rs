@@ -20,6 +20,9 @@ pub enum WebhookError {
     MissingSignature(&'static str),
     #[error("Invalid webhook signature")]
     InvalidSignature,
+    /// A signed delivery sent too long ago (or from too far in the future) to be fresh.
+    #[error("Delivery timestamp is more than {window_secs} s from now: refused as a replay")]
+    StaleDelivery { window_secs: i64 },
     /// `WEBHOOK_STRICT_MODE` is on and no secret is configured for the sender.
     #[error("{0} webhook secret not configured. Set the secret or disable WEBHOOK_STRICT_MODE.")]
     SecretNotConfigured(&'static str),
@@ -36,9 +39,10 @@ impl WebhookError {
         match self {
             Self::Request(e) => e.status(),
             Self::MissingHeader(_) | Self::InvalidHeader { .. } | Self::Payload(_) => 400,
-            Self::MissingSignature(_) | Self::InvalidSignature | Self::SecretNotConfigured(_) => {
-                401
-            }
+            Self::MissingSignature(_)
+            | Self::InvalidSignature
+            | Self::StaleDelivery { .. }
+            | Self::SecretNotConfigured(_) => 401,
             Self::Org(ScopeError::OrgNotFound(_)) => 404,
             Self::Org(ScopeError::Store(_)) => 500,
             Self::Org(ScopeError::Forbidden { .. } | ScopeError::OperatorOnly { .. }) => 403,
@@ -53,6 +57,7 @@ impl WebhookError {
             Self::InvalidHeader { .. } => "INVALID_HEADER",
             Self::MissingSignature(_) => "MISSING_SIGNATURE",
             Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::StaleDelivery { .. } => "STALE_DELIVERY",
             Self::SecretNotConfigured(_) => "WEBHOOK_SECRET_NOT_CONFIGURED",
             Self::Payload(e) => e.code(),
             Self::Org(ScopeError::InvalidOrgId) => "INVALID_ORG_ID",

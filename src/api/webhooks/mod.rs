@@ -22,12 +22,13 @@ pub use error::WebhookError;
 use super::path::{Method, Routed, endpoints};
 use super::scope::OrgId;
 use super::{Auth, Bucket, Request, Response, State, body};
+use crate::api::scope::ScopeError;
 use crate::clock;
 use crate::engine::channels::{github_secret, sentry_secret};
 use crate::engine::github::{self, Parsed};
 use crate::engine::incidents::{self, Outcome};
 use crate::engine::{self, Ingested, sentry, signature};
-use crate::store::{orgs, projects};
+use crate::store::{StoreError, events, orgs, projects};
 
 const MAX_DELIVERY_ID: usize = 128;
 
@@ -74,7 +75,8 @@ async fn github(state: &State, req: &Request) -> Result<Response, WebhookError> 
     let parsed = payload_bytes(req)
         .and_then(|payload| github::parse(&event, &payload).map_err(WebhookError::from));
     let org = webhook_org(state, req, parsed.as_ref().ok().and_then(Parsed::repo))?;
-    verify_github(state, &org, req)?;
+    verify_github(state, &org.id, req)?;
+    let org = org.known()?;
     let parsed = parsed?;
     match &parsed {
         Parsed::Unhandled { .. } => {
@@ -92,11 +94,14 @@ async fn github(state: &State, req: &Request) -> Result<Response, WebhookError> 
         Parsed::Ping { .. } | Parsed::Ci(_) => {}
     }
     let recorded = parsed.clone();
-    let receipt = delivery.clone();
+    let (delivery_id, digest) = (delivery.clone(), signature::digest_hex(&req.body));
     let policy = state.policy;
     let ingested = state
         .store
-        .write(move |tx| engine::ingest(tx, &org, &recorded, receipt.as_deref(), policy))
+        .write(move |tx| {
+            let receipt = engine::Receipt { delivery: delivery_id.as_deref(), digest: &digest };
+            engine::ingest(tx, &org, &recorded, receipt, policy)
+        })
         .await?;
     if let Ingested::Event { deliveries, .. } = &ingested {
         state.signals.recorded(*deliveries);
@@ -122,11 +127,32 @@ async fn github(state: &State, req: &Request) -> Result<Response, WebhookError> 
 async fn sentry(state: &State, req: &Request) -> Result<Response, WebhookError> {
     let resource = header_token(req, "sentry-hook-resource", "Sentry-Hook-Resource")?
         .ok_or(WebhookError::MissingHeader("Sentry-Hook-Resource"))?;
+    let delivery = header_token(req, "request-id", "Request-ID")?;
     let org = webhook_org(state, req, None)?;
-    verify_sentry(state, &org, req)?;
+    verify_sentry(state, &org.id, req)?;
+    let org = org.known()?;
+    check_sentry_timestamp(req)?;
     let parsed = sentry::parse(&resource, &req.body)?;
     let policy = state.policy;
-    let outcome = state.store.write(move |tx| incidents::record(tx, &org, &parsed, policy)).await?;
+    let outcome = state
+        .store
+        .write(move |tx| {
+            let receipt = delivery.as_ref().map(|d| format!("sentry:{d}"));
+            if let Some(key) = &receipt
+                && events::received(tx, &org, key)?
+            {
+                return Ok(None);
+            }
+            let outcome = incidents::record(tx, &org, &parsed, policy)?;
+            if let Some(key) = &receipt {
+                events::record_receipt(tx, &org, key, clock::now_ms())?;
+            }
+            Ok::<_, StoreError>(Some(outcome))
+        })
+        .await?;
+    let Some(outcome) = outcome else {
+        return Ok(Response::ok(&json!({ "received": true, "duplicate": true })));
+    };
     let answer = match outcome {
         Outcome::Routed { incident_id, agent_id, event_id, new } => {
             state.signals.recorded(true);
@@ -209,19 +235,63 @@ fn payload_bytes(req: &Request) -> Result<Cow<'_, [u8]>, WebhookError> {
     Ok(Cow::Owned(body::percent_decode(encoded, true).into_bytes()))
 }
 
+/// The org a delivery names, and whether it exists. An unknown org is answered 404 only after
+/// the signature was checked (with the environment's secret), so a probe cannot tell which orgs
+/// exist from the answers.
+struct WebhookOrg {
+    id: String,
+    exists: bool,
+}
+
+impl WebhookOrg {
+    fn known(self) -> Result<String, WebhookError> {
+        if self.exists { Ok(self.id) } else { Err(ScopeError::OrgNotFound(self.id).into()) }
+    }
+}
+
 /// The org a delivery belongs to: `?orgId=`, else `x-org-id`, else the org of the project whose
 /// repository sent it, else `default`.
-fn webhook_org(state: &State, req: &Request, repo: Option<&str>) -> Result<String, WebhookError> {
+fn webhook_org(
+    state: &State,
+    req: &Request,
+    repo: Option<&str>,
+) -> Result<WebhookOrg, WebhookError> {
     let named = req.query.get("orgId").filter(|o| !o.is_empty()).or(req.org_header.as_deref());
     if let Some(org) = named {
-        return Ok(OrgId::existing(&state.store, org)?.into_string());
+        return match OrgId::existing(&state.store, org) {
+            Ok(org) => Ok(WebhookOrg { id: org.into_string(), exists: true }),
+            Err(ScopeError::OrgNotFound(id)) => Ok(WebhookOrg { id, exists: false }),
+            Err(e) => Err(e.into()),
+        };
     }
-    if let Some(repo) = repo
-        && let Some(org) = projects::orgs_of_repo(&state.store.read()?, repo)?.into_iter().next()
-    {
-        return Ok(org);
+    let by_repo = match repo {
+        Some(repo) => projects::orgs_of_repo(&state.store.read()?, repo)?.into_iter().next(),
+        None => None,
+    };
+    let id = by_repo.unwrap_or_else(|| orgs::DEFAULT_ORG.to_owned());
+    Ok(WebhookOrg { id, exists: true })
+}
+
+/// How far `Sentry-Hook-Timestamp` may be from now (docs/API.md §3.2): a delivery outside it is
+/// a replay of an old one (or a clock badly off), refused 401 `STALE_DELIVERY`.
+const SENTRY_TIMESTAMP_WINDOW_SECS: i64 = 300;
+
+fn check_sentry_timestamp(req: &Request) -> Result<(), WebhookError> {
+    let Some(raw) = req.header("sentry-hook-timestamp").map(str::trim).filter(|v| !v.is_empty())
+    else {
+        return Ok(());
+    };
+    let sent = raw.split('.').next().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
+        WebhookError::InvalidHeader {
+            name: "Sentry-Hook-Timestamp",
+            reason: "must be Unix seconds".into(),
+        }
+    })?;
+    let skew = (clock::now_ms() / 1000 - sent).abs();
+    if skew > SENTRY_TIMESTAMP_WINDOW_SECS {
+        return Err(WebhookError::StaleDelivery { window_secs: SENTRY_TIMESTAMP_WINDOW_SECS });
     }
-    Ok(orgs::DEFAULT_ORG.to_owned())
+    Ok(())
 }
 
 /// A configured secret requires a valid `X-Hub-Signature-256`; no secret accepts (with a

@@ -293,6 +293,9 @@ pub fn fixture(path: &str) -> Vec<u8> {
 
 impl Server {
     /// Posts a GitHub delivery: event and delivery headers, signed with `secret` when given.
+    /// A GitHub delivery of `body` as GitHub would send it: stamped with its delivery id (two
+    /// deliveries never carry the same bytes; Spar takes the same bytes again as a replay) and
+    /// signed with `secret`.
     pub fn github_webhook(
         &self,
         path: &str,
@@ -301,8 +304,9 @@ impl Server {
         secret: Option<&str>,
         body: &[u8],
     ) -> Resp {
-        let signature = secret.map(|s| format!("sha256={}", sign(s, body)));
-        self.github_delivery(path, event, Some(delivery), signature.as_deref(), body)
+        let body = stamped(body, delivery);
+        let signature = secret.map(|s| format!("sha256={}", sign(s, &body)));
+        self.github_delivery(path, event, Some(delivery), signature.as_deref(), &body)
     }
 
     /// A JSON GitHub delivery with exactly this `X-Hub-Signature-256` (or none).
@@ -332,12 +336,28 @@ impl Server {
 }
 
 /// One signed push over `stream`: the answer's JSON when the server answered 200.
+/// A JSON body with a field naming its delivery, as every real delivery's bytes differ (a push
+/// carries its commits, a workflow run its id and times). Parsers skip the field; the body's
+/// digest is then the delivery's own.
+pub fn stamped(body: &[u8], delivery: &str) -> Vec<u8> {
+    match body.iter().position(|b| *b == b'{') {
+        Some(at) => {
+            let mut out = body[..=at].to_vec();
+            out.extend_from_slice(format!("\"_delivery\":{delivery:?},").as_bytes());
+            out.extend_from_slice(&body[at + 1..]);
+            out
+        }
+        None => body.to_vec(),
+    }
+}
+
 pub fn post_delivery(
     mut stream: TcpStream,
     secret: &str,
     delivery: &str,
     body: &[u8],
 ) -> Option<Value> {
+    let body = &stamped(body, delivery)[..];
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let head = format!(
         "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
