@@ -64,7 +64,7 @@ impl App {
     }
 
     fn assemble(store: Store, search: Arc<Search>, settings: Settings) -> Self {
-        let upstream = Upstream::new(settings.upstream_timeout);
+        let upstream = Upstream::new(settings.upstream_timeout, &settings.egress_allow);
         let outbox = Arc::new(Outbox::new(store.clone(), settings.clone(), upstream.clone()));
         let signals = Arc::new(Signals::new(outbox.waker()));
         let policy = Policy::from_settings(&settings);

@@ -26,6 +26,50 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `SPAR_EGRESS_ALLOW`: what user-supplied URLs may reach beyond the public internet
+/// (`upstream::egress` applies it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressAllow {
+    /// `(network, prefix length)`; a bare address is a full-length prefix.
+    pub nets: Vec<(std::net::IpAddr, u8)>,
+    /// Host names allowed whatever they resolve to, lower-cased.
+    pub hosts: Vec<String>,
+}
+
+impl EgressAllow {
+    /// A comma list of CIDRs (`10.0.0.0/8`), addresses (`127.0.0.1`) and host names
+    /// (`hooks.lan`).
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let bad = |entry: &str| {
+            format!("SPAR_EGRESS_ALLOW: {entry:?} is not a CIDR, an address or a host name")
+        };
+        let mut allow = Self::default();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (addr, bits) = match entry.split_once('/') {
+                Some((addr, bits)) => (addr.parse().ok(), Some(bits.parse::<u8>().ok())),
+                None => (entry.parse::<std::net::IpAddr>().ok(), None),
+            };
+            let full = |addr: std::net::IpAddr| if addr.is_ipv4() { 32 } else { 128 };
+            match (addr, bits) {
+                (Some(addr), None) => allow.nets.push((addr, full(addr))),
+                (Some(addr), Some(Some(bits))) if bits <= full(addr) => {
+                    allow.nets.push((addr, bits));
+                }
+                (None, None)
+                    if entry.len() <= 253
+                        && entry
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) =>
+                {
+                    allow.hosts.push(entry.to_ascii_lowercase());
+                }
+                _ => return Err(bad(entry)),
+            }
+        }
+        Ok(allow)
+    }
+}
+
 /// Environment-derived settings of the API and the upstream clients.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -49,6 +93,8 @@ pub struct Settings {
     pub webhook_strict_mode: bool,
     /// `SPAR_UPSTREAM_TIMEOUT_MS`: the overall limit of one outbound call (default 10 s).
     pub upstream_timeout: Duration,
+    /// `SPAR_EGRESS_ALLOW`: internal addresses user-supplied URLs may reach (none by default).
+    pub egress_allow: EgressAllow,
     /// Chat services' API base URLs (`SLACK_API_URL`, `DISCORD_API_URL`, `TELEGRAM_API_URL`).
     pub slack_api_url: String,
     pub discord_api_url: String,
@@ -111,6 +157,7 @@ impl Default for Settings {
             sentry_webhook_secret: None,
             webhook_strict_mode: false,
             upstream_timeout: Duration::from_secs(10),
+            egress_allow: EgressAllow::default(),
             slack_api_url: "https://slack.com/api".into(),
             discord_api_url: "https://discord.com/api/v10".into(),
             telegram_api_url: "https://api.telegram.org".into(),
@@ -175,6 +222,7 @@ impl Settings {
             webhook_strict_mode: text("WEBHOOK_STRICT_MODE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
             upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,
+            egress_allow: EgressAllow::parse(&text("SPAR_EGRESS_ALLOW").unwrap_or_default())?,
             slack_api_url: url("SLACK_API_URL", defaults.slack_api_url),
             discord_api_url: url("DISCORD_API_URL", defaults.discord_api_url),
             telegram_api_url: url("TELEGRAM_API_URL", defaults.telegram_api_url),

@@ -4,28 +4,44 @@
 
 use crate::settings::{Secret, Settings};
 use crate::store::{Source, StoreError, channels, orgs, potpie};
+use crate::upstream::Target;
 use crate::upstream::chat::ChatTarget;
 
-/// The channel's credentials as `(key, value)` pairs, and whether they came from the store.
+/// A channel's or integration's configuration, as `(key, value)` pairs.
+pub type Keys = Vec<(String, String)>;
+
+/// The channel's credentials as `(key, value)` pairs.
 pub fn config(
     src: &impl Source,
     settings: &Settings,
     org: &str,
     channel: &str,
-) -> Result<Option<Vec<(String, String)>>, StoreError> {
+) -> Result<Option<Keys>, StoreError> {
+    Ok(sourced_config(src, settings, org, channel)?.map(|(keys, _)| keys))
+}
+
+/// The channel's credentials and who set them: a user (stored through the API or Potpie), or
+/// the operator (the environment, for org `default`).
+fn sourced_config(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+    channel: &str,
+) -> Result<Option<(Keys, Target)>, StoreError> {
     if let Some(stored) = channels::config(src, org, channel)? {
-        return Ok(Some(stored.config.into_iter().collect()));
+        return Ok(Some((stored.config.into_iter().collect(), Target::User)));
     }
     // One store (docs/API.md §6.3): what the Potpie dialect saved counts too.
     if let Some(keys) = potpie::connector_config(src, org, channel)? {
-        return Ok(Some(keys));
+        return Ok(Some((keys, Target::User)));
     }
     if org != orgs::DEFAULT_ORG {
         return Ok(None);
     }
-    Ok(settings
-        .env_config(channel)
-        .map(|keys| keys.into_iter().map(|(k, v)| (k, v.expose().to_owned())).collect()))
+    Ok(settings.env_config(channel).map(|keys| {
+        let keys = keys.into_iter().map(|(k, v)| (k, v.expose().to_owned())).collect();
+        (keys, Target::Operator)
+    }))
 }
 
 /// Where a message on `channel` for `org` goes, if the channel is configured well enough.
@@ -35,7 +51,7 @@ pub fn target(
     org: &str,
     channel: &str,
 ) -> Result<Option<ChatTarget>, StoreError> {
-    let Some(keys) = config(src, settings, org, channel)? else {
+    let Some((keys, origin)) = sourced_config(src, settings, org, channel)? else {
         return Ok(None);
     };
     let get = |key: &str| {
@@ -43,7 +59,7 @@ pub fn target(
             .find(|(k, v)| k == key && !v.trim().is_empty())
             .map(|(_, v)| v.trim().to_owned())
     };
-    Ok(ChatTarget::from_config(channel, get))
+    Ok(ChatTarget::from_config(channel, origin, get))
 }
 
 /// The GitHub token of `org`'s projects (docs/API.md §2.7): the org's own (`integrations/configure`

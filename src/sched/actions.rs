@@ -12,7 +12,7 @@ use crate::engine::report;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::orgs::DEFAULT_ORG;
 use crate::store::records::{TaskAction, TaskRecord};
-use crate::store::{channels, orgs, outbox, projects, tasks};
+use crate::store::{Store, StoreError, channels, orgs, outbox, projects, tasks};
 use crate::upstream::blocking;
 use crate::upstream::github::GitHub;
 
@@ -79,11 +79,13 @@ fn health_state(deps: &Deps) -> Value {
             }
         }
     }
+    // Only org `default`'s own integrations: no org's ids land in another org's audit.
     let integrations: BTreeMap<String, Value> = deps
         .integrations
         .failing()
         .into_iter()
-        .map(|(org, name)| (format!("{org}/{name}"), Value::from("error")))
+        .filter(|(org, _)| org == DEFAULT_ORG)
+        .map(|(_, name)| (name, Value::from("error")))
         .collect();
     json!({
         "storage": if storage_ok { "ok" } else { "error" },
@@ -170,13 +172,33 @@ async fn audit_cleanup(deps: &Deps) -> Result<(), String> {
 /// A summary of the org's audit over the last `window_hours`, to routes matching `event_type`.
 async fn digest(deps: &Deps, org: &str, event_type: &str, window_hours: u32) -> Result<(), String> {
     let since = clock::now_ms() - i64::from(window_hours) * 3_600_000;
-    let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
-    let mut total = 0u64;
-    let read = deps.store.read().map_err(|e| e.to_string())?;
-    // Newest first, keyset-paged (`before`), so each page costs its own size.
+    // Up to DIGEST_SCAN_LIMIT entries read and decoded: on the blocking pool, not a worker.
+    let (store, scanned_org) = (deps.store.clone(), org.to_owned());
+    let (total, by_action) =
+        tokio::task::spawn_blocking(move || count_actions(&store, &scanned_org, since))
+            .await
+            .map_err(|e| format!("the digest did not finish: {e}"))?
+            .map_err(|e| e.to_string())?;
+    let mut counts: Vec<(String, u64)> = by_action.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut lines = vec![format!("{total} audit entries")];
+    lines.extend(counts.iter().take(10).map(|(action, n)| format!("{n} × {action}")));
+    let title = format!("Digest of org {org}, last {window_hours} h");
+    record_report(deps, org, event_type, title, lines).await
+}
+
+/// The org's audit entries since `since` (Unix ms), by action: newest first, keyset-paged
+/// (`before`), so each page costs its own size, and at most [`DIGEST_SCAN_LIMIT`] of them.
+fn count_actions(
+    store: &Store,
+    org: &str,
+    since: i64,
+) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
+    let read = store.read()?;
+    let (mut total, mut by_action) = (0u64, BTreeMap::new());
     let mut before = u64::MAX;
     'pages: while total < DIGEST_SCAN_LIMIT {
-        let page = audit::page_before(&read, Some(org), before, 500).map_err(|e| e.to_string())?;
+        let page = audit::page_before(&read, Some(org), before, 500)?;
         let Some(last) = page.last() else { break };
         before = last.seq;
         for entry in page {
@@ -187,13 +209,7 @@ async fn digest(deps: &Deps, org: &str, event_type: &str, window_hours: u32) -> 
             *by_action.entry(entry.action).or_default() += 1;
         }
     }
-    drop(read);
-    let mut counts: Vec<(String, u64)> = by_action.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut lines = vec![format!("{total} audit entries")];
-    lines.extend(counts.iter().take(10).map(|(action, n)| format!("{n} × {action}")));
-    let title = format!("Digest of org {org}, last {window_hours} h");
-    record_report(deps, org, event_type, title, lines).await
+    Ok((total, by_action))
 }
 
 async fn record_report(

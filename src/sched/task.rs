@@ -51,18 +51,39 @@ fn six_fields(expr: &str) -> String {
 }
 
 /// Checks a cron expression with the scheduler's own parser: five fields (minute first) or six
-/// (seconds first). The error says what is accepted.
+/// (seconds first), never firing twice within [`MIN_INTERVAL_MS`] (like an interval task). The
+/// error says what is accepted.
 pub fn check_cron(expr: &str) -> Result<(), String> {
     let fields = expr.split_whitespace().count();
-    let parsed = (5..=6)
-        .contains(&fields)
-        .then(|| tokio_cron_scheduler::Job::new_async(six_fields(expr), |_, _| Box::pin(async {})));
-    match parsed {
-        Some(Ok(_)) => Ok(()),
-        _ => Err(format!(
+    let parsed = (5..=6).contains(&fields).then(|| parse_cron(expr)).flatten();
+    let Some(cron) = parsed else {
+        return Err(format!(
             "schedule {expr:?} is not a valid cron expression: use five fields (minute hour day-of-month month day-of-week) or six with seconds first, e.g. \"0 9 * * 1-5\""
+        ));
+    };
+    match shortest_gap_ms(&cron) {
+        Some(gap) if gap < MIN_INTERVAL_MS => Err(format!(
+            "schedule {expr:?} fires {gap} ms apart; a task runs at most every {} seconds",
+            MIN_INTERVAL_MS / 1000
         )),
+        _ => Ok(()),
     }
+}
+
+/// The expression as the scheduler reads it (seconds first), if it parses.
+pub fn parse_cron(expr: &str) -> Option<croner::Cron> {
+    let parser =
+        croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Required).build();
+    parser.parse(&six_fields(expr)).ok()
+}
+
+/// The shortest time between two of the next fires (over 64 of them; cron patterns repeat
+/// within a year, and 64 fires cover the closest pair of any pattern that fires twice in a
+/// minute or an hour).
+fn shortest_gap_ms(cron: &croner::Cron) -> Option<u64> {
+    let start = chrono::Utc::now();
+    let fires: Vec<i64> = cron.iter_after(start).take(64).map(|t| t.timestamp_millis()).collect();
+    fires.windows(2).map(|w| u64::try_from(w[1] - w[0]).unwrap_or(0)).min()
 }
 
 /// The built-in tasks (docs/API.md §2.15), as created at start when missing. They belong to org

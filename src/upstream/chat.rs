@@ -11,39 +11,74 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use ureq::http;
 
-use super::{Answer, Upstream, UpstreamError, path_segment, upstream_message};
+use super::{Answer, Target, Upstream, UpstreamError, path_segment, upstream_message};
 use crate::settings::Secret;
 
 /// Where and how a message goes, with its credentials.
 #[derive(Debug, Clone)]
 pub enum ChatTarget {
-    SlackBot { token: Secret },
-    SlackWebhook { url: Secret },
-    DiscordBot { token: Secret },
-    DiscordWebhook { url: Secret },
-    Telegram { token: Secret },
-    Evolution { url: String, key: Secret, instance: String },
+    SlackBot {
+        token: Secret,
+    },
+    /// `origin`: who chose the URL (a user's passes the egress policy).
+    SlackWebhook {
+        url: Secret,
+        origin: Target,
+    },
+    DiscordBot {
+        token: Secret,
+    },
+    DiscordWebhook {
+        url: Secret,
+        origin: Target,
+    },
+    Telegram {
+        token: Secret,
+    },
+    Evolution {
+        url: String,
+        key: Secret,
+        instance: String,
+        origin: Target,
+    },
 }
 
 impl ChatTarget {
     /// The target a channel's config describes (keys as `POST /api/channels/configure` takes
     /// them); a bot token wins over a webhook URL. `None`: not enough to send anything.
-    pub fn from_config(channel: &str, get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+    pub fn from_config(
+        channel: &str,
+        origin: Target,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Option<Self> {
         let secret = |key: &str| get(key).map(Secret::new);
         match channel {
             "slack" => secret("botToken")
                 .map(|token| Self::SlackBot { token })
-                .or_else(|| secret("webhookUrl").map(|url| Self::SlackWebhook { url })),
+                .or_else(|| secret("webhookUrl").map(|url| Self::SlackWebhook { url, origin })),
             "discord" => secret("botToken")
                 .map(|token| Self::DiscordBot { token })
-                .or_else(|| secret("webhookUrl").map(|url| Self::DiscordWebhook { url })),
+                .or_else(|| secret("webhookUrl").map(|url| Self::DiscordWebhook { url, origin })),
             "telegram" => secret("botToken").map(|token| Self::Telegram { token }),
             "whatsapp" => Some(Self::Evolution {
                 url: get("evolutionApiUrl")?.trim_end_matches('/').to_owned(),
                 key: secret("evolutionApiKey")?,
                 instance: get("evolutionInstance")?,
+                origin,
             }),
             _ => None,
+        }
+    }
+
+    /// Who chose where it sends: the services' own APIs are the operator's.
+    fn origin(&self) -> Target {
+        match self {
+            Self::SlackWebhook { origin, .. }
+            | Self::DiscordWebhook { origin, .. }
+            | Self::Evolution { origin, .. } => *origin,
+            Self::SlackBot { .. } | Self::DiscordBot { .. } | Self::Telegram { .. } => {
+                Target::Operator
+            }
         }
     }
 
@@ -62,7 +97,7 @@ impl ChatTarget {
             Self::SlackBot { token } | Self::DiscordBot { token } | Self::Telegram { token } => {
                 vec![token.expose()]
             }
-            Self::SlackWebhook { url } | Self::DiscordWebhook { url } => vec![url.expose()],
+            Self::SlackWebhook { url, .. } | Self::DiscordWebhook { url, .. } => vec![url.expose()],
             Self::Evolution { key, .. } => vec![key.expose()],
         }
     }
@@ -129,7 +164,7 @@ impl Chat {
                 Some(&format!("Bearer {}", token.expose())),
                 &json!({ "channel": channel_id, "text": text, "unfurl_links": false }),
             ),
-            ChatTarget::SlackWebhook { url } => {
+            ChatTarget::SlackWebhook { url, .. } => {
                 self.post(target, url.expose(), None, &json!({ "text": text }))
             }
             ChatTarget::DiscordBot { token } => self.post(
@@ -138,7 +173,7 @@ impl Chat {
                 Some(&format!("Bot {}", token.expose())),
                 &json!({ "content": text, "allowed_mentions": no_mentions }),
             ),
-            ChatTarget::DiscordWebhook { url } => self.post(
+            ChatTarget::DiscordWebhook { url, .. } => self.post(
                 target,
                 &with_query(url.expose(), "wait=true"),
                 None,
@@ -158,14 +193,15 @@ impl Chat {
                     }),
                 )
             }
-            ChatTarget::Evolution { url, key, instance } => {
+            ChatTarget::Evolution { url, key, instance, .. } => {
                 let request = http::Request::builder()
                     .method("POST")
                     .uri(format!("{url}/message/sendText/{}", path_segment(instance)))
                     .header("apikey", key.expose())
                     .header("Content-Type", "application/json");
                 let body = json!({ "number": channel_id, "text": text });
-                self.http.send(target.service(), request, Some(body.to_string().into_bytes()))
+                let body = Some(body.to_string().into_bytes());
+                self.http.send_to(target.origin(), target.service(), request, body)
             }
         }
     }
@@ -184,7 +220,8 @@ impl Chat {
         if let Some(auth) = authorization {
             request = request.header("Authorization", auth);
         }
-        self.http.send(target.service(), request, Some(body.to_string().into_bytes()))
+        let body = Some(body.to_string().into_bytes());
+        self.http.send_to(target.origin(), target.service(), request, body)
     }
 
     /// Checks the credentials against the service: `Ok` when it accepts them.
@@ -195,7 +232,7 @@ impl Chat {
             if let Some((name, value)) = header {
                 request = request.header(name, value);
             }
-            self.http.send(service, request, None)
+            self.http.send_to(target.origin(), service, request, None)
         };
         let answer = match target {
             ChatTarget::SlackBot { token } => self.post(
@@ -206,16 +243,16 @@ impl Chat {
             ),
             // An incoming webhook cannot be checked without posting; GitHub-style: the URL
             // must answer, and not with "gone".
-            ChatTarget::SlackWebhook { url } => get(url.expose().to_owned(), None),
+            ChatTarget::SlackWebhook { url, .. } => get(url.expose().to_owned(), None),
             ChatTarget::DiscordBot { token } => get(
                 format!("{}/users/@me", self.apis.discord),
                 Some(("Authorization", format!("Bot {}", token.expose()))),
             ),
-            ChatTarget::DiscordWebhook { url } => get(url.expose().to_owned(), None),
+            ChatTarget::DiscordWebhook { url, .. } => get(url.expose().to_owned(), None),
             ChatTarget::Telegram { token } => {
                 get(format!("{}/bot{}/getMe", self.apis.telegram, token.expose()), None)
             }
-            ChatTarget::Evolution { url, key, instance } => get(
+            ChatTarget::Evolution { url, key, instance, .. } => get(
                 format!("{url}/instance/connectionState/{}", path_segment(instance)),
                 Some(("apikey", key.expose().to_owned())),
             ),
@@ -223,7 +260,7 @@ impl Chat {
         let checked = match (target, answer) {
             (_, Err(e)) => Err(e.to_string()),
             (ChatTarget::SlackWebhook { .. }, Ok(a)) if matches!(a.status, 403 | 404 | 410) => {
-                Err(format!("Slack answered HTTP {}: {}", a.status, upstream_message(&a.body)))
+                Err(format!("Slack answered HTTP {}{}", a.status, quoted(target, &a)))
             }
             (ChatTarget::SlackWebhook { .. }, Ok(_)) => Ok(()),
             (ChatTarget::Evolution { .. }, Ok(a)) if a.is_success() => {
@@ -261,8 +298,7 @@ fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(|s| Duration::from_secs_f64(s.min(3600.0)));
     let refused = |status: u16| {
-        let reason =
-            format!("{service} answered HTTP {status}: {}", upstream_message(&answer.body));
+        let reason = format!("{service} answered HTTP {status}{}", quoted(target, &answer));
         if status == 429 || status >= 500 {
             SendFailure::Retry { reason, after }
         } else {
@@ -299,6 +335,19 @@ fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<
             }
         }
         _ => Ok(()),
+    }
+}
+
+/// What an answer said, for an error text: `: <message>` from a service's own API; nothing from
+/// a URL a user supplied (its body is not ours to quote back), where a redirect is named as
+/// such (Spar follows none).
+fn quoted(target: &ChatTarget, answer: &Answer) -> String {
+    match target.origin() {
+        Target::Operator => format!(": {}", upstream_message(&answer.body)),
+        Target::User if (300..400).contains(&answer.status) => {
+            " (a redirect: Spar does not follow them)".into()
+        }
+        Target::User => String::new(),
     }
 }
 

@@ -10,53 +10,95 @@
 //! [`Settings`]: crate::settings::Settings
 
 pub mod chat;
+pub mod egress;
 pub mod github;
 pub mod health;
 pub mod linear;
 pub mod pagerduty;
 pub mod sentry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http;
 
+use egress::{CheckedResolver, EgressAllow, EgressPolicy};
+
 /// Largest upstream answer read into memory.
 const MAX_ANSWER: u64 = 8 * 1024 * 1024;
 
-/// The shared outbound HTTP agent (cheap to clone: its pool is shared).
+/// Who chose where a call goes: the operator (a base URL from the environment) or a user (a URL
+/// stored through the API), whose URLs pass the egress policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Operator,
+    User,
+}
+
+/// The shared outbound HTTP agents (cheap to clone: their pools are shared).
 #[derive(Clone)]
 pub struct Upstream {
+    /// For the operator's base URLs (`SLACK_API_URL`, `GITHUB_API_URL`, …).
     agent: ureq::Agent,
+    /// For user-supplied URLs: connects only where the egress policy allows.
+    checked: ureq::Agent,
+    egress: Arc<EgressPolicy>,
 }
 
 impl Upstream {
-    pub fn new(timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("spar/", env!("CARGO_PKG_VERSION")))
-            .max_redirects(0)
-            // The outbox sends up to 32 messages at once, mostly to one host per service:
-            // keep their connections instead of opening one per message.
-            .max_idle_connections(128)
-            .max_idle_connections_per_host(32)
-            .build();
-        Self { agent: config.into() }
+    pub fn new(timeout: Duration, allow: &EgressAllow) -> Self {
+        let config = || {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .user_agent(concat!("spar/", env!("CARGO_PKG_VERSION")))
+                .max_redirects(0)
+                // The outbox sends up to 32 messages at once, mostly to one host per service:
+                // keep their connections instead of opening one per message.
+                .max_idle_connections(128)
+                .max_idle_connections_per_host(32)
+                .build()
+        };
+        let egress = Arc::new(EgressPolicy::new(allow.clone()));
+        let connector = ureq::unversioned::transport::DefaultConnector::default();
+        let resolver = CheckedResolver::new(Arc::clone(&egress));
+        Self {
+            agent: config().into(),
+            checked: ureq::Agent::with_parts(config(), connector, resolver),
+            egress,
+        }
     }
 
-    /// POSTs `body` as JSON to `url` (a scheduled `webhook` task's target).
+    /// The egress policy, to check a user-supplied URL when it is configured.
+    pub fn egress(&self) -> &EgressPolicy {
+        &self.egress
+    }
+
+    /// POSTs `body` as JSON to a user's `url` (a scheduled `webhook` task's target).
     pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Answer, UpstreamError> {
         let request = http::Request::builder()
             .method("POST")
             .uri(url)
             .header("Content-Type", "application/json");
-        self.send("webhook", request, Some(serde_json::to_vec(body).unwrap_or_default()))
+        let body = Some(serde_json::to_vec(body).unwrap_or_default());
+        self.send_to(Target::User, "webhook", request, body)
     }
 
-    /// Sends one request and reads the whole answer. Any status is an answer; only transport
-    /// failures are errors.
+    /// Sends one request to an operator-set URL and reads the whole answer. Any status is an
+    /// answer; only transport failures are errors.
     fn send(
         &self,
+        service: &'static str,
+        request: http::request::Builder,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, UpstreamError> {
+        self.send_to(Target::Operator, service, request, body)
+    }
+
+    /// [`Self::send`], through the agent the target's origin calls for.
+    pub(crate) fn send_to(
+        &self,
+        target: Target,
         service: &'static str,
         request: http::request::Builder,
         body: Option<Vec<u8>>,
@@ -65,9 +107,13 @@ impl Upstream {
             service,
             reason: format!("the request could not be built (check the configured URL): {e}"),
         };
+        let agent = match target {
+            Target::Operator => &self.agent,
+            Target::User => &self.checked,
+        };
         let sent = match body {
-            Some(bytes) => self.agent.run(request.body(bytes).map_err(invalid)?),
-            None => self.agent.run(request.body(()).map_err(invalid)?),
+            Some(bytes) => agent.run(request.body(bytes).map_err(invalid)?),
+            None => agent.run(request.body(()).map_err(invalid)?),
         };
         let mut response = sent.map_err(|e| transport_error(service, e))?;
         let status = response.status().as_u16();

@@ -13,6 +13,7 @@ use crate::engine::channels as resolve;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{ChannelConfigRecord, ChannelStatusRecord};
 use crate::store::{WriteTx, channels};
+use crate::upstream::egress::EgressError;
 use crate::upstream::{UpstreamError, blocking};
 
 /// The chat channels, in the order `GET /api/channels` lists them (plus `web`).
@@ -78,6 +79,11 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     let config =
         config_values(input.config.ok_or_else(|| ApiError::MissingField("config".into()))?)?;
     check_required(&channel, &config)?;
+    for key in URL_KEYS {
+        if let Some(url) = config.get(key).filter(|u| !u.is_empty()) {
+            check_egress(state, &format!("config.{key}"), url).await?;
+        }
+    }
     let org = org.to_string();
     let actor = req.actor().to_owned();
     let keys: Vec<String> = config.keys().cloned().collect();
@@ -104,6 +110,24 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
         .await?;
     Ok(Response::ok(&json!({ "success": true, "channel": channel, "configured": true })))
 }
+
+/// A URL a user configures must pass the egress policy now (it is checked again at each send):
+/// 400 `INVALID_FIELD` naming `field` otherwise (docs/API.md §1.4). A host that does not resolve
+/// (yet) is let through: only an address can be refused, and the send checks the one it gets.
+pub(super) async fn check_egress(state: &State, field: &str, url: &str) -> Result<(), ApiError> {
+    const RESOLVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+    let (upstream, target) = (state.upstream.clone(), url.to_owned());
+    let lookup = tokio::task::spawn_blocking(move || upstream.egress().check_url(&target));
+    let refused = |reason: String| ApiError::InvalidField { field: field.to_owned(), reason };
+    match tokio::time::timeout(RESOLVE_WITHIN, lookup).await {
+        Ok(Ok(Ok(()) | Err(EgressError::Unresolved { .. }))) | Err(_) => Ok(()),
+        Ok(Ok(Err(e))) => Err(refused(e.to_string())),
+        Ok(Err(e)) => Err(ApiError::internal(format!("the egress check did not finish: {e}"))),
+    }
+}
+
+/// The URL keys of a channel's config, which users supply: they pass the egress policy.
+pub(super) const URL_KEYS: [&str; 2] = ["webhookUrl", "evolutionApiUrl"];
 
 /// A configuration stored without a `webhookSecret` keeps the one already stored: reconfiguring
 /// other keys (an integration's token) must never switch signature checks off.

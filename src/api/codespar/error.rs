@@ -83,6 +83,8 @@ pub enum ApiError {
     TaskAlreadyExists(String),
     TaskNotFound(String),
     TaskRunning(String),
+    /// The org has as many tasks as it may.
+    TooManyTasks(usize),
     // Orgs, memory and identity (docs/API.md §2.3, §2.5, §2.6).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -146,7 +148,8 @@ impl ApiError {
             | Self::RepoInAnotherOrg(_)
             | Self::RouteAlreadyExists(_)
             | Self::TaskAlreadyExists(_)
-            | Self::TaskRunning(_) => 409,
+            | Self::TaskRunning(_)
+            | Self::TooManyTasks(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
         }
@@ -199,6 +202,7 @@ impl ApiError {
             Self::TaskAlreadyExists(_) => "TASK_ALREADY_EXISTS",
             Self::TaskNotFound(_) => "TASK_NOT_FOUND",
             Self::TaskRunning(_) => "TASK_RUNNING",
+            Self::TooManyTasks(_) => "TOO_MANY_TASKS",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
         }
@@ -308,6 +312,9 @@ impl fmt::Display for ApiError {
             Self::InvalidSchedule(why) => write!(f, "{why}"),
             Self::TaskAlreadyExists(name) => write!(f, "Task '{name}' already exists"),
             Self::TaskNotFound(_) => write!(f, "Task not found"),
+            Self::TooManyTasks(max) => {
+                write!(f, "This organization already has {max} tasks: delete one first")
+            }
             Self::TaskRunning(name) => {
                 write!(f, "Task '{name}' is running; wait for the run to finish")
             }

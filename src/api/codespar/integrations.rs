@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::channels::{config_values, keep_webhook_secret};
+use super::channels::{URL_KEYS, check_egress, config_values, keep_webhook_secret};
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
@@ -128,6 +128,11 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     }
     if name == "slack" && !has("botToken") && !has("webhookUrl") {
         return Err(ApiError::MissingField("config.botToken (or config.webhookUrl)".into()));
+    }
+    for key in URL_KEYS {
+        if let Some(url) = config.get(key).filter(|u| !u.is_empty()) {
+            check_egress(state, &format!("config.{key}"), url).await?;
+        }
     }
     let org = org.to_string();
     let actor = req.actor().to_owned();

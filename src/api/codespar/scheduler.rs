@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::channels::check_egress;
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::sched::host_of;
@@ -15,6 +16,8 @@ use crate::store::{Source, tasks};
 
 /// A year: longer intervals are almost certainly a unit mistake.
 const MAX_INTERVAL_MS: u64 = 366 * 24 * 3_600_000;
+/// Tasks an org may define (docs/API.md §2.15): each one is a timer and its runs.
+pub const MAX_TASKS_PER_ORG: usize = 50;
 const MAX_WINDOW_HOURS: u32 = 24 * 366;
 
 fn view(state: &State, t: &TaskRecord) -> Value {
@@ -81,6 +84,9 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
     check_name(&name)?;
     let (schedule, interval_ms) = timing(input.schedule, input.interval_ms)?;
     let action = action(input.action.ok_or_else(|| ApiError::MissingField("action".into()))?)?;
+    if let TaskAction::Webhook { url, .. } = &action {
+        check_egress(state, "action.url", url).await?;
+    }
     let org = org.to_string();
     let actor = req.actor().to_owned();
     let now = clock::now_ms();
@@ -107,6 +113,9 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
                 || tasks::get(tx, &task.org_id, &task.name)?.is_some()
             {
                 return Err(ApiError::TaskAlreadyExists(task.name.clone()));
+            }
+            if tasks::list(tx, &task.org_id)?.len() >= MAX_TASKS_PER_ORG {
+                return Err(ApiError::TooManyTasks(MAX_TASKS_PER_ORG));
             }
             tasks::put(tx, &task)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "scheduler.task_created")

@@ -85,6 +85,9 @@ impl Server {
         for (k, _) in std::env::vars().filter(|(k, _)| inherited.iter().any(|p| k.starts_with(p))) {
             cmd.env_remove(k);
         }
+        // The fakes listen on 127.0.0.1: let user-supplied URLs reach them (the egress tests
+        // set their own list).
+        cmd.env("SPAR_EGRESS_ALLOW", "127.0.0.1");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
