@@ -92,6 +92,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
             list_cache: Default::default(),
+            verifications: tokio::sync::Semaphore::new(1),
             closing: closing.subscribe(),
         });
         Self {

@@ -36,6 +36,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub started: Instant,
     pub(crate) list_cache: ResponseCache<ListKey>,
+    /// One audit verification at a time: each reads the whole trail.
+    pub(crate) verifications: tokio::sync::Semaphore,
     /// Turns true when the server shuts down: ends event streams.
     pub(crate) closing: watch::Receiver<bool>,
 }

@@ -57,6 +57,8 @@ pub enum PayloadError {
     Missing(&'static str),
     /// A field has the wrong type: its path and what was wrong.
     Invalid { field: String, reason: String },
+    /// More items than one delivery may carry (alerts of a Spike ingest body).
+    TooMany { max: usize, found: usize },
 }
 
 /// One CI fact, as CodeSpar's `CIEvent`: what happened, where, and a sentence for people.

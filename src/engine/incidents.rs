@@ -133,7 +133,7 @@ pub fn open_or_grow(
         }
     };
     incident.assigned_agent = Some(agent.id.clone());
-    incident.events.push(IncidentEvent {
+    incident.record_event(IncidentEvent {
         event_type: format!("{}.alert", alert.source),
         issue_id: Some(alert.issue_id.clone()),
         agent_id: Some(agent.id.clone()),
@@ -200,7 +200,7 @@ pub fn resolve(
     incident.status = IncidentStatus::Resolved;
     incident.resolved_at_ms = Some(now);
     incident.updated_at_ms = now;
-    incident.events.push(IncidentEvent {
+    incident.record_event(IncidentEvent {
         event_type: format!("{}.resolved", alert.source),
         issue_id: Some(alert.issue_id.clone()),
         agent_id: incident.assigned_agent.clone(),
@@ -275,7 +275,8 @@ fn matching_project(
 }
 
 /// The active incident agent of the project (or of the org, without a project); spawned when
-/// there is none, at the project agent's autonomy level (level 1 without a project).
+/// there is none, at the project agent's autonomy level (level 1 without a project). One
+/// lookup (the `incident_agents` index), whatever the number of agents the org has had.
 fn incident_agent(
     tx: &WriteTx<'_>,
     org: &str,
@@ -283,12 +284,20 @@ fn incident_agent(
     source: &str,
 ) -> Result<AgentRecord, StoreError> {
     let project_id = project.map(|p| p.id.clone());
-    let active = agents::list(tx, Some(org))?.into_iter().find(|a| {
+    let key = project_id.clone().unwrap_or_default();
+    let key = key.as_str();
+    let handles = |a: &AgentRecord| {
         a.agent_type == AgentType::Incident
             && matches!(a.status, AgentStatus::Active | AgentStatus::Idle | AgentStatus::Suspended)
             && a.project_id == project_id
-    });
-    if let Some(agent) = active {
+    };
+    let indexed = match incidents::agent_of(tx, org, key)? {
+        Some(id) => agents::get(tx, org, &id)?,
+        // A store from before the index: look once, then the index knows.
+        None => agents::list(tx, Some(org))?.into_iter().find(handles),
+    };
+    if let Some(agent) = indexed.filter(handles) {
+        incidents::set_agent_of(tx, org, key, &agent.id)?;
         return Ok(agent);
     }
     let level = match project {
@@ -310,6 +319,7 @@ fn incident_agent(
         now_ms: clock::now_ms(),
     });
     agents::put(tx, &agent)?;
+    incidents::set_agent_of(tx, org, key, &agent.id)?;
     let draft = AuditDraft::new(ActorType::System, source, "agent_spawn")
         .meta("agentId", agent.id.as_str())
         .meta("type", "incident")

@@ -37,6 +37,28 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The longest title, and other text, an alert keeps (docs/API.md §3.2, §3.3). Longer text
+    /// from a sender is cut, not refused: losing a monitoring tool's alert over its length would
+    /// be worse, and every place it is stored stays bounded.
+    pub const MAX_TITLE: usize = 500;
+    pub const MAX_TEXT: usize = 200;
+    pub const MAX_LINK: usize = 2048;
+
+    /// The alert with every text within its cap.
+    pub fn bounded(mut self) -> Self {
+        cut(&mut self.title, Self::MAX_TITLE);
+        cut(&mut self.issue_id, Self::MAX_TEXT);
+        cut(&mut self.level, 32);
+        let texts = [&mut self.group, &mut self.culprit, &mut self.project, &mut self.environment];
+        for text in texts.into_iter().flatten() {
+            cut(text, Self::MAX_TITLE);
+        }
+        if let Some(link) = &mut self.link {
+            cut(link, Self::MAX_LINK);
+        }
+        self
+    }
+
     /// docs/API.md §3.2: `fatal` critical, `error` high, `warning` medium, else low.
     pub fn severity(&self) -> &'static str {
         match self.level.as_str() {
@@ -122,7 +144,23 @@ struct EventJson {
     environment: Option<String>,
 }
 
+/// Shortens `text` to at most `max` bytes, at a character boundary.
+pub fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let end = (0..=max).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(end);
+    }
+}
+
 pub fn parse(resource: &str, body: &[u8]) -> Result<Parsed, PayloadError> {
+    Ok(match parse_unbounded(resource, body)? {
+        Parsed::Alert(alert) => Parsed::Alert(alert.bounded()),
+        Parsed::Resolved(alert) => Parsed::Resolved(alert.bounded()),
+        other => other,
+    })
+}
+
+fn parse_unbounded(resource: &str, body: &[u8]) -> Result<Parsed, PayloadError> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             PayloadError::Syntax(format!("{e}"))

@@ -1,8 +1,9 @@
 //! Alerts posted to a Spike ingest URL (docs/API.md §5), read by the integration's slug: the
 //! generic `webhook` body (`title`, `body`, `severity`, `priority`, `status`), Sentry's, GitHub's
 //! `workflow_run`/`check_run`, PagerDuty v3 webhooks, Prometheus Alertmanager and Grafana
-//! alerting notifications. Every alert is grouped by the integration's token and its title,
-//! Spike's own dedup rule.
+//! alerting notifications. Every alert is grouped by its integration and its title, Spike's own
+//! dedup rule (by the integration's id: the token is a credential, kept out of everything an
+//! event carries).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +18,10 @@ pub struct SpikeAlert {
     pub resolve: bool,
 }
 
-pub fn parse(slug: &str, token: &str, body: &[u8]) -> Result<Vec<SpikeAlert>, PayloadError> {
+/// The most alerts one body may carry (docs/API.md §3.3); a larger body is refused whole.
+pub const MAX_ALERTS: usize = 5_000;
+
+pub fn parse(slug: &str, integration: &str, body: &[u8]) -> Result<Vec<SpikeAlert>, PayloadError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| PayloadError::Syntax(e.to_string()))?;
     if !value.is_object() {
@@ -39,11 +43,15 @@ pub fn parse(slug: &str, token: &str, body: &[u8]) -> Result<Vec<SpikeAlert>, Pa
             });
         }
     };
+    if alerts.len() > MAX_ALERTS {
+        return Err(PayloadError::TooMany { max: MAX_ALERTS, found: alerts.len() });
+    }
     Ok(alerts
         .into_iter()
         .map(|mut a| {
             a.alert.source = "spike";
-            a.alert.group = Some(format!("{token}:{}", a.alert.title));
+            a.alert = a.alert.bounded();
+            a.alert.group = Some(format!("{integration}:{}", a.alert.title));
             a
         })
         .collect())
@@ -182,6 +190,9 @@ fn pagerduty(v: &Value) -> Result<Option<SpikeAlert>, PayloadError> {
 fn alertmanager(v: &Value) -> Result<Vec<SpikeAlert>, PayloadError> {
     let alerts =
         v.get("alerts").and_then(Value::as_array).ok_or(PayloadError::Missing("alerts"))?;
+    if alerts.len() > MAX_ALERTS {
+        return Err(PayloadError::TooMany { max: MAX_ALERTS, found: alerts.len() });
+    }
     let mut out = Vec::new();
     for (i, a) in alerts.iter().enumerate() {
         let name = text(a, "/labels/alertname")

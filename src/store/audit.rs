@@ -366,6 +366,16 @@ pub fn chained_orgs(src: &impl Source) -> Result<Vec<String>, StoreError> {
 /// altered, reordered, removed or appended-behind-our-back entry is found. Stops at the first
 /// break.
 pub fn verify(src: &impl Source, org: &str) -> Result<Verification, StoreError> {
+    verify_until(src, org, &|| false)
+}
+
+/// [`verify`], giving up (with `StoreError::Cancelled`) once `stop` says so, checked every
+/// thousand entries: a verification nobody waits for any more stops using the disk.
+pub fn verify_until(
+    src: &impl Source,
+    org: &str,
+    stop: &dyn Fn() -> bool,
+) -> Result<Verification, StoreError> {
     let (count, head_hash) = head(src, org)?;
     let audit = src.open::<Audit>()?;
     let mut result = Verification {
@@ -377,7 +387,10 @@ pub fn verify(src: &impl Source, org: &str) -> Result<Verification, StoreError> 
     };
     let mut prev = anchor(src, org)?;
     let mut last_id = None;
-    for row in audit.range((org, 0)..=(org, u64::MAX))? {
+    for (n, row) in audit.range((org, 0)..=(org, u64::MAX))?.enumerate() {
+        if n % 1000 == 999 && stop() {
+            return Err(StoreError::Cancelled);
+        }
         let (key, bytes) = row?;
         let seq = key.value().1;
         let id = format!("aud-{seq}");

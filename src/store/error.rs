@@ -33,6 +33,9 @@ pub enum StoreError {
     /// Code asked for a table it already holds open (a bug, reported instead of a panic).
     #[error("table {0} opened twice in one transaction")]
     TableInUse(String),
+    /// Long work given up because nobody waits for it any more.
+    #[error("cancelled")]
+    Cancelled,
     /// A backup or restore cannot go ahead; the message says why.
     #[error("{0}")]
     Backup(String),

@@ -5,11 +5,28 @@ use redb::ReadableTable;
 
 use super::StoreError;
 use super::records::{IncidentRecord, IncidentStatus};
-use super::tables::{INCIDENT_SEQ_KEY, IncidentGroups, IncidentIds, Incidents, LinearTickets};
+use super::tables::{
+    INCIDENT_SEQ_KEY, IncidentAgents, IncidentGroups, IncidentIds, Incidents, LinearTickets,
+};
 use super::txn::{Source, WriteTx, decode, encode, get_record};
 
 pub fn next_seq(tx: &WriteTx<'_>) -> Result<u64, StoreError> {
     tx.next_in_sequence(INCIDENT_SEQ_KEY)
+}
+
+/// The agent recorded as `project`'s incident agent (`""`: the org's, without a project).
+pub fn agent_of(src: &impl Source, org: &str, project: &str) -> Result<Option<String>, StoreError> {
+    Ok(src.open::<IncidentAgents>()?.get((org, project))?.map(|v| v.value().to_owned()))
+}
+
+pub fn set_agent_of(
+    tx: &WriteTx<'_>,
+    org: &str,
+    project: &str,
+    agent: &str,
+) -> Result<(), StoreError> {
+    tx.table_mut::<IncidentAgents>()?.insert((org, project), agent)?;
+    Ok(())
 }
 
 pub fn get(src: &impl Source, org: &str, seq: u64) -> Result<Option<IncidentRecord>, StoreError> {

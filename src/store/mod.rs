@@ -247,6 +247,14 @@ fn init(db: &redb::Database) -> Result<(), StoreError> {
     }
     tables::create_all(&txn)?;
     {
+        // Derived rows a store from before them lacks, rebuilt once from what it holds.
+        let tx = WriteTx::new(&txn);
+        if memory::totals_missing(&tx)? {
+            let rebuilt = memory::rebuild_totals(&tx)?;
+            tracing::info!(entries = rebuilt, "memory: built the agent index and the totals");
+        }
+    }
+    {
         let mut orgs = txn.open_table(Orgs::DEF)?;
         if orgs.get(orgs::DEFAULT_ORG)?.is_none() {
             let default = OrgRecord {

@@ -583,6 +583,18 @@ pub struct IncidentRecord {
     pub linear_issue: Option<String>,
 }
 
+impl IncidentRecord {
+    /// Events an incident keeps (docs/API.md §2.14): the newest; `count` counts them all, so a
+    /// repeat costs the same however often the alert came before.
+    pub const EVENTS_KEPT: usize = 50;
+
+    pub fn record_event(&mut self, event: IncidentEvent) {
+        self.events.push(event);
+        let extra = self.events.len().saturating_sub(Self::EVENTS_KEPT);
+        self.events.drain(..extra);
+    }
+}
+
 /// An API key of the Spike and Potpie dialects, or an org token of the CodeSpar API (docs/API.md
 /// §1.4). The secret itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

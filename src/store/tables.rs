@@ -94,6 +94,15 @@ tables! {
     Memory / memory = "memory": (&'static str, u64) => &'static [u8];
     /// `seq -> org`: memory entries in server-wide order, for indexing.
     MemoryBySeq / memory_by_seq = "memory_by_seq": u64 => &'static str;
+    /// `(org, agent id, seq)`: each agent's memory entries, in order.
+    MemoryByAgent / memory_by_agent = "memory_by_agent": (&'static str, &'static str, u64) => ();
+    /// `org, or "*" for every org -> MemoryTotals` (JSON): memory statistics kept as entries
+    /// arrive, so reading them costs one row.
+    MemoryTotals / memory_totals = "memory_totals": &'static str => &'static [u8];
+    /// `(org or "*", user id)`: the users conversations in memory came from, counted once.
+    MemoryUsers / memory_users = "memory_users": (&'static str, &'static str) => ();
+    /// `(org, agent id) -> (entries, content bytes)` of that agent's memory.
+    MemoryAgentTotals / memory_agent_totals = "memory_agent_totals": (&'static str, &'static str) => (u64, u64);
     /// `(org, identity id) -> IdentityRecord` (JSON).
     Identities / identities = "identities": (&'static str, &'static str) => &'static [u8];
     /// `(org, "<channel type>:<user id>") -> identity id`: a chat account names one identity.
@@ -133,6 +142,9 @@ tables! {
     /// `(org, fingerprint) -> delivery id`: a Linear issue was requested for this fingerprint, so
     /// an incident agent opens one at most once.
     LinearTickets / linear_tickets = "linear_tickets": (&'static str, &'static str) => &'static str;
+    /// `(org, project id or "") -> agent id`: the incident agent alerts of a project go to, so
+    /// finding it costs one lookup however many agents the org has had.
+    IncidentAgents / incident_agents = "incident_agents": (&'static str, &'static str) => &'static str;
     /// `SHA-256 hex of a key -> CredentialRecord` (JSON): only the hash of a key is ever stored.
     ApiKeys / api_keys = "api_keys": &'static str => &'static [u8];
     /// `key name -> hash`: names are unique among keys not revoked.

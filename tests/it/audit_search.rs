@@ -281,7 +281,9 @@ fn absurdly_deep_search_pages_are_400_not_a_crash() {
     let deepest = s.get(&format!("/api/audit?q=*&limit=100&page={}", 100_000 / 100)).json();
     assert_eq!(deepest["entries"], json!([]));
     assert_eq!(deepest["total"], 6);
-    // Unfiltered listings read the store directly and have no such limit.
-    assert_eq!(s.get(&format!("/api/audit?page={huge}")).json()["entries"], json!([]));
+    // Unfiltered listings have the same bound (a page costs its offset): deeper, `before=`.
+    let deep = s.get(&format!("/api/audit?page={huge}")).expect_error(400, "INVALID_PARAMETER");
+    assert!(deep["error"].as_str().is_some_and(|m| m.contains("before=")), "{deep}");
+    assert_eq!(s.get("/api/audit?before=2").json()["entries"].as_array().map(Vec::len), Some(1));
     assert_eq!(s.get("/health").status, 200);
 }

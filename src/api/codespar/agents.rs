@@ -10,6 +10,9 @@ use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{AgentChange, AgentRecord, AgentStatus, AgentType, NewAgent};
 use crate::store::{ReadTx, Source, agents, memory, projects};
 
+/// Memory entries an agent's detail shows: its newest.
+const MEMORY_SHOWN: usize = 50;
+
 pub const AUTONOMY_LABELS: [&str; 6] =
     ["Passive", "Notify", "Suggest", "Auto-Low", "Auto-Med", "Full Auto"];
 
@@ -130,10 +133,11 @@ pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError>
     out["project"] = project.unwrap_or(Value::Null);
     out["stats"] =
         serde_json::to_value(&agent.stats).map_err(|e| ApiError::internal(e.to_string()))?;
-    let memory = memory::of_agent(&tx, &agent.org_id, &agent.id)?;
-    let bytes: usize = memory.iter().map(|m| m.content.len()).sum();
+    // The newest entries (docs/API.md §2.2: at most 50), and totals over all of them.
+    let (newest, count, bytes) = memory::of_agent(&tx, &agent.org_id, &agent.id, MEMORY_SHOWN)?;
     out["memory"] = json!({
-        "embeddings": memory.iter().map(super::memory::view).collect::<Vec<_>>(),
+        "embeddings": newest.iter().map(super::memory::view).collect::<Vec<_>>(),
+        "totalEmbeddings": count,
         "storageMB": super::memory::storage_mb(bytes),
     });
     Ok(Response::ok(&out))

@@ -1,12 +1,16 @@
 //! The audit trail (docs/API.md §2.4): `GET /api/audit` (newest first, by page or by keyset, with
 //! filters and full-text `q`) and `GET /api/audit/verify` (recomputes the hash chains).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::api::{Request, Response, Scope, State};
 use crate::clock;
 use crate::search::audit::{ActionMatch, AuditFilter};
+use crate::search::{MAX_WINDOW, SearchError};
 use crate::store::audit::{self, AuditEntry, Verification};
 
 const DEFAULT_LIMIT: i64 = 20;
@@ -75,12 +79,22 @@ impl Listing {
     fn offset(&self) -> u64 {
         if self.before.is_some() { 0 } else { (self.page - 1).saturating_mul(self.page_size) }
     }
+
+    /// A `page` costs its offset: it may reach [`MAX_WINDOW`] entries deep, like searches;
+    /// further, `before=<seq>` pages at any depth for the cost of one page.
+    fn check_depth(&self) -> Result<(), ApiError> {
+        if self.offset().saturating_add(self.page_size) > MAX_WINDOW as u64 {
+            return Err(SearchError::TooDeep { max: MAX_WINDOW }.into());
+        }
+        Ok(())
+    }
 }
 
 /// `page` skips `(page-1)*limit` entries; `before=<seq>` starts below that seq instead and costs
 /// the same at any depth. Both answer `nextBefore`, the seq to continue from.
 pub fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let listing = Listing::parse(req)?;
+    listing.check_depth()?;
     // In keyset mode one more than asked tells whether anything lies beyond this page.
     let want = listing.page_size + u64::from(listing.before.is_some());
     let (mut entries, total) = if listing.filter.is_empty() && listing.q.is_none() {
@@ -182,16 +196,46 @@ fn next_before(entries: &[AuditEntry], has_more: bool) -> Value {
 }
 
 /// Recomputes the scope's chains off the async threads (it reads every entry).
+/// Recomputes the scope's chains on the blocking pool. It reads every entry, so one runs at a
+/// time (another is 409 `VERIFICATION_RUNNING`), and it stops when its client goes away.
 pub async fn verify(state: &State, scope: &Scope) -> Result<Response, ApiError> {
+    let Ok(_running) = state.verifications.try_acquire() else {
+        return Err(ApiError::VerificationRunning);
+    };
     let tx = state.store.read()?;
     let only = scope.filter().map(str::to_owned);
-    let chains = tokio::task::spawn_blocking(move || match only {
-        Some(org) => audit::verify(&tx, &org).map(|v| vec![v]),
-        None => audit::chained_orgs(&tx)?.iter().map(|org| audit::verify(&tx, org)).collect(),
+    // Dropped with this request's future (the client disconnected): the work stops.
+    let abandoned = StopOnDrop::default();
+    let stop = abandoned.flag();
+    let chains = tokio::task::spawn_blocking(move || {
+        let stop = || stop.load(Ordering::Relaxed);
+        match only {
+            Some(org) => audit::verify_until(&tx, &org, &stop).map(|v| vec![v]),
+            None => audit::chained_orgs(&tx)?
+                .iter()
+                .map(|org| audit::verify_until(&tx, org, &stop))
+                .collect(),
+        }
     })
     .await
     .map_err(|e| ApiError::internal(format!("verification task failed: {e}")))??;
     Ok(Response::ok(&report(scope, &chains)))
+}
+
+/// A flag set when it is dropped: tells blocking work its requester has gone.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl StopOnDrop {
+    fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One org: `{valid, entries, lastHash}` (plus `brokenAt`, `reason`). Every org: the same totals

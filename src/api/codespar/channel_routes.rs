@@ -13,6 +13,8 @@ use crate::store::records::RouteRecord;
 use crate::store::{projects, routes};
 
 const VALID_CHANNELS: &str = "slack, whatsapp, telegram, discord";
+/// Routes an org may have (docs/API.md §2.9).
+pub const MAX_ROUTES_PER_ORG: usize = 100;
 const MAX_PATTERN: usize = 200;
 const MAX_CHANNEL_ID: usize = 256;
 
@@ -91,6 +93,10 @@ pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Respons
             });
             if let Some(existing) = same {
                 return Err(ApiError::RouteAlreadyExists(existing.id));
+            }
+            // Every event of the org is matched against every route: their number is bounded.
+            if routes::list(tx, &org)?.len() >= MAX_ROUTES_PER_ORG {
+                return Err(ApiError::TooManyRoutes(MAX_ROUTES_PER_ORG));
             }
             let route = RouteRecord {
                 id: routes::issue_id(tx)?,

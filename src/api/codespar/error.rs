@@ -85,6 +85,10 @@ pub enum ApiError {
     TaskRunning(String),
     /// The org has as many tasks as it may.
     TooManyTasks(usize),
+    /// The org has as many channel routes as it may.
+    TooManyRoutes(usize),
+    /// Another audit verification is under way (one runs at a time).
+    VerificationRunning,
     // Orgs, memory and identity (docs/API.md §2.3, §2.5, §2.6).
     OrgAlreadyExists(String),
     FieldTooLarge {
@@ -149,7 +153,9 @@ impl ApiError {
             | Self::RouteAlreadyExists(_)
             | Self::TaskAlreadyExists(_)
             | Self::TaskRunning(_)
-            | Self::TooManyTasks(_) => 409,
+            | Self::TooManyTasks(_)
+            | Self::VerificationRunning
+            | Self::TooManyRoutes(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
         }
@@ -203,6 +209,8 @@ impl ApiError {
             Self::TaskNotFound(_) => "TASK_NOT_FOUND",
             Self::TaskRunning(_) => "TASK_RUNNING",
             Self::TooManyTasks(_) => "TOO_MANY_TASKS",
+            Self::VerificationRunning => "VERIFICATION_RUNNING",
+            Self::TooManyRoutes(_) => "TOO_MANY_ROUTES",
             Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
         }
@@ -312,6 +320,12 @@ impl fmt::Display for ApiError {
             Self::InvalidSchedule(why) => write!(f, "{why}"),
             Self::TaskAlreadyExists(name) => write!(f, "Task '{name}' already exists"),
             Self::TaskNotFound(_) => write!(f, "Task not found"),
+            Self::TooManyRoutes(max) => {
+                write!(f, "This organization already has {max} routes: delete one first")
+            }
+            Self::VerificationRunning => {
+                write!(f, "An audit verification is running; retry when it has finished")
+            }
             Self::TooManyTasks(max) => {
                 write!(f, "This organization already has {max} tasks: delete one first")
             }
@@ -340,7 +354,7 @@ impl From<SearchError> for ApiError {
             SearchError::TooDeep { max } => Self::InvalidParameter {
                 name: "page",
                 reason: format!(
-                    "filtered and full-text searches page at most {max} results deep; page the audit trail further with before=<seq>"
+                    "pages reach at most {max} results deep (the audit trail pages further with before=<seq>)"
                 ),
             },
             other => Self::Request(other.into()),

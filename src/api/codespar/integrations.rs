@@ -282,6 +282,10 @@ pub async fn pagerduty_acknowledge(
     id: &str,
 ) -> Result<Response, ApiError> {
     let input: Acknowledge = body::json(&req.body)?;
+    // Who acknowledged becomes the audit entry's actor: a short label, like `X-Actor`.
+    let by = input.acknowledged_by.filter(|b| !b.trim().is_empty());
+    let by = by.unwrap_or_else(|| req.actor().to_owned());
+    body::short_text("acknowledgedBy", &by, 128)?;
     let org = org.to_string();
     let (client, _) = pagerduty(state, &org)?;
     let incident = id.to_owned();
@@ -290,7 +294,6 @@ pub async fn pagerduty_acknowledge(
         return Err(ApiError::IncidentNotFound(id.to_owned()));
     }
     let now = clock::now_ms();
-    let by = input.acknowledged_by.unwrap_or_else(|| req.actor().to_owned());
     let (incident, actor) = (id.to_owned(), by.clone());
     state
         .store

@@ -1,7 +1,5 @@
 //! Memory (docs/API.md §2.5): add an entry, statistics, ranked search.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -100,48 +98,34 @@ pub fn view(e: &MemoryEntry) -> Value {
 }
 
 /// Content bytes as megabytes with two decimals, as `storageMB` shows them.
-pub fn storage_mb(bytes: usize) -> f64 {
+pub fn storage_mb(bytes: u64) -> f64 {
     (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
 }
 
-/// Statistics of the scope's memory. A full scan: it reads every entry of the scope.
+/// Statistics of the scope's memory, from totals kept as entries arrive (one row to read).
 pub fn stats(state: &State, scope: &Scope) -> Result<Response, ApiError> {
     let tx = state.store.read()?;
-    let entries = memory::all(&tx, scope.filter())?;
+    let totals = memory::totals_of(&tx, scope.filter())?;
     let newest_repo = projects::list(&tx, scope.filter())?.pop().map(|p| p.repo);
-    let bytes: usize = entries.iter().map(|e| e.content.len()).sum();
-    let conversations: Vec<&MemoryEntry> =
-        entries.iter().filter(|e| e.category == "conversation").collect();
-    let users: BTreeSet<&str> = conversations
-        .iter()
-        .filter_map(|e| e.metadata.get("userId").and_then(Value::as_str))
-        .collect();
-    let mut channels: BTreeMap<&str, u64> = BTreeMap::new();
-    for e in &conversations {
-        if let Some(c) = e.metadata.get("channel").and_then(Value::as_str) {
-            *channels.entry(c).or_default() += 1;
-        }
-    }
-    let code: Vec<&MemoryEntry> = entries.iter().filter(|e| e.category == "code").collect();
     let indexed = state.search.memory.indexed();
-    let last_sync = entries.iter().rev().find(|e| e.seq <= indexed).map(|e| e.created_at.clone());
+    let last_sync = memory::newest_upto(&tx, scope.filter(), indexed)?.map(|e| e.created_at);
     Ok(Response::ok(&json!({
         "vectorStore": {
-            "totalEmbeddings": entries.len(),
-            "storageMB": storage_mb(bytes),
+            "totalEmbeddings": totals.entries,
+            "storageMB": storage_mb(totals.bytes),
             "lastSync": last_sync,
             "dimensions": null,
             "backend": "tantivy",
         },
         "conversations": {
-            "totalMessages": conversations.len(),
-            "uniqueUsers": users.len(),
-            "channels": channels,
+            "totalMessages": totals.conversations,
+            "uniqueUsers": totals.users,
+            "channels": totals.channels,
             "retentionDays": null,
         },
         "projectContext": {
-            "filesIndexed": code.len(),
-            "lastIndexed": code.last().map(|e| e.created_at.clone()),
+            "filesIndexed": totals.code,
+            "lastIndexed": totals.last_code_at,
             "repo": newest_repo,
         },
     })))

@@ -21,6 +21,9 @@ pub enum SpikeError {
     /// The integration was archived: its ingest URL no longer takes alerts.
     #[error("Integration archived: it no longer accepts alerts")]
     Gone,
+    /// A body with more alerts than one delivery may carry.
+    #[error("The body carries {found} alerts; at most {max} are taken in one delivery")]
+    TooManyAlerts { max: usize, found: usize },
 }
 
 impl SpikeError {
@@ -35,6 +38,7 @@ impl SpikeError {
             Self::Unauthorized(_) => (401, "unauthorized"),
             Self::NotFound => (404, "not_found"),
             Self::Gone => (410, "gone"),
+            Self::TooManyAlerts { .. } => (413, "payload_too_large"),
         }
     }
 

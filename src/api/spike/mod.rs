@@ -285,19 +285,30 @@ pub async fn archive(state: &State, req: &Request, token: &str) -> Result<Respon
     ))
 }
 
+/// Alerts recorded per write job: a body of many alerts is stored in several commits, so it
+/// never holds the writer (every other write waits behind it) for more than a few
+/// milliseconds. Each alert is O(1) work (its incident keeps its newest events only).
+const ALERTS_PER_WRITE: usize = 100;
+
 /// `POST /ingest/{token}` and `POST /{token}/push-events`: alerts in the integration's org.
+/// Acknowledged once every alert is stored; a crash part-way leaves the alerts stored so far,
+/// and the sender's retry groups into the same incidents.
 pub async fn ingest(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
     let org = spike::org_of(&state.store.read()?, token)?.ok_or(NotFound)?;
     let integration = find(state, &org, token)?;
     if integration.is_archived {
         return Err(SpikeError::Gone);
     }
-    let alerts = parse::parse(&integration.slug, token, &req.body).map_err(|e| {
-        bad_request(match e {
-            PayloadError::Syntax(m) => format!("Malformed JSON: {m}"),
-            PayloadError::Missing(field) => format!("{field} is required"),
-            PayloadError::Invalid { field, reason } => format!("{field} {reason}"),
-        })
+    // A body of up to 5 MiB: parsed on the blocking pool, not on a worker serving requests.
+    let (slug, id, body) = (integration.slug.clone(), integration.id.clone(), req.body.clone());
+    let parsed = tokio::task::spawn_blocking(move || parse::parse(&slug, &id, &body))
+        .await
+        .map_err(|e| RequestError::Internal(format!("parsing the alerts did not finish: {e}")))?;
+    let alerts = parsed.map_err(|e| match e {
+        PayloadError::TooMany { max, found } => SpikeError::TooManyAlerts { max, found },
+        PayloadError::Syntax(m) => bad_request(format!("Malformed JSON: {m}")),
+        PayloadError::Missing(field) => bad_request(format!("{field} is required")),
+        PayloadError::Invalid { field, reason } => bad_request(format!("{field} {reason}")),
     })?;
     let types = EventTypes {
         opened: format!("alert.{}", integration.slug),
@@ -305,20 +316,25 @@ pub async fn ingest(state: &State, req: &Request, token: &str) -> Result<Respons
         resolved: "incident.resolved".into(),
     };
     let policy = state.policy;
-    let outcomes = state
-        .store
-        .write(move |tx| {
-            let mut outcomes = Vec::new();
-            for a in &alerts {
-                outcomes.push(if a.resolve {
-                    incidents::resolve(tx, &org, &a.alert, &types, policy)?
-                } else {
-                    incidents::open_or_grow(tx, &org, &a.alert, &types, policy)?
-                });
-            }
-            Ok::<_, SpikeError>(outcomes)
-        })
-        .await?;
+    let mut outcomes = Vec::with_capacity(alerts.len());
+    for chunk in alerts.chunks(ALERTS_PER_WRITE) {
+        let (chunk, org, types) = (chunk.to_vec(), org.clone(), types.clone());
+        let stored = state
+            .store
+            .write(move |tx| {
+                let mut outcomes = Vec::with_capacity(chunk.len());
+                for a in &chunk {
+                    outcomes.push(if a.resolve {
+                        incidents::resolve(tx, &org, &a.alert, &types, policy)?
+                    } else {
+                        incidents::open_or_grow(tx, &org, &a.alert, &types, policy)?
+                    });
+                }
+                Ok::<_, SpikeError>(outcomes)
+            })
+            .await?;
+        outcomes.extend(stored);
+    }
     let mut events = Vec::new();
     for outcome in &outcomes {
         match outcome {

@@ -86,6 +86,10 @@ impl From<PayloadError> for WebhookError {
             PayloadError::Syntax(message) => InputError::InvalidJson(message),
             PayloadError::Missing(field) => InputError::MissingField(field.into()),
             PayloadError::Invalid { field, reason } => InputError::InvalidField { field, reason },
+            PayloadError::TooMany { max, found } => InputError::InvalidField {
+                field: "body".into(),
+                reason: format!("carries {found} items; at most {max} are taken"),
+            },
         })
     }
 }
