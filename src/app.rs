@@ -26,7 +26,8 @@ use crate::engine::{Policy, Signals};
 use crate::metrics::Metrics;
 use crate::sched::{self, Scheduler};
 use crate::search::{Indexer, Search, SearchError};
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
+use crate::store::sealed::{KeyOrigin, Sealer};
 use crate::store::{Store, StoreError};
 use crate::upstream::Upstream;
 use crate::upstream::health::IntegrationHealth;
@@ -58,7 +59,18 @@ impl App {
     /// Opens the store and its search indexes in `data_dir` and wires every part. Nothing runs
     /// in the background until [`App::start_workers`].
     pub fn open(data_dir: &Path, settings: Settings) -> Result<Self, StartError> {
-        let store = Store::open(data_dir).map_err(StartError::Store)?;
+        let key = settings.secret_key.as_ref().map(Secret::expose);
+        let (sealer, origin) = Sealer::for_data_dir(data_dir, key).map_err(StartError::Store)?;
+        let store = Store::open_sealed(data_dir, sealer).map_err(|e| {
+            if let KeyOrigin::Made(path) = &origin {
+                // A key made for a store that already has another would only mislead.
+                let _ = std::fs::remove_file(path);
+            }
+            StartError::Store(e)
+        })?;
+        if let KeyOrigin::Made(path) = origin {
+            tracing::info!(key = %path.display(), "made the key stored credentials are sealed with: back it up with the store");
+        }
         let search = Arc::new(Search::open(data_dir, &store).map_err(StartError::Index)?);
         Ok(Self::assemble(store, search, settings))
     }

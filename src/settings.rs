@@ -117,6 +117,12 @@ pub struct Settings {
     /// `AUDIT_RETENTION_DAYS` (or `spar serve --audit-retention-days`): what `audit-cleanup`
     /// keeps (365 days).
     pub audit_retention_days: u32,
+    /// `SPAR_METRICS_ORG_LABELS=true` (or `spar serve --metrics-org-labels`): `/metrics` shows
+    /// per-org, per-task series to anyone, not only to the operator token.
+    pub metrics_org_labels: bool,
+    /// `SPAR_SECRET_KEY`: the key (64 hex digits) stored credentials are sealed with; without
+    /// it the data dir keeps one in `secret.key` (docs/SECURITY.md).
+    pub secret_key: Option<Secret>,
     /// `SPAR_SCHEDULER_TIME_SCALE`, for tests only: interval tasks run this many times faster
     /// (a 10 s task every second at 10). Cron tasks are not scaled. Default 1.
     pub scheduler_time_scale: u32,
@@ -170,6 +176,8 @@ impl Default for Settings {
             stream_keepalive: Duration::from_secs(30),
             approval_ttl: Duration::from_secs(30 * 60),
             audit_retention_days: 365,
+            metrics_org_labels: false,
+            secret_key: None,
             scheduler_time_scale: 1,
         }
     }
@@ -187,6 +195,10 @@ impl Settings {
             vars.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
         let text = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
         let secret = |name: &str| vars.get(name).map(Secret::new);
+        let flag = |name: &str| {
+            text(name)
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        };
         let defaults = Self::default();
         let millis = |name: &str, default: Duration| match text(name) {
             None => Ok(default),
@@ -219,8 +231,7 @@ impl Settings {
                 })
                 .collect(),
             sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
-            webhook_strict_mode: text("WEBHOOK_STRICT_MODE")
-                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            webhook_strict_mode: flag("WEBHOOK_STRICT_MODE"),
             upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,
             egress_allow: EgressAllow::parse(&text("SPAR_EGRESS_ALLOW").unwrap_or_default())?,
             slack_api_url: url("SLACK_API_URL", defaults.slack_api_url),
@@ -238,6 +249,8 @@ impl Settings {
             stream_keepalive: millis("SPAR_STREAM_KEEPALIVE_MS", defaults.stream_keepalive)?,
             approval_ttl: millis("SPAR_APPROVAL_TTL_MS", defaults.approval_ttl)?,
             audit_retention_days: positive("AUDIT_RETENTION_DAYS", defaults.audit_retention_days)?,
+            metrics_org_labels: flag("SPAR_METRICS_ORG_LABELS"),
+            secret_key: secret("SPAR_SECRET_KEY"),
             scheduler_time_scale: positive(
                 "SPAR_SCHEDULER_TIME_SCALE",
                 defaults.scheduler_time_scale,

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::reindex::{Progress, rebuild_indexes};
 use super::target::Target;
 use super::{data_dir, open_stopped};
-use crate::store::backup;
+use crate::store::{backup, sealed};
 
 /// Write a consistent snapshot of the store to one file (the server may keep running).
 #[derive(FromArgs)]
@@ -37,6 +37,10 @@ pub struct RestoreArgs {
     /// the data directory to create (must hold no store)
     #[argh(option)]
     data_dir: PathBuf,
+    /// the key file of the backed-up data dir (its secret.key), copied into the new one; not
+    /// needed when the server runs with SPAR_SECRET_KEY
+    #[argh(option)]
+    key_file: Option<PathBuf>,
 }
 
 pub fn backup(args: BackupArgs) -> ExitCode {
@@ -96,6 +100,10 @@ fn take_backup(args: BackupArgs) -> Result<(), String> {
         out.display(),
         started.elapsed().as_secs_f64()
     );
+    println!(
+        "its credentials are sealed: keep {} (or SPAR_SECRET_KEY) with it to restore them",
+        dir.join(sealed::KEY_FILE).display()
+    );
     Ok(())
 }
 
@@ -110,6 +118,9 @@ fn restore_into(args: RestoreArgs) -> Result<(), String> {
     if let Some(bar) = bar.as_mut() {
         bar.finish(copied.rows);
     }
+    if let Some(key) = &args.key_file {
+        sealed::install_key_file(key, &args.data_dir).map_err(|e| e.to_string())?;
+    }
     let (audit, memory) = rebuild_indexes(&args.data_dir)?;
     println!(
         "restored {} rows into {} and indexed {audit} audit and {memory} memory entries in {:.1} s",
@@ -117,6 +128,12 @@ fn restore_into(args: RestoreArgs) -> Result<(), String> {
         args.data_dir.display(),
         started.elapsed().as_secs_f64()
     );
+    if args.key_file.is_none() {
+        println!(
+            "start it with the key its credentials are sealed with: SPAR_SECRET_KEY, or the old data dir's {} copied in",
+            sealed::KEY_FILE
+        );
+    }
     Ok(())
 }
 

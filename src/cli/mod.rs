@@ -40,6 +40,8 @@ enum Command {
 struct VersionArgs {}
 
 pub fn main() -> ExitCode {
+    // Everything Spar writes (store, key, backups, indexes) is for its owner only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args: Vec<String> = std::env::args().collect();
     let args = flag_defaults(args);
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();

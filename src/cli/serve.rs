@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// days of audit trail the audit-cleanup task keeps [env AUDIT_RETENTION_DAYS, default 365]
     #[argh(option)]
     audit_retention_days: Option<u32>,
+    /// show per-org, per-task series of /metrics to anyone, not only to the operator token
+    /// [env SPAR_METRICS_ORG_LABELS]
+    #[argh(switch)]
+    metrics_org_labels: bool,
 }
 
 struct ServeConfig {
@@ -148,6 +152,7 @@ impl ServeConfig {
             max_connections,
         };
         let mut settings = Settings::from_env()?;
+        settings.metrics_org_labels |= args.metrics_org_labels;
         if let Some(days) = args.audit_retention_days {
             if days == 0 {
                 return Err("--audit-retention-days must be at least 1".into());

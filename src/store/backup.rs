@@ -71,7 +71,7 @@ pub fn restore(file: &Path, data_dir: &Path, progress: Progress) -> Result<Copie
         }
         Some(_) => {}
     }
-    std::fs::create_dir_all(data_dir)?;
+    super::create_private_dir(data_dir)?;
     write_copy(&src, &target, progress)
 }
 
@@ -88,6 +88,8 @@ fn write_copy(
     progress(0, total);
     {
         let db = redb::Database::create(&partial)?;
+        // Only the owner reads a copy of the store, like the store itself.
+        std::fs::set_permissions(&partial, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let dst = db.begin_write()?;
         tables::create_all(&dst)?;
         tables::copy_all(src, &dst, &mut || {

@@ -33,6 +33,13 @@ pub enum StoreError {
     /// Code asked for a table it already holds open (a bug, reported instead of a panic).
     #[error("table {0} opened twice in one transaction")]
     TableInUse(String),
+    /// The secret key is missing, malformed, or not the one the store's credentials were
+    /// sealed with.
+    #[error("secret key: {0}")]
+    Key(String),
+    /// A credential was to be read or written by a view of the store that has no key.
+    #[error("this view of the store has no secret key, so it cannot read or write credentials")]
+    NoKey,
     /// Long work given up because nobody waits for it any more.
     #[error("cancelled")]
     Cancelled,
@@ -55,5 +62,6 @@ from_redb!(
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
-    redb::DatabaseError
+    redb::DatabaseError,
+    redb::CompactionError
 );

@@ -24,6 +24,7 @@ pub mod potpie;
 pub mod projects;
 pub mod records;
 pub mod routes;
+pub mod sealed;
 pub mod spike;
 mod tables;
 pub mod tasks;
@@ -42,7 +43,8 @@ pub use txn::{ReadTx, Source, WriteTx};
 pub use writer::WriterStats;
 
 use records::OrgRecord;
-use tables::{Meta, Orgs, SCHEMA_VERSION_KEY, TableSpec};
+use sealed::Sealer;
+use tables::{KeyCheck, Meta, Orgs, SCHEMA_VERSION_KEY, TableSpec};
 use writer::{BoxedJob, TypedJob};
 
 /// The layout version this binary writes. Bump it with a migration in [`Store::open`].
@@ -58,6 +60,9 @@ pub struct Store {
 
 struct Inner {
     db: Arc<redb::Database>,
+    /// The key credentials are sealed with; `None` for a store opened without one, which can
+    /// read and write everything but credentials.
+    sealer: Option<Arc<Sealer>>,
     path: PathBuf,
     jobs: RwLock<Option<mpsc::Sender<BoxedJob>>>,
     stats: Arc<WriterStats>,
@@ -65,11 +70,23 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `data_dir` and starts its writer thread.
+    /// Opens (or creates) the store in `data_dir` without a secret key (tools that read and
+    /// write no credential: API keys, tokens), and starts its writer thread.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
+        Self::open_with(data_dir, None)
+    }
+
+    /// Opens (or creates) the store in `data_dir` with the key its credentials are sealed with
+    /// (checked against the store's key check), seals any credential a store from before
+    /// sealing kept in plain text, and starts its writer thread.
+    pub fn open_sealed(data_dir: &Path, sealer: Sealer) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, Some(Arc::new(sealer)))
+    }
+
+    fn open_with(data_dir: &Path, sealer: Option<Arc<Sealer>>) -> Result<Self, StoreError> {
+        create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
-        let db = redb::Database::builder().set_cache_size(CACHE_BYTES).create(&path).map_err(
+        let mut db = redb::Database::builder().set_cache_size(CACHE_BYTES).create(&path).map_err(
             |e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
                     StoreError::AlreadyOpen(path.display().to_string())
@@ -77,18 +94,25 @@ impl Store {
                 other => StoreError::Db(other.into()),
             },
         )?;
-        init(&db)?;
+        let sealed_now = init(&db, sealer.as_deref())?;
+        if sealed_now > 0 {
+            // The plain text of what was just sealed lies in freed pages: compacting rewrites
+            // the file without them.
+            db.compact()?;
+            tracing::info!(credentials = sealed_now, "sealed the credentials stored in plain text");
+        }
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(writer::QUEUE_DEPTH);
-        let writer_db = Arc::clone(&db);
+        let (writer_db, writer_sealer) = (Arc::clone(&db), sealer.clone());
         let stats = Arc::new(WriterStats::default());
         let writer_stats = Arc::clone(&stats);
         let handle = std::thread::Builder::new()
             .name("spar-writer".into())
-            .spawn(move || writer::run(writer_db, rx, writer_stats))?;
+            .spawn(move || writer::run(writer_db, writer_sealer, rx, writer_stats))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                sealer,
                 path,
                 jobs: RwLock::new(Some(tx)),
                 stats,
@@ -99,7 +123,7 @@ impl Store {
 
     /// A consistent read snapshot.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
-        ReadTx::begin(&*self.inner.db)
+        ReadTx::begin(&*self.inner.db, self.inner.sealer.clone())
     }
 
     /// Runs `change` in the next group-commit batch and returns its result once durable.
@@ -216,7 +240,7 @@ impl ReadOnlyStore {
     }
 
     pub fn read(&self) -> Result<ReadTx, StoreError> {
-        ReadTx::begin(&self.db)
+        ReadTx::begin(&self.db, None)
     }
 
     /// Writes a consistent snapshot of the store to `out` (see [`backup`]).
@@ -229,8 +253,17 @@ impl ReadOnlyStore {
     }
 }
 
-/// Creates every table, checks the schema version and makes sure org `default` exists.
-fn init(db: &redb::Database) -> Result<(), StoreError> {
+/// The data dir, readable by its owner only (it holds the store and the key).
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Creates every table, checks the schema version, makes sure org `default` exists and, with
+/// a key, checks it is the store's and seals what was stored in plain text (how many).
+fn init(db: &redb::Database, sealer: Option<&Sealer>) -> Result<usize, StoreError> {
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(Meta::DEF)?;
@@ -246,12 +279,18 @@ fn init(db: &redb::Database) -> Result<(), StoreError> {
         }
     }
     tables::create_all(&txn)?;
+    let mut sealed_now = 0;
     {
         // Derived rows a store from before them lacks, rebuilt once from what it holds.
-        let tx = WriteTx::new(&txn);
+        let tx = WriteTx::new(&txn, sealer);
         if memory::totals_missing(&tx)? {
             let rebuilt = memory::rebuild_totals(&tx)?;
             tracing::info!(entries = rebuilt, "memory: built the agent index and the totals");
+        }
+        if let Some(sealer) = sealer {
+            check_key(&txn, sealer)?;
+            sealed_now =
+                channels::seal_legacy(&tx)? + potpie::seal_legacy(&tx)? + tasks::seal_legacy(&tx)?;
         }
     }
     {
@@ -267,5 +306,24 @@ fn init(db: &redb::Database) -> Result<(), StoreError> {
         }
     }
     txn.commit()?;
-    Ok(())
+    Ok(sealed_now)
+}
+
+/// The store's key check opens with `sealer`, or is written with it the first time.
+fn check_key(txn: &redb::WriteTransaction, sealer: &Sealer) -> Result<(), StoreError> {
+    let mut check = txn.open_table(KeyCheck::DEF)?;
+    let stored = check.get("check")?.map(|v| v.value().to_owned());
+    match stored {
+        Some(sealed) => match sealer.unseal(&sealed) {
+            Ok(text) if text == sealed::CHECK_TEXT => Ok(()),
+            _ => Err(StoreError::Key(format!(
+                "the store's credentials were sealed with another key: set SPAR_SECRET_KEY to it, or put its {} back in the data dir",
+                sealed::KEY_FILE
+            ))),
+        },
+        None => {
+            check.insert("check", sealer.seal(sealed::CHECK_TEXT)?.as_str())?;
+            Ok(())
+        }
+    }
 }

@@ -68,6 +68,8 @@ macro_rules! tables {
 tables! {
     /// `name -> u64`: the schema version and the server-wide counters.
     Meta / meta = "meta": &'static str => u64;
+    /// `"check" -> a sealed known text`: proves the secret key in use is the store's.
+    KeyCheck / key_check = "key_check": &'static str => &'static str;
     /// `org id -> OrgRecord` (JSON).
     Orgs / orgs = "orgs": &'static str => &'static [u8];
     /// `(org, agent id) -> AgentRecord` (JSON).

@@ -3,10 +3,12 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, Table};
 
 use super::StoreError;
+use super::sealed::Sealer;
 use super::tables::{Meta, OpenTables, TableSpec};
 
 /// Something tables can be read from: a read snapshot or the open write batch.
@@ -14,16 +16,24 @@ pub trait Source {
     fn open<T: TableSpec>(
         &self,
     ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError>;
+
+    /// The key credentials are sealed with; an offline view of a store has none (and reads no
+    /// credential).
+    fn sealer(&self) -> Result<&Sealer, StoreError>;
 }
 
 /// A consistent snapshot. Cheap to take; never blocks the writer.
 pub struct ReadTx {
     txn: redb::ReadTransaction,
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl ReadTx {
-    pub(super) fn begin(db: &impl ReadableDatabase) -> Result<Self, StoreError> {
-        Ok(Self { txn: db.begin_read()? })
+    pub(super) fn begin(
+        db: &impl ReadableDatabase,
+        sealer: Option<Arc<Sealer>>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self { txn: db.begin_read()?, sealer })
     }
 }
 
@@ -43,6 +53,10 @@ impl Source for ReadTx {
     ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError> {
         Ok(Opened(self.txn.open_table(T::DEF)?))
     }
+
+    fn sealer(&self) -> Result<&Sealer, StoreError> {
+        self.sealer.as_deref().ok_or(StoreError::NoKey)
+    }
 }
 
 /// A batch's exclusive handle on one open table.
@@ -53,15 +67,17 @@ pub type TableMut<'a, 't, T> = RefMut<'a, Table<'t, <T as TableSpec>::K, <T as T
 /// (`dirty`), otherwise the whole batch is rolled back and the other jobs are run again.
 pub struct WriteTx<'t> {
     txn: &'t redb::WriteTransaction,
+    sealer: Option<&'t Sealer>,
     tables: OpenTables<'t>,
     dirty: Cell<bool>,
     audited: Cell<bool>,
 }
 
 impl<'t> WriteTx<'t> {
-    pub(super) fn new(txn: &'t redb::WriteTransaction) -> Self {
+    pub(super) fn new(txn: &'t redb::WriteTransaction, sealer: Option<&'t Sealer>) -> Self {
         Self {
             txn,
+            sealer,
             tables: OpenTables::default(),
             dirty: Cell::new(false),
             audited: Cell::new(false),
@@ -120,6 +136,10 @@ impl Source for WriteTx<'_> {
         &self,
     ) -> Result<impl Deref<Target = impl ReadableTable<T::K, T::V>> + '_, StoreError> {
         self.table::<T>()
+    }
+
+    fn sealer(&self) -> Result<&Sealer, StoreError> {
+        self.sealer.ok_or(StoreError::NoKey)
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::sealed::Sealer;
 use super::{StoreError, WriteTx};
 
 /// Most jobs in one transaction; bounds the latency a batch adds to its first job.
@@ -98,6 +99,7 @@ impl WriterStats {
 /// The writer thread's loop: runs until every sender is dropped, then returns.
 pub(super) fn run(
     db: Arc<redb::Database>,
+    sealer: Option<Arc<Sealer>>,
     mut jobs: mpsc::Receiver<BoxedJob>,
     stats: Arc<WriterStats>,
 ) {
@@ -109,11 +111,16 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch, &stats);
+        commit_batch(&db, sealer.as_deref(), batch, &stats);
     }
 }
 
-fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>, stats: &WriterStats) {
+fn commit_batch(
+    db: &redb::Database,
+    sealer: Option<&Sealer>,
+    mut pending: Vec<BoxedJob>,
+    stats: &WriterStats,
+) {
     loop {
         let txn = match db.begin_write() {
             Ok(txn) => txn,
@@ -126,7 +133,7 @@ fn commit_batch(db: &redb::Database, mut pending: Vec<BoxedJob>, stats: &WriterS
         };
         let started = Instant::now();
         let poisoned = {
-            let tx = WriteTx::new(&txn);
+            let tx = WriteTx::new(&txn, sealer);
             pending.iter_mut().position(|job| matches!(job.run(&tx), Ran::Poisoned))
         };
         if let Some(i) = poisoned {

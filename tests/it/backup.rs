@@ -36,6 +36,24 @@ fn restore(file: &Path, dir: &Path) -> Output {
     spar(&["restore", &file.display().to_string(), "--data-dir", &dir.display().to_string()])
 }
 
+/// `spar restore <file> --data-dir <dir> --key-file <key>`.
+fn restore_with_key(file: &Path, dir: &Path, key: &Path) -> Output {
+    spar(&[
+        "restore",
+        &file.display().to_string(),
+        "--data-dir",
+        &dir.display().to_string(),
+        "--key-file",
+        &key.display().to_string(),
+    ])
+}
+
+fn slack_configured(s: &Server) -> bool {
+    let all = s.get("/api/channels").json();
+    let channels = all["channels"].as_array().cloned().unwrap_or_default();
+    channels.iter().any(|c| c["name"] == "slack" && c["configured"] == true)
+}
+
 fn verify_offline(dir: &Path) {
     let out = spar(&["verify-audit", "--data-dir", &dir.display().to_string()]);
     assert_eq!(out.status.code(), Some(0), "verify-audit: {}", text(&out));
@@ -49,6 +67,8 @@ fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
         s.post("/api/agents", &json!({ "name": "kept-agent", "type": "deploy" })).status,
         201
     );
+    let slack = json!({ "channel": "slack", "config": { "botToken": "xoxb-kept-in-the-backup" } });
+    assert_eq!(s.post("/api/channels/configure", &slack).status, 200);
     let load = WebhookLoad::start(s.addr, SECRET, Arc::new(fixture("github/push.json")), 4, "b-");
     load.wait_for_acknowledged(40);
     let before_backup = load.acknowledged_so_far();
@@ -58,6 +78,7 @@ fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
     let out = backup(s.data_dir(), &file);
     assert_eq!(out.status.code(), Some(0), "backup: {}", text(&out));
     assert!(text(&out).contains("backed up"), "{}", text(&out));
+    assert!(text(&out).contains("secret.key"), "the key is named: {}", text(&out));
     let (acked, _) = load.finish();
     assert!(acked.len() >= before_backup.len());
 
@@ -68,7 +89,8 @@ fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
 
     let restored = tempfile::tempdir().expect("temp");
     let target = restored.path().join("data");
-    let out = restore(&file, &target);
+    let key = s.data_dir().join("secret.key");
+    let out = restore_with_key(&file, &target, &key);
     assert_eq!(out.status.code(), Some(0), "restore: {}", text(&out));
     verify_offline(&target);
     // Restoring over a store is refused.
@@ -81,6 +103,7 @@ fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
     std::fs::rename(&target, dir.path()).expect("move");
     let r = Server::on_dir(dir, &["--rate-limit-api", "0"], &env);
     assert_stored_once(&r, &before_backup, "restored backup");
+    assert!(slack_configured(&r), "the sealed credential opens with the restored key");
     assert_eq!(r.get("/api/audit/verify").json()["valid"], true);
     let agents = r.get("/api/agents").json();
     assert!(agents.as_array().expect("agents").iter().any(|a| a["name"] == "kept-agent"));

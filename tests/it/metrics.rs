@@ -102,7 +102,9 @@ fn counters_move_with_traffic() {
     assert_eq!(value(&after, "spar_deliveries", &[("state", "pending")]), Some(0.0));
     assert_eq!(value(&after, "spar_deliveries", &[("state", "dead")]), Some(0.0));
     assert!(value(&after, "spar_index_lag_seconds", &[]).is_some());
-    assert!(value(&after, "spar_scheduler_runs_total", &[("task", "health-check")]).is_some());
+    // Without the operator token, the scheduler series are totals that name no org or task.
+    assert!(value(&after, "spar_scheduler_runs_total", &[("outcome", "ok")]).is_some());
+    assert!(value(&after, "spar_scheduler_runs_total", &[("task", "health-check")]).is_none());
     // /metrics itself is not rate limited.
     for _ in 0..5 {
         assert_eq!(s.get("/metrics").status, 200);

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::ApiError;
+use crate::api::scope::Caller;
 use crate::api::{Response, State};
 use crate::metrics::{LIMIT_BUCKETS, WEBHOOK_SOURCES, family};
 use crate::store::records::TaskRecord;
@@ -33,7 +34,10 @@ fn stored(read: &ReadTx) -> Result<Stored, ApiError> {
     })
 }
 
-pub fn prometheus(state: &State) -> Result<Response, ApiError> {
+/// Per-org, per-task series name orgs and tasks: only for the operator token, or for anyone
+/// with `SPAR_METRICS_ORG_LABELS` (docs/SECURITY.md). Everyone else gets totals.
+pub fn prometheus(state: &State, caller: &Caller) -> Result<Response, ApiError> {
+    let per_task = matches!(caller, Caller::Operator) || state.settings.metrics_org_labels;
     // One snapshot for every store-derived figure, so they agree with each other.
     let read = state.store.read()?;
     let s = stored(&read)?;
@@ -69,13 +73,20 @@ pub fn prometheus(state: &State) -> Result<Response, ApiError> {
         "Seconds since start.",
         &[("", state.started.elapsed().as_secs())],
     );
-    scheduler_counters(&all_tasks, &mut out);
+    scheduler_counters(&all_tasks, per_task, &mut out);
     Ok(Response::raw_json(200, Bytes::from(out))
         .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8"))
 }
 
-fn scheduler_counters(all: &[TaskRecord], out: &mut String) {
+fn scheduler_counters(all: &[TaskRecord], per_task: bool, out: &mut String) {
     family(out, "spar_scheduler_runs_total", "counter", "Task runs by outcome.");
+    if !per_task {
+        let ok: u64 = all.iter().map(|t| t.run_count).sum();
+        let errors: u64 = all.iter().map(|t| t.errors).sum();
+        let _ = writeln!(out, "spar_scheduler_runs_total{{outcome=\"ok\"}} {ok}");
+        let _ = writeln!(out, "spar_scheduler_runs_total{{outcome=\"error\"}} {errors}");
+        return;
+    }
     for t in all {
         for (outcome, n) in [("ok", t.run_count), ("error", t.errors)] {
             let _ = writeln!(

@@ -53,7 +53,7 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
     let no_org = || every_org().map(drop);
     match endpoint {
         E::Health => Ok(health::get(state)),
-        E::Metrics => metrics::prometheus(state),
+        E::Metrics => metrics::prometheus(state, caller),
         E::OpenApi => Ok(openapi::get()),
         // Server-wide figures: the header is not read; not for an org's token.
         E::ApiMetrics => {
