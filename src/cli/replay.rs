@@ -4,7 +4,7 @@
 //! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
 //! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the
 //! first dot (`pull_request.opened.json` is a `pull_request`, `event_alert.fatal.json` an
-//! `event_alert`). The signature is over the bytes sent: the file's, with a GitHub delivery's
+//! `event_alert`). The signature is over the bytes sent: the file's, with a GitHub or Sentry delivery's
 //! id added as a field (`_replay`), so replaying a fixture again is a new delivery, not a replay
 //! of the last one.
 
@@ -87,13 +87,13 @@ impl Source {
         }
     }
 
-    /// The body as this delivery sends it. A GitHub body names its delivery id in a field of
-    /// its own (`_replay`, which Spar's parser skips): Spar takes a signed body it has seen
-    /// before as a replay, so a replayed fixture must not be byte for byte the last one.
+    /// The body as this delivery sends it. A GitHub or Sentry body names its delivery id in a
+    /// field of its own (`_replay`, which Spar's parsers skip): Spar takes a signed body it has
+    /// seen before as a replay, so a replayed fixture must not be byte for byte the last one.
     fn body(self, file_bytes: Vec<u8>, delivery: &str) -> Vec<u8> {
         let open = file_bytes.iter().position(|b| *b == b'{');
         match (self, open) {
-            (Self::GitHub, Some(at)) => {
+            (Self::GitHub | Self::Sentry, Some(at)) => {
                 let mut out = file_bytes[..=at].to_vec();
                 out.extend_from_slice(format!("\"_replay\":{delivery:?},").as_bytes());
                 out.extend_from_slice(&file_bytes[at + 1..]);

@@ -291,10 +291,10 @@ fn incident_agent(
             && matches!(a.status, AgentStatus::Active | AgentStatus::Idle | AgentStatus::Suspended)
             && a.project_id == project_id
     };
+    // The index knows every incident agent (a store from before it had it built at open).
     let indexed = match incidents::agent_of(tx, org, key)? {
         Some(id) => agents::get(tx, org, &id)?,
-        // A store from before the index: look once, then the index knows.
-        None => agents::list(tx, Some(org))?.into_iter().find(handles),
+        None => None,
     };
     if let Some(agent) = indexed.filter(handles) {
         incidents::set_agent_of(tx, org, key, &agent.id)?;

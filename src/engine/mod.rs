@@ -50,11 +50,42 @@ pub enum Ingested {
 pub const DEDUPE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 /// What identifies a delivery to recognise it again: the sender's delivery id, and the SHA-256
-/// of the signed body (GitHub signs neither its delivery id nor a time, so a captured body
-/// replayed under a new id is recognised by its digest).
+/// of the signed body (GitHub signs neither its delivery id nor a time, Sentry not its
+/// `Request-ID`, so a captured body replayed under a new id is recognised by its digest).
 pub struct Receipt<'a> {
+    /// `github` or `sentry`: the receipts' key prefix.
+    pub source: &'static str,
     pub delivery: Option<&'a str>,
     pub digest: &'a str,
+}
+
+impl Receipt<'_> {
+    fn by_id(&self) -> Option<String> {
+        self.delivery.map(|d| format!("{}:{d}", self.source))
+    }
+
+    fn by_digest(&self) -> String {
+        format!("{}-body:{}", self.source, self.digest)
+    }
+
+    /// Whether this delivery was recorded before: its id ever, its body within the window.
+    pub fn seen(&self, tx: &WriteTx<'_>, org: &str) -> Result<bool, StoreError> {
+        if let Some(key) = self.by_id()
+            && events::received(tx, org, &key)?
+        {
+            return Ok(true);
+        }
+        events::received_since(tx, org, &self.by_digest(), clock::now_ms() - DEDUPE_WINDOW_MS)
+    }
+
+    /// Records the delivery, in the transaction of what it caused.
+    pub fn remember(&self, tx: &WriteTx<'_>, org: &str) -> Result<(), StoreError> {
+        let now = clock::now_ms();
+        if let Some(key) = self.by_id() {
+            events::record_receipt(tx, org, &key, now)?;
+        }
+        events::record_receipt(tx, org, &self.by_digest(), now)
+    }
 }
 
 /// Records a parsed GitHub delivery for `org`, unless it was already recorded.
@@ -66,15 +97,7 @@ pub fn ingest(
     policy: Policy,
 ) -> Result<Ingested, StoreError> {
     let delivery = receipt.delivery;
-    let by_id = delivery.map(|d| format!("github:{d}"));
-    let by_digest = format!("github-body:{}", receipt.digest);
-    let since = clock::now_ms() - DEDUPE_WINDOW_MS;
-    if let Some(key) = &by_id
-        && events::received(tx, org, key)?
-    {
-        return Ok(Ingested::Duplicate);
-    }
-    if events::received_since(tx, org, &by_digest, since)? {
+    if receipt.seen(tx, org)? {
         return Ok(Ingested::Duplicate);
     }
     let ingested = match parsed {
@@ -91,11 +114,7 @@ pub fn ingest(
         }
         Parsed::Skipped { .. } | Parsed::Unhandled { .. } => return Ok(Ingested::Ignored),
     };
-    let now = clock::now_ms();
-    if let Some(key) = &by_id {
-        events::record_receipt(tx, org, key, now)?;
-    }
-    events::record_receipt(tx, org, &by_digest, now)?;
+    receipt.remember(tx, org)?;
     Ok(ingested)
 }
 

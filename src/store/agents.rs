@@ -3,8 +3,10 @@
 use redb::ReadableTable;
 
 use super::StoreError;
-use super::records::{AgentChange, AgentRecord};
-use super::tables::{AGENT_ID_KEY, AgentIds, AgentNames, Agents, Meta};
+use super::records::{AgentChange, AgentRecord, AgentStatus, AgentType};
+use super::tables::{
+    AGENT_ID_KEY, AGENT_INDEXES_KEY, AgentIds, AgentNames, Agents, AgentsByProject, Meta,
+};
 use super::txn::{Source, WriteTx, encode, get_record, records_of};
 use crate::ids;
 
@@ -63,15 +65,67 @@ pub fn put(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     tx.table_mut::<Agents>()?.insert((org, agent.id.as_str()), encode(agent).as_slice())?;
     tx.table_mut::<AgentIds>()?.insert(agent.id.as_str(), org)?;
     tx.table_mut::<AgentNames>()?.insert((org, agent.name.as_str()), agent.id.as_str())?;
-    Ok(())
+    index_project(tx, agent)
 }
 
-/// Rewrites an existing agent whose id and name are unchanged (stats, activity): the indexes
-/// already point at it.
+/// Rewrites an existing agent whose id and name are unchanged (stats, activity, its project):
+/// the id and name indexes already point at it.
 pub fn update(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
     tx.table_mut::<Agents>()?
         .insert((agent.org_id.as_str(), agent.id.as_str()), encode(agent).as_slice())?;
+    index_project(tx, agent)
+}
+
+/// Keeps `AgentsByProject` a superset of every agent's current project.
+fn index_project(tx: &WriteTx<'_>, agent: &AgentRecord) -> Result<(), StoreError> {
+    if let Some(project) = &agent.project_id {
+        let key = (agent.org_id.as_str(), project.as_str(), agent.id.as_str());
+        tx.table_mut::<AgentsByProject>()?.insert(key, ())?;
+    }
     Ok(())
+}
+
+/// The agents of an org whose project is `project`: one index range, however many agents the
+/// org has had.
+pub fn of_project(
+    src: &impl Source,
+    org: &str,
+    project: &str,
+) -> Result<Vec<AgentRecord>, StoreError> {
+    let ids: Vec<String> = {
+        let index = src.open::<AgentsByProject>()?;
+        let range = index.range((org, project, "")..=(org, project, "\u{10ffff}"))?;
+        range.map(|row| row.map(|(k, _)| k.value().2.to_owned())).collect::<Result<_, _>>()?
+    };
+    let mut agents = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(agent) = get(src, org, &id)?
+            && agent.project_id.as_deref() == Some(project)
+        {
+            agents.push(agent);
+        }
+    }
+    Ok(agents)
+}
+
+/// Builds the agent indexes of a store from before them, once (at open): every agent's
+/// project, and each project's (or org's) active incident agent. How many agents it read.
+pub(super) fn build_indexes_once(tx: &WriteTx<'_>) -> Result<usize, StoreError> {
+    if tx.open::<Meta>()?.get(AGENT_INDEXES_KEY)?.is_some() {
+        return Ok(0);
+    }
+    let all = list(tx, None)?;
+    for agent in &all {
+        index_project(tx, agent)?;
+        if agent.agent_type == AgentType::Incident && agent.status != AgentStatus::Terminated {
+            let project = agent.project_id.as_deref().unwrap_or_default();
+            if super::incidents::agent_of(tx, &agent.org_id, project)?.is_none() {
+                super::incidents::set_agent_of(tx, &agent.org_id, project, &agent.id)?;
+            }
+        }
+    }
+    tx.table_mut::<Meta>()?.insert(AGENT_INDEXES_KEY, 1)?;
+    Ok(all.len())
 }
 
 /// Removes an agent; its id stays issued so it is never reused.

@@ -117,6 +117,17 @@ pub enum Match {
 
 /// The active credential named `name_or_prefix`, or the one whose prefix starts so.
 pub fn find_active<K: Kind>(src: &impl Source, name_or_prefix: &str) -> Result<Match, StoreError> {
+    // A name is one lookup; only a prefix reads them all.
+    let named = src.open::<K::Names>()?.get(name_or_prefix)?.map(|h| h.value().to_owned());
+    if let Some(hashed) = named {
+        let stored = src.open::<K::Hashes>()?.get(hashed.as_str())?.map(|v| v.value().to_vec());
+        if let Some(bytes) = stored {
+            let record: CredentialRecord = decode(K::NOUN, &bytes)?;
+            if record.revoked_at_ms.is_none() {
+                return Ok(Match::One(hashed, record));
+            }
+        }
+    }
     let all = src.open::<K::Hashes>()?;
     let mut matches = Vec::new();
     for row in all.iter()? {

@@ -283,6 +283,10 @@ fn init(db: &redb::Database, sealer: Option<&Sealer>) -> Result<usize, StoreErro
     {
         // Derived rows a store from before them lacks, rebuilt once from what it holds.
         let tx = WriteTx::new(&txn, sealer);
+        let read = agents::build_indexes_once(&tx)?;
+        if read > 0 {
+            tracing::info!(agents = read, "agents: built the project and incident-agent indexes");
+        }
         if memory::totals_missing(&tx)? {
             let rebuilt = memory::rebuild_totals(&tx)?;
             tracing::info!(entries = rebuilt, "memory: built the agent index and the totals");

@@ -147,6 +147,9 @@ tables! {
     /// `(org, project id or "") -> agent id`: the incident agent alerts of a project go to, so
     /// finding it costs one lookup however many agents the org has had.
     IncidentAgents / incident_agents = "incident_agents": (&'static str, &'static str) => &'static str;
+    /// `(org, project id, agent id)`: the agents that ever worked on a project (a superset: a
+    /// reader checks each agent's `projectId`), so a project's agents cost one range.
+    AgentsByProject / agents_by_project = "agents_by_project": (&'static str, &'static str, &'static str) => ();
     /// `SHA-256 hex of a key -> CredentialRecord` (JSON): only the hash of a key is ever stored.
     ApiKeys / api_keys = "api_keys": &'static str => &'static [u8];
     /// `key name -> hash`: names are unique among keys not revoked.
@@ -169,6 +172,9 @@ tables! {
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub const AUDIT_SEQ_KEY: &str = "audit_seq";
 pub const AGENT_ID_KEY: &str = "agent_id_next";
+/// Set once the agent indexes (`AgentsByProject`, `IncidentAgents`) cover every stored agent: a
+/// store from before them gets them built once, at open.
+pub const AGENT_INDEXES_KEY: &str = "agent_indexes_built";
 pub const MEMORY_SEQ_KEY: &str = "memory_seq";
 pub const IDENTITY_SEQ_KEY: &str = "identity_seq";
 pub const PROJECT_SEQ_KEY: &str = "project_seq";

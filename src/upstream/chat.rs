@@ -267,12 +267,14 @@ impl Chat {
                 let state = a.json::<Value>().ok().and_then(|v| {
                     v.pointer("/instance/state").and_then(Value::as_str).map(str::to_owned)
                 });
+                // Only Evolution's own states are named: the answer comes from a URL a user
+                // supplied, and nothing of its body is quoted.
                 match state.as_deref() {
                     Some("open") => Ok(()),
-                    other => Err(format!(
-                        "the WhatsApp instance is not connected (state {})",
-                        other.unwrap_or("unknown")
-                    )),
+                    Some(known @ ("close" | "connecting")) => {
+                        Err(format!("the WhatsApp instance is not connected (state {known})"))
+                    }
+                    _ => Err("the WhatsApp instance is not connected".to_owned()),
                 }
             }
             (_, Ok(a)) => classify(target, Ok(a)).map_err(|f| f.reason().to_owned()),
@@ -285,6 +287,9 @@ impl Chat {
 fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<(), SendFailure> {
     let answer = match sent {
         Ok(a) => a,
+        Err(e @ UpstreamError::Refused { .. }) => {
+            return Err(SendFailure::Permanent { reason: e.to_string() });
+        }
         Err(e) => return Err(SendFailure::Retry { reason: e.to_string(), after: None }),
     };
     let service = target.service();

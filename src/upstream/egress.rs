@@ -104,6 +104,9 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || (a == 169 && b == 254) // link-local: cloud metadata
         || (a == 172 && (16..32).contains(&b))
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation (TEST-NET-1)
+        || (a == 198 && b == 51 && c == 100) // documentation (TEST-NET-2)
+        || (a == 203 && b == 0 && c == 113) // documentation (TEST-NET-3)
         || (a == 192 && b == 168)
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a >= 224; // multicast, reserved, broadcast
@@ -114,8 +117,11 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(ip) {
         return public_v4(v4);
     }
-    let first = ip.segments()[0];
+    let [first, second, third, ..] = ip.segments();
     let refused = ip.is_unspecified()
+        || (first == 0x2001 && second == 0x0db8) // documentation
+        || (first == 0x2001 && second == 0) // Teredo: tunnels to an address it hides
+        || (first == 0x64 && second == 0xff9b && third == 1) // local-use NAT64
         || ip.is_loopback()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
@@ -229,6 +235,12 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::10.0.0.1",
             "2002:7f00:1::",
+            "192.0.2.10",
+            "198.51.100.7",
+            "203.0.113.9",
+            "2001:db8::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(!is_public(ip(refused)), "{refused} must be refused");
         }

@@ -57,14 +57,16 @@ impl Upstream {
                 // keep their connections instead of opening one per message.
                 .max_idle_connections(128)
                 .max_idle_connections_per_host(32)
-                .build()
         };
         let egress = Arc::new(EgressPolicy::new(allow.clone()));
         let connector = ureq::unversioned::transport::DefaultConnector::default();
         let resolver = CheckedResolver::new(Arc::clone(&egress));
+        // No proxy from the environment for user URLs: through a proxy, the checked resolver
+        // would vet the proxy's address, not the target's.
+        let checked_config = config().proxy(None).build();
         Self {
-            agent: config().into(),
-            checked: ureq::Agent::with_parts(config(), connector, resolver),
+            agent: config().build().into(),
+            checked: ureq::Agent::with_parts(checked_config, connector, resolver),
             egress,
         }
     }
@@ -188,6 +190,10 @@ fn upstream_message(body: &[u8]) -> String {
 fn transport_error(service: &'static str, e: ureq::Error) -> UpstreamError {
     match e {
         ureq::Error::Timeout(_) => UpstreamError::Timeout { service },
+        // The checked resolver's refusal (`egress.rs`).
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            UpstreamError::Refused { service, reason: io.to_string() }
+        }
         other => UpstreamError::Unreachable { service, reason: other.to_string() },
     }
 }
@@ -197,6 +203,9 @@ pub enum UpstreamError {
     /// No answer: DNS, connection refused, TLS, a broken connection.
     #[error("{service} is unreachable: {reason}")]
     Unreachable { service: &'static str, reason: String },
+    /// Not called: the egress policy refuses the address (no retry will change that).
+    #[error("{service} was not called: {reason}")]
+    Refused { service: &'static str, reason: String },
     /// No answer within the overall timeout.
     #[error("{service} did not answer in time")]
     Timeout { service: &'static str },

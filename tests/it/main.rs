@@ -17,6 +17,7 @@ mod durability;
 mod engine;
 mod event_stream;
 mod github_webhooks;
+mod hostile;
 mod http_rules;
 mod integrations;
 mod memory_identity;

@@ -96,7 +96,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     state
         .store
         .write(move |tx| {
-            keep_webhook_secret(tx, &org, &mut record)?;
+            keep_stored_secrets(tx, &org, &mut record)?;
             channels::put_config(tx, &org, &record)?;
             // New credentials: what was learned about the old ones no longer holds.
             let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
@@ -130,18 +130,29 @@ pub(super) async fn check_egress(state: &State, field: &str, url: &str) -> Resul
 pub(super) const URL_KEYS: [&str; 2] = ["webhookUrl", "evolutionApiUrl"];
 
 /// A configuration stored without a `webhookSecret` keeps the one already stored: reconfiguring
-/// other keys (an integration's token) must never switch signature checks off.
-pub(super) fn keep_webhook_secret(
+/// other keys (an integration's token) must never switch signature checks off. GitHub's record
+/// is written by two endpoints (channels: `webhookSecret`; integrations: `token`), so each keeps
+/// the other's key.
+pub(super) fn keep_stored_secrets(
     tx: &WriteTx<'_>,
     org: &str,
     record: &mut ChannelConfigRecord,
 ) -> Result<(), ApiError> {
-    if record.config.get("webhookSecret").is_some_and(|s| !s.is_empty()) {
+    let kept: &[&str] =
+        if record.channel == "github" { &["webhookSecret", "token"] } else { &["webhookSecret"] };
+    let missing: Vec<&str> = kept
+        .iter()
+        .copied()
+        .filter(|k| record.config.get(*k).is_none_or(|v| v.is_empty()))
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    let stored = channels::config(tx, org, &record.channel)?;
-    if let Some(secret) = stored.and_then(|c| c.config.get("webhookSecret").cloned()) {
-        record.config.insert("webhookSecret".into(), secret);
+    let Some(stored) = channels::config(tx, org, &record.channel)? else { return Ok(()) };
+    for key in missing {
+        if let Some(value) = stored.config.get(key) {
+            record.config.insert(key.to_owned(), value.clone());
+        }
     }
     Ok(())
 }

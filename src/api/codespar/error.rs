@@ -286,6 +286,9 @@ impl fmt::Display for ApiError {
                 UpstreamError::AuthFailed { service, .. } => {
                     write!(f, "{service} rejected the configured credentials")
                 }
+                UpstreamError::Refused { service, reason } => {
+                    write!(f, "{service} was not called: {reason}")
+                }
                 UpstreamError::Unreachable { service, .. }
                 | UpstreamError::Status { service, .. }
                 | UpstreamError::BadAnswer { service, .. } => write!(f, "{service} request failed"),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::channels::{URL_KEYS, check_egress, config_values, keep_webhook_secret};
+use super::channels::{URL_KEYS, check_egress, config_values, keep_stored_secrets};
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
@@ -148,7 +148,7 @@ pub async fn configure(state: &State, org: &OrgId, req: &Request) -> Result<Resp
     state
         .store
         .write(move |tx| {
-            keep_webhook_secret(tx, &stored_org, &mut record)?;
+            keep_stored_secrets(tx, &stored_org, &mut record)?;
             channels::put_config(tx, &stored_org, &record)?;
             let fresh = ChannelStatusRecord { connected: true, ..Default::default() };
             channels::put_status(tx, &stored_org, &record.channel, &fresh)?;

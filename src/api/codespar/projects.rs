@@ -447,16 +447,16 @@ pub async fn delete(
             let project = find(tx, &scope, &removed)?;
             let org = project.org_id.as_str();
             // Its own agent, and every ephemeral agent working on it.
-            let ending: Vec<AgentRecord> = agents::list(tx, Some(org))?
+            let own_agent = agents::get(tx, org, &project.agent_id)?;
+            let own_agent_exists = own_agent.is_some();
+            let ephemeral = agents::of_project(tx, org, &project.id)?
                 .into_iter()
+                .filter(|a| a.id != project.agent_id && !a.agent_type.persistent());
+            let ending: Vec<AgentRecord> = own_agent
+                .into_iter()
+                .chain(ephemeral)
                 .filter(|a| a.status != AgentStatus::Terminated)
-                .filter(|a| {
-                    a.id == project.agent_id
-                        || (a.project_id.as_deref() == Some(project.id.as_str())
-                            && !a.agent_type.persistent())
-                })
                 .collect();
-            let own_agent_exists = agents::get(tx, org, &project.agent_id)?.is_some();
             for agent in &ending {
                 agents::terminate(tx, agent)?;
                 let draft = AuditDraft::new(ActorType::User, &actor, "agent_terminate")

@@ -28,7 +28,7 @@ use crate::engine::channels::{github_secret, sentry_secret};
 use crate::engine::github::{self, Parsed};
 use crate::engine::incidents::{self, Outcome};
 use crate::engine::{self, Ingested, sentry, signature};
-use crate::store::{StoreError, events, orgs, projects};
+use crate::store::{StoreError, orgs, projects};
 
 const MAX_DELIVERY_ID: usize = 128;
 
@@ -99,7 +99,11 @@ async fn github(state: &State, req: &Request) -> Result<Response, WebhookError> 
     let ingested = state
         .store
         .write(move |tx| {
-            let receipt = engine::Receipt { delivery: delivery_id.as_deref(), digest: &digest };
+            let receipt = engine::Receipt {
+                source: "github",
+                delivery: delivery_id.as_deref(),
+                digest: &digest,
+            };
             engine::ingest(tx, &org, &recorded, receipt, policy)
         })
         .await?;
@@ -134,19 +138,20 @@ async fn sentry(state: &State, req: &Request) -> Result<Response, WebhookError> 
     check_sentry_timestamp(req)?;
     let parsed = sentry::parse(&resource, &req.body)?;
     let policy = state.policy;
+    let digest = signature::digest_hex(&req.body);
     let outcome = state
         .store
         .write(move |tx| {
-            let receipt = delivery.as_ref().map(|d| format!("sentry:{d}"));
-            if let Some(key) = &receipt
-                && events::received(tx, &org, key)?
-            {
+            let receipt = engine::Receipt {
+                source: "sentry",
+                delivery: delivery.as_deref(),
+                digest: &digest,
+            };
+            if receipt.seen(tx, &org)? {
                 return Ok(None);
             }
             let outcome = incidents::record(tx, &org, &parsed, policy)?;
-            if let Some(key) = &receipt {
-                events::record_receipt(tx, &org, key, clock::now_ms())?;
-            }
+            receipt.remember(tx, &org)?;
             Ok::<_, StoreError>(Some(outcome))
         })
         .await?;

@@ -48,6 +48,12 @@ impl Server {
         server
     }
 
+    /// Sets an environment variable for the next start (`restart`, `start_again`).
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.envs.retain(|(k, _)| k != name);
+        self.envs.push((name.to_owned(), value.to_owned()));
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
