@@ -26,6 +26,64 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How many days `audit-cleanup` keeps each kind of record besides the audit trail
+/// (`SPAR_RETENTION`, `spar serve --retention`; docs/API.md §2.15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// `(kind, days)`, one per kind of [`Retention::KINDS`].
+    days: Vec<(&'static str, u32)>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { days: Self::KINDS.to_vec() }
+    }
+}
+
+impl Retention {
+    /// Every kind and its default.
+    pub const KINDS: [(&'static str, u32); 6] = [
+        ("agents", 30),
+        ("incidents", 90),
+        ("receipts", 7),
+        ("deliveries", 30),
+        ("events", 30),
+        ("approvals", 30),
+    ];
+    /// Receipts are how redeliveries are recognised: never kept shorter than the dedupe window.
+    pub const MIN_RECEIPT_DAYS: u32 = 7;
+
+    /// Days kept of `kind` (a name of [`Retention::KINDS`]).
+    pub fn days(&self, kind: &str) -> Option<u32> {
+        self.days.iter().find(|(k, _)| *k == kind).map(|(_, d)| *d)
+    }
+
+    /// Applies `kind=days` entries, comma-separated (`incidents=30,deliveries=7`).
+    pub fn apply(&mut self, list: &str) -> Result<(), String> {
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let kinds = || Self::KINDS.map(|(k, _)| k).join(", ");
+            let (kind, days) = entry.split_once('=').ok_or_else(|| {
+                format!("retention {entry:?}: write kind=days, a kind being one of {}", kinds())
+            })?;
+            let days: u32 = days.trim().parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                format!("retention {entry:?}: days must be a whole number, at least 1")
+            })?;
+            let kind = kind.trim();
+            let Some(slot) = self.days.iter_mut().find(|(k, _)| *k == kind) else {
+                return Err(format!("retention {entry:?}: no kind {kind:?} (one of {})", kinds()));
+            };
+            if kind == "receipts" && days < Self::MIN_RECEIPT_DAYS {
+                return Err(format!(
+                    "retention {entry:?}: receipts are kept at least {} days, the dedupe window",
+                    Self::MIN_RECEIPT_DAYS
+                ));
+            }
+            slot.1 = days;
+        }
+        Ok(())
+    }
+}
+
 /// `SPAR_EGRESS_ALLOW`: what user-supplied URLs may reach beyond the public internet
 /// (`upstream::egress` applies it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +181,9 @@ pub struct Settings {
     /// `SPAR_SECRET_KEY`: the key (64 hex digits) stored credentials are sealed with; without
     /// it the data dir keeps one in `secret.key` (docs/SECURITY.md).
     pub secret_key: Option<Secret>,
+    /// `SPAR_RETENTION` (and `spar serve --retention`): what `audit-cleanup` keeps besides
+    /// the audit trail.
+    pub retention: Retention,
     /// `SPAR_SCHEDULER_TIME_SCALE`, for tests only: interval tasks run this many times faster
     /// (a 10 s task every second at 10). Cron tasks are not scaled. Default 1.
     pub scheduler_time_scale: u32,
@@ -177,6 +238,7 @@ impl Default for Settings {
             approval_ttl: Duration::from_secs(30 * 60),
             audit_retention_days: 365,
             metrics_org_labels: false,
+            retention: Retention::default(),
             secret_key: None,
             scheduler_time_scale: 1,
         }
@@ -250,6 +312,11 @@ impl Settings {
             approval_ttl: millis("SPAR_APPROVAL_TTL_MS", defaults.approval_ttl)?,
             audit_retention_days: positive("AUDIT_RETENTION_DAYS", defaults.audit_retention_days)?,
             metrics_org_labels: flag("SPAR_METRICS_ORG_LABELS"),
+            retention: {
+                let mut retention = Retention::default();
+                retention.apply(&text("SPAR_RETENTION").unwrap_or_default())?;
+                retention
+            },
             secret_key: secret("SPAR_SECRET_KEY"),
             scheduler_time_scale: positive(
                 "SPAR_SCHEDULER_TIME_SCALE",

@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// days of audit trail the audit-cleanup task keeps [env AUDIT_RETENTION_DAYS, default 365]
     #[argh(option)]
     audit_retention_days: Option<u32>,
+    /// days a kind of record is kept, as kind=days, repeatable: agents (30), incidents (90),
+    /// receipts (7, the least), deliveries (30), events (30), approvals (30)
+    /// [env SPAR_RETENTION: kind=days,…]
+    #[argh(option)]
+    retention: Vec<String>,
     /// show per-org, per-task series of /metrics to anyone, not only to the operator token
     /// [env SPAR_METRICS_ORG_LABELS]
     #[argh(switch)]
@@ -153,6 +158,9 @@ impl ServeConfig {
         };
         let mut settings = Settings::from_env()?;
         settings.metrics_org_labels |= args.metrics_org_labels;
+        for entry in &args.retention {
+            settings.retention.apply(entry)?;
+        }
         if let Some(days) = args.audit_retention_days {
             if days == 0 {
                 return Err("--audit-retention-days must be at least 1".into());

@@ -11,12 +11,19 @@
 //! **Invariant:** a delivery is sent by one task at a time (`in_flight`), and only when a read
 //! taken after claiming it shows it `pending` and due. A send releases its claim only after its
 //! outcome committed, so no delivery is sent twice by a running server.
+//!
+//! **Invariant:** stopping sends nothing twice either. When `closing` turns true the worker
+//! claims nothing more and waits (at most [`DRAIN`]) for the sends under way, which are tasks of
+//! its `JoinSet`, to record their outcomes; only then does [`Outbox::run`] return, and the store
+//! closes after it. A send still unanswered after [`DRAIN`] (longer than the upstream timeout,
+//! so only a send stuck past it) stays `pending` and is sent again after the restart.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
 
 use super::channels;
 use crate::clock;
@@ -38,6 +45,9 @@ const CONCURRENCY: usize = 32;
 const BATCH: usize = 256;
 /// Longest sleep between passes, so a clock jump never strands a delivery.
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// How long stopping waits for the sends under way (each is bounded by the upstream timeout,
+/// 10 s by default).
+pub const DRAIN: Duration = Duration::from_secs(15);
 
 pub struct Outbox {
     store: Store,
@@ -81,27 +91,42 @@ impl Outbox {
         Arc::clone(&self.wake)
     }
 
-    /// The worker loop; returns when `closing` turns true.
+    /// The worker loop; when `closing` turns true it stops claiming, waits for the sends under
+    /// way (at most [`DRAIN`]), and returns.
     pub async fn run(self: Arc<Self>, mut closing: watch::Receiver<bool>) {
+        let mut sends = JoinSet::new();
         loop {
             if *closing.borrow() {
-                return;
+                break;
             }
-            if let Err(e) = self.dispatch_due().await {
+            if let Err(e) = self.dispatch_due(&mut sends).await {
                 tracing::error!(error = %e, "outbox: cannot read pending deliveries");
             }
             let idle = self.idle_time();
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(idle) => {}
+                Some(_) = sends.join_next() => {}
                 _ = closing.changed() => {}
             }
+        }
+        if !sends.is_empty() {
+            tracing::info!(sends = sends.len(), "outbox: waiting for the sends under way");
+        }
+        let drained =
+            tokio::time::timeout(DRAIN, async { while sends.join_next().await.is_some() {} });
+        if drained.await.is_err() {
+            tracing::warn!(
+                sends = sends.len(),
+                "outbox: sends still unanswered after {DRAIN:?}; they stay pending and are sent again after the restart"
+            );
+            sends.abort_all();
         }
     }
 
     /// Starts a send for due deliveries not already being sent, as many as there are free
     /// send slots (a completed send wakes the loop for the next ones).
-    async fn dispatch_due(self: &Arc<Self>) -> Result<(), StoreError> {
+    async fn dispatch_due(self: &Arc<Self>, sends: &mut JoinSet<()>) -> Result<(), StoreError> {
         let free = self.sends.available_permits().min(BATCH);
         if free == 0 {
             return Ok(());
@@ -126,12 +151,11 @@ impl Outbox {
                 return Ok(());
             };
             let this = Arc::clone(self);
-            tokio::spawn(async move {
+            sends.spawn(async move {
                 let seq = delivery.seq;
                 this.attempt(delivery).await;
                 this.release(seq);
                 drop(permit);
-                this.wake();
             });
         }
         Ok(())

@@ -161,12 +161,22 @@ async fn build_status_report(deps: &Deps) -> Result<(), String> {
 
 /// Audit retention: entries older than `audit_retention_days` leave the trail (each org's
 /// `audit.retention` entry says what went).
+/// The audit trail past `AUDIT_RETENTION_DAYS`, then every other kind of record past its age
+/// (`SPAR_RETENTION`).
 async fn audit_cleanup(deps: &Deps) -> Result<(), String> {
     let days = deps.settings.audit_retention_days;
-    retention::prune_audit(&deps.store, &deps.search, days)
+    let audit =
+        retention::prune_audit(&deps.store, &deps.search, days).await.map_err(|e| e.to_string())?;
+    let records = retention::prune_records(&deps.store, &deps.settings.retention)
         .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let audit_removed: u64 = audit.iter().map(|p| p.removed).sum();
+    let removed: Vec<String> =
+        records.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{} {n}", k.name())).collect();
+    if audit_removed > 0 || !removed.is_empty() {
+        tracing::info!(audit = audit_removed, records = %removed.join(", "), "retention: removed old records");
+    }
+    Ok(())
 }
 
 /// A summary of the org's audit over the last `window_hours`, to routes matching `event_type`.

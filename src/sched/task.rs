@@ -44,6 +44,25 @@ impl Timing {
     }
 }
 
+impl Timing {
+    /// The first run after `base_ms` (Unix ms, a task's last run or, never run, its creation):
+    /// one `period` later for an interval task (the period as scaled for tests), the next fire
+    /// of a cron task. `None` for a cron expression that never fires again.
+    pub fn next_after(&self, base_ms: i64, period: std::time::Duration) -> Option<i64> {
+        match self {
+            Self::Every(_) => {
+                Some(base_ms.saturating_add(i64::try_from(period.as_millis()).unwrap_or(i64::MAX)))
+            }
+            Self::Cron(expr) => {
+                let base = chrono::DateTime::from_timestamp_millis(base_ms)?;
+                // Cron fires on whole seconds (croner keeps the base's fraction).
+                let next = parse_cron(expr)?.find_next_occurrence(&base, false).ok()?;
+                Some(next.timestamp().saturating_mul(1000))
+            }
+        }
+    }
+}
+
 /// Standard five-field cron gets a leading `0` seconds field; six fields pass as they are.
 fn six_fields(expr: &str) -> String {
     let expr = expr.trim();

@@ -252,6 +252,10 @@ impl Stream for AuditStream {
     fn count_upto(&self, tx: &ReadTx, seq: u64) -> Result<u64, SearchError> {
         Ok(audit::count_upto(tx, seq)?)
     }
+
+    fn last_seq(&self, tx: &ReadTx) -> Result<u64, SearchError> {
+        Ok(audit::last_seq(tx)?)
+    }
 }
 
 impl SeqIndex<AuditStream> {

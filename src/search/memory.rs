@@ -88,6 +88,10 @@ impl Stream for MemoryStream {
     fn count_upto(&self, tx: &ReadTx, seq: u64) -> Result<u64, SearchError> {
         Ok(memory::count_upto(tx, seq)?)
     }
+
+    fn last_seq(&self, tx: &ReadTx) -> Result<u64, SearchError> {
+        Ok(memory::last_seq(tx)?)
+    }
 }
 
 impl SeqIndex<MemoryStream> {

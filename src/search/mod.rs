@@ -6,6 +6,9 @@
 //! - Every query is org-filtered here, inside this module: callers pass the scope's org and
 //!   cannot build an unfiltered query for a scoped request.
 //! - An index publishes `indexed()` only after the documents up to it are searchable.
+//! - A `q` search sees every write acknowledged before it began: it first waits ([`Search::reach`],
+//!   at most [`READ_YOUR_WRITES`]) until its index holds the store's last seq, waking the
+//!   indexer instead of waiting for its next poll.
 
 pub mod audit;
 mod error;
@@ -67,9 +70,15 @@ const POLL_BUSY: Duration = Duration::from_millis(500);
 /// Documents per catch-up (about 2,000 writes/s at the quiet pace) from which it counts as busy.
 const BUSY_BATCH: u64 = 200;
 
+/// How long a `q` search waits for its index to reach the writes acknowledged before it. Past
+/// it, the search answers from what is indexed (and the server logs the lag).
+pub const READ_YOUR_WRITES: Duration = Duration::from_secs(3);
+
 pub struct Search {
     pub audit: SeqIndex<AuditStream>,
     pub memory: SeqIndex<MemoryStream>,
+    /// The indexer's thread, to wake it when a search waits.
+    indexer: std::sync::Mutex<Option<std::thread::Thread>>,
 }
 
 impl Search {
@@ -77,7 +86,41 @@ impl Search {
     pub fn open(data_dir: &Path, store: &Store) -> Result<Self, SearchError> {
         let audit = SeqIndex::open(&audit_dir(data_dir), AuditStream::new(), store)?;
         let memory = SeqIndex::open(&memory_dir(data_dir), MemoryStream::new(), store)?;
-        Ok(Self { audit, memory })
+        Ok(Self { audit, memory, indexer: std::sync::Mutex::new(None) })
+    }
+
+    /// Waits until `index` holds everything the store held when called (at most
+    /// [`READ_YOUR_WRITES`]); whether it does. Costs nothing when the index is current, else
+    /// about one index commit: the indexer is woken at once.
+    pub async fn reach<S: seq_index::Stream>(&self, index: &SeqIndex<S>, store: &Store) -> bool {
+        let target = match index.store_last_seq(store) {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "search: cannot read the store's last seq");
+                return false;
+            }
+        };
+        if index.indexed() >= target {
+            return true;
+        }
+        let mut published = index.published();
+        if let Ok(indexer) = self.indexer.lock()
+            && let Some(thread) = indexer.as_ref()
+        {
+            thread.unpark();
+        }
+        let reached =
+            tokio::time::timeout(READ_YOUR_WRITES, published.wait_for(|at| *at >= target));
+        let reached = matches!(reached.await, Ok(Ok(_)));
+        if !reached {
+            tracing::warn!(
+                index = index.stream.name(),
+                target,
+                indexed = index.indexed(),
+                "search: the index did not reach the store in time; answering from what it holds"
+            );
+        }
+        reached
     }
 
     /// Indexes everything the store has that the indexes do not.
@@ -104,6 +147,7 @@ pub struct Indexer {
 
 impl Indexer {
     pub fn start(search: Arc<Search>, store: Store) -> std::io::Result<Self> {
+        let search_for_kick = Arc::clone(&search);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new().name("spar-indexer".into()).spawn(move || {
@@ -125,6 +169,9 @@ impl Indexer {
                 std::thread::park_timeout(if added >= BUSY_BATCH { POLL_BUSY } else { POLL_QUIET });
             }
         })?;
+        if let Ok(mut indexer) = search_for_kick.indexer.lock() {
+            *indexer = Some(thread.thread().clone());
+        }
         Ok(Self { stop, thread: Some(thread) })
     }
 

@@ -31,6 +31,8 @@ pub trait Stream: Send + Sync {
     ) -> Result<Vec<(u64, TantivyDocument)>, SearchError>;
     /// Entries in the store with seq at most `seq`.
     fn count_upto(&self, tx: &ReadTx, seq: u64) -> Result<u64, SearchError>;
+    /// The highest seq in the store (0 when empty).
+    fn last_seq(&self, tx: &ReadTx) -> Result<u64, SearchError>;
 }
 
 pub struct SeqIndex<S> {
@@ -40,6 +42,8 @@ pub struct SeqIndex<S> {
     writer: Mutex<IndexWriter>,
     /// Every entry with seq at most this is searchable.
     indexed: AtomicU64,
+    /// `indexed`, for waiters (`Search::reach`).
+    published: tokio::sync::watch::Sender<u64>,
     dir: PathBuf,
 }
 
@@ -99,6 +103,7 @@ impl<S: Stream> SeqIndex<S> {
             reader,
             writer: Mutex::new(writer),
             indexed: AtomicU64::new(indexed),
+            published: tokio::sync::watch::Sender::new(indexed),
             dir: dir.to_path_buf(),
         })
     }
@@ -112,6 +117,16 @@ impl<S: Stream> SeqIndex<S> {
 
     pub fn indexed(&self) -> u64 {
         self.indexed.load(Ordering::Acquire)
+    }
+
+    /// Follows `indexed` as it moves.
+    pub fn published(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// The highest seq the store holds now.
+    pub fn store_last_seq(&self, store: &Store) -> Result<u64, SearchError> {
+        self.stream.last_seq(&store.read()?)
     }
 
     pub fn reader(&self) -> &IndexReader {
@@ -151,6 +166,7 @@ impl<S: Stream> SeqIndex<S> {
             self.reader.reload()?;
             // Published only once searchable, so readers may trust `indexed`.
             self.indexed.store(last, Ordering::Release);
+            self.published.send_replace(last);
             added += n;
             progress(added);
         }

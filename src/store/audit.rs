@@ -169,15 +169,24 @@ pub struct Pruned {
     pub upto_seq: u64,
 }
 
-/// Removes every entry older than `cutoff_ms` and records, per org, the hash of the last one
-/// removed as the chain's new anchor (so verification still passes), then appends an
-/// `audit.retention` entry saying what was removed. The only way entries ever leave the trail.
-pub fn remove_older_than(tx: &WriteTx<'_>, cutoff_ms: i64) -> Result<Vec<Pruned>, StoreError> {
+/// Removes the oldest entries older than `cutoff_ms`, at most `limit` per org (so one write
+/// job stays short: the caller repeats until nothing is left), and records, per org, the hash
+/// of the last one removed as the chain's new anchor (so verification still passes), then
+/// appends an `audit.retention` entry saying what was removed. The only way entries ever leave
+/// the trail.
+pub fn remove_older_than(
+    tx: &WriteTx<'_>,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Vec<Pruned>, StoreError> {
     let mut pruned = Vec::new();
     for org in chained_orgs(tx)? {
         let mut doomed = Vec::new();
         let mut last_hash = None;
         for row in tx.open::<Audit>()?.range((org.as_str(), 0)..=(org.as_str(), u64::MAX))? {
+            if doomed.len() >= limit {
+                break;
+            }
             let (key, bytes) = row?;
             let entry: AuditEntry = decode("audit entry", bytes.value())?;
             if clock::parse_rfc3339(&entry.timestamp).is_none_or(|ts| ts >= cutoff_ms) {

@@ -194,6 +194,12 @@ pub fn entries_after(
     Ok(out)
 }
 
+/// The highest memory seq in the store, 0 when empty.
+pub fn last_seq(src: &impl Source) -> Result<u64, StoreError> {
+    let last = src.open::<MemoryBySeq>()?.last()?.map(|(seq, _)| seq.value());
+    Ok(last.unwrap_or(0))
+}
+
 pub fn count_upto(src: &impl Source, seq: u64) -> Result<u64, StoreError> {
     let by_seq = src.open::<MemoryBySeq>()?;
     let above = by_seq.range(seq.saturating_add(1)..)?.count() as u64;

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod potpie;
 pub mod projects;
 pub mod records;
+pub mod retention;
 pub mod routes;
 pub mod sealed;
 pub mod spike;

@@ -20,6 +20,7 @@ mod github_webhooks;
 mod hostile;
 mod http_rules;
 mod integrations;
+mod lifecycle;
 mod memory_identity;
 mod metrics;
 mod openapi;

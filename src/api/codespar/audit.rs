@@ -92,9 +92,13 @@ impl Listing {
 
 /// `page` skips `(page-1)*limit` entries; `before=<seq>` starts below that seq instead and costs
 /// the same at any depth. Both answer `nextBefore`, the seq to continue from.
-pub fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+pub async fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let listing = Listing::parse(req)?;
     listing.check_depth()?;
+    if listing.q.is_some() {
+        // `q` is answered by the index alone: let it reach what was acknowledged first.
+        state.search.reach(&state.search.audit, &state.store).await;
+    }
     // In keyset mode one more than asked tells whether anything lies beyond this page.
     let want = listing.page_size + u64::from(listing.before.is_some());
     let (mut entries, total) = if listing.filter.is_empty() && listing.q.is_none() {
@@ -147,7 +151,7 @@ fn from_store(
 
 /// Filters or `q`: the index for what it holds, plus (for filters) a scan of the entries it has
 /// not reached yet, so a filtered listing sees a write as soon as it returns. `q` is answered
-/// by the index alone (an entry is found within about 100 ms of its write).
+/// by the index alone, once it reached the store (`Search::reach`, in [`list`]).
 fn from_search(
     state: &State,
     scope: &Scope,

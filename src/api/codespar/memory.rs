@@ -131,8 +131,9 @@ pub fn stats(state: &State, scope: &Scope) -> Result<Response, ApiError> {
     })))
 }
 
-/// Ranked full-text search (tantivy query syntax in `q`), org-filtered by the search module.
-pub fn search(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
+/// Ranked full-text search (tantivy query syntax in `q`), org-filtered by the search module,
+/// once the index holds every entry acknowledged before the request (`Search::reach`).
+pub async fn search(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
     let q = req.query.required("q")?;
     let category = req.query.get("category").map(str::to_owned);
     if let Some(c) = &category
@@ -151,6 +152,7 @@ pub fn search(state: &State, scope: &Scope, req: &Request) -> Result<Response, A
     let page_size = req.query.int("limit")?.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as u64;
     let page = req.query.int("page")?.unwrap_or(1).max(1) as u64;
     let offset = (page - 1).saturating_mul(page_size);
+    state.search.reach(&state.search.memory, &state.store).await;
     let (hits, total) = state.search.memory.search(
         scope.filter(),
         q,

@@ -76,11 +76,11 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
             orgs::create(state, req).await
         }
         E::GetOrg(id) => orgs::get(state, &every_org()?, &id),
-        E::ListAudit => audit::list(state, &every_org()?, req),
+        E::ListAudit => audit::list(state, &every_org()?, req).await,
         E::VerifyAudit => audit::verify(state, &every_org()?).await,
         E::MemoryStats => memory::stats(state, &every_org()?),
         E::AddMemory => memory::add(state, &default_org()?, req).await,
-        E::SearchMemory => memory::search(state, &every_org()?, req),
+        E::SearchMemory => memory::search(state, &every_org()?, req).await,
         E::GetIdentity => identity::get(state, &default_org()?, req),
         E::RegisterIdentity => identity::register(state, &default_org()?, req).await,
         E::GetProjectLink => projects::get_link(state, &every_org()?, req),

@@ -237,6 +237,7 @@ pub async fn set_enabled(
             Ok(())
         })
         .await?;
+    state.scheduler.changed();
     let message = if enabled { "Task resumed" } else { "Task paused" };
     Ok(Response::ok(&json!({ "name": key.name, "enabled": enabled, "message": message })))
 }

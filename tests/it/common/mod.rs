@@ -128,11 +128,16 @@ impl Server {
 
     /// SIGTERM, then waits for a clean exit and returns its code.
     pub fn terminate(&mut self) -> Option<i32> {
+        self.stop_with("TERM")
+    }
+
+    /// Sends `SIG<signal>` (`TERM`, `INT`), then waits for the exit and returns its code.
+    pub fn stop_with(&mut self, signal: &str) -> Option<i32> {
         let mut child = self.child.take()?;
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
-            .expect("kill -TERM");
+            .expect("kill");
         assert!(status.success());
         child.wait().expect("wait").code()
     }
