@@ -2,8 +2,9 @@
 //! [`Request`]s and [`Response`]s back into hyper; everything here is plain functions over
 //! [`State`].
 //!
-//! Spar serves five API families, each a module with its endpoint enum, its router (a plain
-//! `match` listing every route in its module doc), its error type and its handlers:
+//! Spar serves five API families and the console's files, each a module with its endpoint enum,
+//! its router (a plain `match` listing every route in its module doc), its error type and its
+//! handlers:
 //!
 //! | family | paths | credential | errors |
 //! |---|---|---|---|
@@ -12,6 +13,7 @@
 //! | [`spike`] | `/integrations*`, `/ingest/:token`, `/:token/push-events` | `x-api-key` and `x-team-id`; the ingest token | `{"message","error"}` |
 //! | [`potpie`] | `/api/v1/integrations/*`, `/api/v2/integrations/save` | `x-api-key` | FastAPI's `{"detail"}` |
 //! | [`admin`] | `/admin/*`, on the loopback admin listener only | the admin token | `{"error","code","status"}` |
+//! | [`console`] | `/`, `/ui/*`: the operator console's files | none (the console asks for a token and sends it to the API) | `{"error","code","status"}` |
 //!
 //! **Invariant:** nothing here knows about hyper. **Invariant:** what a request must present is
 //! decided by its endpoint ([`Endpoint::auth`]); a path a family owns but does not route is
@@ -22,6 +24,7 @@ pub mod admin;
 mod body;
 mod cache;
 pub mod codespar;
+pub mod console;
 pub mod error;
 mod openapi;
 pub mod path;
@@ -46,6 +49,7 @@ pub enum Family {
     Spike,
     Potpie,
     Admin,
+    Console,
 }
 
 /// What a request must present before its handler runs, or how its handler authenticates it.
@@ -82,6 +86,7 @@ impl Family {
             ["api", ..] | ["health" | "metrics" | "openapi.json"] => Some(Self::CodeSpar),
             ["integrations", ..] | ["ingest", ..] | [_, "push-events"] => Some(Self::Spike),
             ["admin", ..] => Some(Self::Admin),
+            [] | ["ui", ..] => Some(Self::Console),
             _ => None,
         }
     }
@@ -94,6 +99,7 @@ impl Family {
             Self::Spike => spike::route(method, segs).map(Endpoint::Spike),
             Self::Potpie => potpie::route(method, segs).map(Endpoint::Potpie),
             Self::Admin => admin::route(method, segs).map(Endpoint::Admin),
+            Self::Console => console::route(method, segs).map(Endpoint::Console),
         }
     }
 
@@ -104,6 +110,7 @@ impl Family {
             Self::Webhooks => Auth::Signature,
             Self::Spike | Self::Potpie => Auth::ApiKey,
             Self::Admin => Auth::AdminToken,
+            Self::Console => Auth::Public,
         }
     }
 
@@ -112,14 +119,16 @@ impl Family {
         match self {
             Self::CodeSpar | Self::Potpie | Self::Spike => Some(Bucket::Api),
             Self::Webhooks => Some(Bucket::Webhooks),
-            Self::Admin => None,
+            Self::Admin | Self::Console => None,
         }
     }
 
     /// A request error in this family's error shape.
     pub fn reject(self, e: RequestError, request_id: &str) -> Response {
         match self {
-            Self::CodeSpar | Self::Webhooks | Self::Admin => e.into_response(request_id),
+            Self::CodeSpar | Self::Webhooks | Self::Admin | Self::Console => {
+                e.into_response(request_id)
+            }
             Self::Spike => spike::SpikeError::from(e).into_response(request_id),
             Self::Potpie => potpie::PotpieError::from(e).into_response(request_id),
         }
@@ -134,6 +143,7 @@ pub enum Endpoint {
     Spike(spike::Endpoint),
     Potpie(potpie::Endpoint),
     Admin(admin::Endpoint),
+    Console(console::Endpoint),
 }
 
 impl Endpoint {
@@ -144,6 +154,7 @@ impl Endpoint {
             Self::Spike(_) => Family::Spike,
             Self::Potpie(_) => Family::Potpie,
             Self::Admin(_) => Family::Admin,
+            Self::Console(_) => Family::Console,
         }
     }
 
@@ -155,11 +166,12 @@ impl Endpoint {
             Self::Spike(e) => e.name(),
             Self::Potpie(e) => e.name(),
             Self::Admin(e) => e.name(),
+            Self::Console(e) => e.name(),
         }
     }
 
-    /// Every public endpoint's name (the admin listener's aside): the OpenAPI document's
-    /// operations.
+    /// Every public endpoint's name (the admin listener's and the console's files aside): the
+    /// OpenAPI document's operations.
     pub fn public_names() -> impl Iterator<Item = &'static str> {
         let families = [
             codespar::Endpoint::NAMES,
@@ -177,6 +189,7 @@ impl Endpoint {
             Self::Spike(e) => e.auth(),
             Self::Potpie(_) => Auth::ApiKey,
             Self::Admin(_) => Auth::AdminToken,
+            Self::Console(_) => Auth::Public,
         }
     }
 
@@ -186,7 +199,7 @@ impl Endpoint {
             Self::Webhooks(e) => e.bucket(),
             Self::Spike(e) => e.bucket(),
             Self::Potpie(_) => Some(Bucket::Api),
-            Self::Admin(_) => None,
+            Self::Admin(_) | Self::Console(_) => None,
         }
     }
 
@@ -202,7 +215,7 @@ impl Endpoint {
             Self::CodeSpar(e) => *e == codespar::Endpoint::SentryWebhookAlias,
             Self::Webhooks(_) => true,
             Self::Spike(e) => matches!(e, spike::Endpoint::Ingest(_)),
-            Self::Potpie(_) | Self::Admin(_) => false,
+            Self::Potpie(_) | Self::Admin(_) | Self::Console(_) => false,
         }
     }
 
@@ -212,7 +225,8 @@ impl Endpoint {
     }
 
     /// Endpoints that read request headers beyond the common ones: webhooks (event, delivery,
-    /// signature), the dialects (their keys) and the event stream (`Last-Event-ID`).
+    /// signature), the dialects (their keys), the event stream (`Last-Event-ID`) and the
+    /// console's files (`If-None-Match`).
     pub fn reads_headers(&self) -> bool {
         match self {
             Self::CodeSpar(e) => {
@@ -221,7 +235,7 @@ impl Endpoint {
                     codespar::Endpoint::EventStream | codespar::Endpoint::SentryWebhookAlias
                 )
             }
-            Self::Webhooks(_) | Self::Spike(_) | Self::Potpie(_) => true,
+            Self::Webhooks(_) | Self::Spike(_) | Self::Potpie(_) | Self::Console(_) => true,
             Self::Admin(_) => false,
         }
     }
@@ -256,6 +270,7 @@ pub async fn handle(state: &State, req: Request) -> Response {
         Endpoint::Spike(e) => spike::handle(state, e, req).await,
         Endpoint::Potpie(e) => potpie::handle(state, e, req).await,
         Endpoint::Admin(e) => admin::handle(state, e, req).await,
+        Endpoint::Console(e) => console::handle(state, e, req).await,
     }
 }
 

@@ -42,6 +42,8 @@ enum Returns {
     Text,
     /// Server-Sent Events.
     Events,
+    /// A JSON object of this schema (JSON text).
+    Schema(&'static str),
 }
 
 struct Op {
@@ -106,6 +108,8 @@ use Dialect::{CodeSpar, CodeSparOrg, Potpie, Public, Spike, SpikeIngest, Webhook
 const ORG_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 const OBJECT: &str = r#"{"type":"object"}"#;
 const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"type":"string"}},"additionalProperties":false}"#;
+/// A delivery with its attempt log (docs/API.md §2.10).
+const DELIVERY_DETAIL: &str = r#"{"type":"object","required":["id","status","attempts","attemptLog"],"properties":{"id":{"type":"string"},"eventId":{"type":"string"},"eventType":{"type":"string"},"routeId":{"type":"string"},"channel":{"type":"string"},"channelId":{"type":"string"},"status":{"type":"string","enum":["pending","delivered","dead"]},"attempts":{"type":"integer","minimum":0},"lastError":{"type":["string","null"]},"nextAttemptAt":{"type":["string","null"]},"createdAt":{"type":"string"},"deliveredAt":{"type":["string","null"]},"attemptLog":{"type":"array","items":{"type":"object","required":["at","durationMs","outcome","error","httpStatus"],"properties":{"at":{"type":"string"},"durationMs":{"type":"integer","minimum":0},"outcome":{"type":"string","enum":["delivered","retry","dead"]},"error":{"type":["string","null"],"enum":["timeout","unreachable","refused","http","rejected","not_configured","internal",null]},"httpStatus":{"type":["integer","null"]}},"additionalProperties":false}}}}"#;
 const POTPIE_SAVE: &str = r#"{"type":"object","required":["name","integration_type"],"properties":{"name":{"type":"string"},"integration_type":{"type":"string"},"status":{"type":"string"},"active":{"type":"boolean"},"unique_identifier":{"type":"string"},"auth_data":{"type":"object"},"scope_data":{"type":"object"},"metadata":{"type":"object"}}}"#;
 
 /// Every public operation. Admin-listener routes (`/admin/*`) are not here: the public
@@ -115,6 +119,8 @@ static OPERATIONS: &[Op] = &[
     op("get", "/metrics", "metrics", "system", "Prometheus metrics", Public).returns(Returns::Text),
     op("get", "/openapi.json", "openapi", "system", "This document", Public),
     op("get", "/api/metrics", "api_metrics", "system", "Counters as JSON", CodeSpar),
+    op("get", "/api/session", "session", "system", "Who the presented bearer token makes the request", Public)
+        .returns(Returns::Schema(r#"{"type":"object","required":["caller","orgId"],"properties":{"caller":{"type":"string","enum":["operator","org","anonymous","none"]},"orgId":{"type":["string","null"]}}}"#)),
     op("get", "/api/agent-types", "agent_types", "agents", "Agent types and their capabilities", CodeSpar).returns(Returns::Array),
     op("get", "/api/agents", "list_agents", "agents", "List agents", CodeSpar)
         .returns(Returns::Array)
@@ -169,8 +175,14 @@ static OPERATIONS: &[Op] = &[
         .body(r#"{"type":"object","required":["channel","config"],"properties":{"channel":{"type":"string"},"config":{"type":"object"}},"additionalProperties":false}"#),
     op("post", "/api/channels/{name}/reconnect", "reconnect_channel", "channels", "Check a channel's credentials upstream", CodeSpar),
     op("get", "/api/deliveries", "list_deliveries", "channels", "Outbox deliveries, newest first", CodeSpar)
-        .query(&[("status", "string", false), ("limit", "integer", false)]),
+        .query(&[("status", "string", false), ("channel", "string", false), ("limit", "integer", false)]),
+    op("get", "/api/deliveries/{id}", "get_delivery", "channels", "A delivery with its attempt log", CodeSpar)
+        .returns(Returns::Schema(DELIVERY_DETAIL)),
     op("post", "/api/deliveries/{id}/retry", "retry_delivery", "channels", "Queue a dead delivery again", CodeSpar),
+    op("get", "/api/activity", "activity", "channels", "Events and deliveries per minute", CodeSpar)
+        .query(&[("minutes", "integer", false)]),
+    op("get", "/api/approvals", "list_approvals", "agents", "Approvals, newest first", CodeSpar)
+        .query(&[("status", "string", false), ("limit", "integer", false)]),
     op("get", "/api/approvals/{token}", "get_approval", "agents", "An approval request", CodeSpar),
     op("post", "/api/approvals/{token}", "vote_approval", "agents", "Approve or deny a suggestion", CodeSpar)
         .body(r#"{"type":"object","required":["vote"],"properties":{"vote":{"type":"string","enum":["approve","deny"]},"userId":{"type":"string"}},"additionalProperties":false}"#),
@@ -347,6 +359,10 @@ fn responses(op: &Op) -> Value {
         Returns::Text => json!({ "content": { "text/plain": { "schema": { "type": "string" } } } }),
         Returns::Events => {
             json!({ "content": { "text/event-stream": { "schema": { "type": "string" } } } })
+        }
+        Returns::Schema(schema) => {
+            let schema: Value = serde_json::from_str(schema).unwrap_or_else(|_| json!({}));
+            json!({ "content": { "application/json": { "schema": schema } } })
         }
     };
     let mut success = success;

@@ -76,8 +76,9 @@ impl Path {
         }
         if segments.first().is_some_and(|s| s == "v1") {
             segments.remove(0);
-            // The agent card is served without the prefix only.
-            if segments.first().is_some_and(|s| s == ".well-known") {
+            // The agent card is served without the prefix only, and `/v1` alone names nothing
+            // (not the console's `/`).
+            if segments.first().is_none_or(|s| s == ".well-known") {
                 return None;
             }
         }

@@ -23,6 +23,10 @@ pub enum Caller {
     /// No credential, where none is needed: every org, as the operator, except what only an
     /// authenticated operator may see (per-org series of `/metrics`).
     Anonymous,
+    /// No valid credential on a public endpoint of a server that requires one. Only public
+    /// endpoints ever see it (`http::service::caller_of` refuses it everywhere else), and none
+    /// of them reads a scope: it reaches `/health`, `/metrics` totals and `/api/session`.
+    Unauthenticated,
     /// `ENGINE_API_TOKEN`: every org.
     Operator,
     /// An org token: this org only.
@@ -34,7 +38,7 @@ impl Caller {
     fn bound_org(&self) -> Option<&OrgId> {
         match self {
             Self::Org(org) => Some(org),
-            Self::Anonymous | Self::Operator => None,
+            Self::Anonymous | Self::Unauthenticated | Self::Operator => None,
         }
     }
 

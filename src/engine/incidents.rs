@@ -256,6 +256,7 @@ fn incident_event(
         details: Value::Object(details),
         fingerprint: incident.fingerprint.clone(),
         occurred_at: clock::rfc3339(now),
+        recorded_at_ms: now,
         agent_id: None,
         actions: Vec::new(),
     })

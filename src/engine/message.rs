@@ -180,6 +180,7 @@ mod tests {
             details,
             fingerprint: "f".into(),
             occurred_at: "2026-11-23T10:00:00.000Z".into(),
+            recorded_at_ms: 0,
             agent_id: None,
             actions: Vec::new(),
         }

@@ -150,6 +150,7 @@ fn record_ci(
         details: details(ci, delivery),
         fingerprint: ci.fingerprint(),
         occurred_at: clock::rfc3339(ci.occurred_at_ms.unwrap_or(now)),
+        recorded_at_ms: now,
         agent_id: None,
         actions: Vec::new(),
     };

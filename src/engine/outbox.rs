@@ -30,12 +30,14 @@ use crate::clock;
 use crate::ids::{self, IncidentId};
 use crate::settings::{Secret, Settings};
 use crate::store::audit::{self, ActorType, AuditDraft};
-use crate::store::records::{ChannelStatusRecord, DeliveryKind, DeliveryRecord, DeliveryStatus};
+use crate::store::records::{
+    ChannelStatusRecord, DeliveryAttempt, DeliveryKind, DeliveryRecord, DeliveryStatus,
+};
 use crate::store::{self as store_mod, Store, StoreError, WriteTx, outbox};
 use crate::upstream::chat::{Chat, ChatApis, SendFailure};
 use crate::upstream::linear::{Linear, NewIssue};
 use crate::upstream::pagerduty::{self, Trigger};
-use crate::upstream::{Upstream, UpstreamError, blocking};
+use crate::upstream::{FailureClass, Upstream, UpstreamError, blocking};
 
 /// Attempts before a delivery is `dead` (docs/API.md §4).
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -192,6 +194,7 @@ impl Outbox {
 
     /// One attempt: resolve the credentials, send, record the outcome.
     async fn attempt(&self, delivery: DeliveryRecord) {
+        let (started_ms, clock_started) = (clock::now_ms(), std::time::Instant::now());
         let outcome = match delivery.kind {
             DeliveryKind::Message => self.send_message(&delivery).await.map(|()| None),
             DeliveryKind::LinearIssue => self.open_linear_issue(&delivery).await.map(Some),
@@ -199,10 +202,14 @@ impl Outbox {
                 self.trigger_pagerduty(&delivery).await.map(|()| None)
             }
         };
+        let took = Timing {
+            at_ms: started_ms,
+            duration_ms: u64::try_from(clock_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
         let base = self.settings.outbox_backoff;
         let (org, seq) = (delivery.org_id.clone(), delivery.seq);
         let recorded =
-            self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, base)).await;
+            self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, took, base)).await;
         if let Err(e) = recorded {
             // Still pending in the store: the next pass sends it again.
             tracing::error!(delivery = %delivery.id, error = %e, "outbox: cannot record an outcome");
@@ -214,21 +221,20 @@ impl Outbox {
             channels::target(&r, &self.settings, &delivery.org_id, &delivery.channel)
         });
         match target {
-            Err(e) => Err(SendFailure::Retry { reason: format!("storage: {e}"), after: None }),
-            Ok(None) => Err(SendFailure::Permanent {
-                reason: format!(
+            Err(e) => Err(SendFailure::retry(FailureClass::Internal, format!("storage: {e}"))),
+            Ok(None) => Err(SendFailure::permanent(
+                FailureClass::NotConfigured,
+                format!(
                     "{} is not configured for org {} (POST /api/channels/configure)",
                     delivery.channel, delivery.org_id
                 ),
-            }),
+            )),
             Ok(Some(target)) => {
                 let chat = self.chat.clone();
                 let (channel_id, text) = (delivery.channel_id.clone(), delivery.text.clone());
                 blocking(move || Ok::<_, UpstreamError>(chat.send(&target, &channel_id, &text)))
                     .await
-                    .unwrap_or_else(|e| {
-                        Err(SendFailure::Retry { reason: e.to_string(), after: None })
-                    })
+                    .unwrap_or_else(|e| Err(SendFailure::of(&e)))
             }
         }
     }
@@ -244,13 +250,14 @@ impl Outbox {
             .store
             .read()
             .and_then(|r| channels::config(&r, &self.settings, org, name))
-            .map_err(|e| SendFailure::Retry { reason: format!("storage: {e}"), after: None })?;
+            .map_err(|e| SendFailure::retry(FailureClass::Internal, format!("storage: {e}")))?;
         let config: BTreeMap<String, String> =
             config.unwrap_or_default().into_iter().filter(|(_, v)| !v.is_empty()).collect();
         match keys.iter().find(|k| !config.contains_key(**k)) {
-            Some(missing) => Err(SendFailure::Permanent {
-                reason: format!("{name} {missing} is not configured for org {org}"),
-            }),
+            Some(missing) => Err(SendFailure::permanent(
+                FailureClass::NotConfigured,
+                format!("{name} {missing} is not configured for org {org}"),
+            )),
             None => Ok(config),
         }
     }
@@ -273,46 +280,42 @@ impl Outbox {
             .await
             .unwrap_or_else(Err)
             .map(|created| created.identifier)
-            .map_err(failure_of)
+            .map_err(|e| SendFailure::of(&e))
     }
 
     async fn trigger_pagerduty(&self, delivery: &DeliveryRecord) -> Result<(), SendFailure> {
         let config = self.integration_config(&delivery.org_id, "pagerduty", &["routingKey"])?;
-        let trigger: Trigger = serde_json::from_value(delivery.payload.clone())
-            .map_err(|e| SendFailure::Permanent { reason: format!("unreadable trigger: {e}") })?;
+        let trigger: Trigger = serde_json::from_value(delivery.payload.clone()).map_err(|e| {
+            SendFailure::permanent(FailureClass::Internal, format!("unreadable trigger: {e}"))
+        })?;
         let key = Secret::new(config.get("routingKey").cloned().unwrap_or_default());
         let (http, url) = (self.http.clone(), self.settings.pagerduty_events_url.clone());
         let answer = blocking(move || pagerduty::trigger(&http, &url, &key, &trigger))
             .await
-            .map_err(failure_of)?;
+            .map_err(|e| SendFailure::of(&e))?;
         if answer.is_success() {
             return Ok(());
         }
         // A 400 is an invalid event: sending it again would not help.
-        Err(failure_of(answer.into_error()))
+        Err(SendFailure::of(&answer.into_error()))
     }
 }
 
-/// How an upstream error counts for the outbox: no answer, 429 and 5xx are worth retrying.
-fn failure_of(e: UpstreamError) -> SendFailure {
-    let reason = e.to_string();
-    match e {
-        UpstreamError::Unreachable { .. }
-        | UpstreamError::Timeout { .. }
-        | UpstreamError::Aborted => SendFailure::Retry { reason, after: None },
-        UpstreamError::Status { status, .. } if status == 429 || status >= 500 => {
-            SendFailure::Retry { reason, after: None }
-        }
-        _ => SendFailure::Permanent { reason },
-    }
+/// When an attempt started and how long it took.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    at_ms: i64,
+    duration_ms: u64,
 }
 
-/// Writes what an attempt did to the delivery, its channel's status and the audit trail.
+/// Writes what an attempt did to the delivery (its attempt log included), its channel's status
+/// and the audit trail.
 fn record_outcome(
     tx: &WriteTx<'_>,
     org: &str,
     seq: u64,
     outcome: &Result<Option<String>, SendFailure>,
+    took: Timing,
     base: Duration,
 ) -> Result<(), StoreError> {
     let Some(before) = outbox::get(tx, org, seq)? else { return Ok(()) };
@@ -337,7 +340,7 @@ fn record_outcome(
             status.last_delivery_ms = Some(now);
             sent
         }
-        Err(SendFailure::Retry { reason, after: wait }) if after.attempts < MAX_ATTEMPTS => {
+        Err(SendFailure::Retry { reason, after: wait, .. }) if after.attempts < MAX_ATTEMPTS => {
             let delay = backoff(base, after.attempts).max(wait.unwrap_or_default());
             after.next_attempt_ms = Some(now + i64::try_from(delay.as_millis()).unwrap_or(0));
             after.last_error = Some(reason.clone());
@@ -354,6 +357,19 @@ fn record_outcome(
             dead
         }
     };
+    let failure = outcome.as_ref().err().map(SendFailure::class);
+    after.log_attempt(DeliveryAttempt {
+        at_ms: took.at_ms,
+        duration_ms: took.duration_ms,
+        outcome: match after.status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Pending => "retry",
+            DeliveryStatus::Dead => "dead",
+        }
+        .to_owned(),
+        error: failure.map(|c| c.as_str().to_owned()),
+        http_status: failure.and_then(FailureClass::http_status),
+    });
     outbox::put(tx, Some(&before), &after)?;
     if after.kind == DeliveryKind::Message {
         store_mod::channels::put_status(tx, org, &after.channel, &status)?;

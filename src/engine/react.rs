@@ -478,6 +478,7 @@ fn queue(
         next_attempt_ms: Some(now),
         created_at_ms: now,
         delivered_at_ms: None,
+        attempt_log: Vec::new(),
     };
     outbox::put(tx, None, &delivery)?;
     event.actions.push(action);

@@ -20,6 +20,7 @@ pub fn record(
     policy: Policy,
 ) -> Result<EventRecord, StoreError> {
     let seq = events::next_seq(tx)?;
+    let now = clock::now_ms();
     let mut event = EventRecord {
         id: format!("evt-{seq}"),
         seq,
@@ -31,7 +32,8 @@ pub fn record(
         title,
         details: json!({ "lines": lines }),
         fingerprint: format!("{event_type}:{seq}"),
-        occurred_at: clock::rfc3339(clock::now_ms()),
+        occurred_at: clock::rfc3339(now),
+        recorded_at_ms: now,
         agent_id: None,
         actions: Vec::new(),
     };

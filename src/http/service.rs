@@ -178,9 +178,9 @@ fn caller_of(shared: &Shared, headers: &HeaderMap, auth: Auth) -> Result<Caller,
     };
     match caller {
         Some(caller) => Ok(caller),
-        // `/health`, `/metrics` and `/openapi.json` answer anyone; a bad token only loses the
-        // operator's view of `/metrics`.
-        None if auth == Auth::Public => Ok(Caller::Anonymous),
+        // `/health`, `/metrics`, `/openapi.json` and `/api/session` answer anyone; a bad token
+        // only loses the operator's view of `/metrics` (and `/api/session` says so).
+        None if auth == Auth::Public => Ok(Caller::Unauthenticated),
         None => Err(RequestError::Unauthorized),
     }
 }

@@ -107,11 +107,29 @@ pub fn total(src: &impl Source) -> Result<u64, StoreError> {
     Ok(src.open::<DeliveriesBySeq>()?.len()?)
 }
 
-/// An org's deliveries, newest first, optionally of one status: (the first `limit`, total).
+/// An org's newest `limit` deliveries, newest first (no count: it reads no further).
+pub fn newest(
+    src: &impl Source,
+    org: &str,
+    limit: usize,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let table = src.open::<Deliveries>()?;
+    let rows = table.range((org, 0)..=(org, u64::MAX))?.rev().take(limit);
+    rows.map(|row| decode("delivery", row?.1.value())).collect()
+}
+
+/// Which deliveries a listing shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    pub status: Option<DeliveryStatus>,
+    pub channel: Option<&'a str>,
+}
+
+/// An org's deliveries, newest first, those `filter` keeps: (the first `limit`, total).
 pub fn list(
     src: &impl Source,
     org: &str,
-    status: Option<DeliveryStatus>,
+    filter: Filter<'_>,
     limit: usize,
 ) -> Result<(Vec<DeliveryRecord>, u64), StoreError> {
     let table = src.open::<Deliveries>()?;
@@ -119,7 +137,9 @@ pub fn list(
     let mut total = 0;
     for row in table.range((org, 0)..=(org, u64::MAX))?.rev() {
         let delivery: DeliveryRecord = decode("delivery", row?.1.value())?;
-        if status.is_none_or(|s| s == delivery.status) {
+        if filter.status.is_none_or(|s| s == delivery.status)
+            && filter.channel.is_none_or(|c| c == delivery.channel)
+        {
             total += 1;
             if page.len() < limit {
                 page.push(delivery);

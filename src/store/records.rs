@@ -305,6 +305,10 @@ pub struct EventRecord {
     pub details: serde_json::Value,
     pub fingerprint: String,
     pub occurred_at: String,
+    /// When Spar recorded it (`occurred_at` is the source's time, often earlier); 0 in records
+    /// written before it was kept.
+    #[serde(default)]
+    pub recorded_at_ms: i64,
     /// The agent that handled it (the project's agent), if any.
     #[serde(default)]
     pub agent_id: Option<String>,
@@ -481,6 +485,35 @@ pub struct DeliveryRecord {
     pub next_attempt_ms: Option<i64>,
     pub created_at_ms: i64,
     pub delivered_at_ms: Option<i64>,
+    /// Its attempts, oldest first, the newest [`DeliveryRecord::ATTEMPTS_KEPT`] of them.
+    #[serde(default)]
+    pub attempt_log: Vec<DeliveryAttempt>,
+}
+
+impl DeliveryRecord {
+    /// Attempts a delivery keeps in its log (8 make it dead; retries after that add more).
+    pub const ATTEMPTS_KEPT: usize = 20;
+
+    /// Adds an attempt to the log, dropping the oldest beyond the bound.
+    pub fn log_attempt(&mut self, attempt: DeliveryAttempt) {
+        self.attempt_log.push(attempt);
+        let extra = self.attempt_log.len().saturating_sub(Self::ATTEMPTS_KEPT);
+        self.attempt_log.drain(..extra);
+    }
+}
+
+/// One attempt at a delivery: when, how long, and how it ended. Never what the service said:
+/// an error is a class (`timeout`, `http` with its status, …), not a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    pub at_ms: i64,
+    pub duration_ms: u64,
+    /// `delivered`, `retry` (failed, to be tried again) or `dead` (failed for good).
+    pub outcome: String,
+    /// `timeout`, `unreachable`, `refused`, `http`, `rejected`, `not_configured`, `internal`.
+    pub error: Option<String>,
+    pub http_status: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use ureq::http;
 
-use super::{Answer, Target, Upstream, UpstreamError, path_segment, upstream_message};
+use super::{
+    Answer, FailureClass, Target, Upstream, UpstreamError, path_segment, upstream_message,
+};
 use crate::settings::Secret;
 
 /// Where and how a message goes, with its credentials.
@@ -103,19 +105,48 @@ impl ChatTarget {
     }
 }
 
-/// Why a send failed, as the outbox needs to know it.
+/// Why a send failed, as the outbox needs to know it: whether to try again, a reason for the
+/// operator, and its class for the attempt log.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendFailure {
     /// Worth another attempt; `after` is the service's own `Retry-After`.
-    Retry { reason: String, after: Option<Duration> },
+    Retry { reason: String, after: Option<Duration>, class: FailureClass },
     /// Will not succeed by retrying (bad credentials, unknown channel, message refused).
-    Permanent { reason: String },
+    Permanent { reason: String, class: FailureClass },
 }
 
 impl SendFailure {
+    pub fn retry(class: FailureClass, reason: impl Into<String>) -> Self {
+        Self::Retry { reason: reason.into(), after: None, class }
+    }
+
+    pub fn permanent(class: FailureClass, reason: impl Into<String>) -> Self {
+        Self::Permanent { reason: reason.into(), class }
+    }
+
+    /// How an upstream error counts: no answer, 429 and 5xx are worth retrying.
+    pub fn of(e: &UpstreamError) -> Self {
+        let class = FailureClass::of(e);
+        match class {
+            FailureClass::Timeout | FailureClass::Unreachable | FailureClass::Internal => {
+                Self::retry(class, e.to_string())
+            }
+            FailureClass::Http(status) if status == 429 || status >= 500 => {
+                Self::retry(class, e.to_string())
+            }
+            _ => Self::permanent(class, e.to_string()),
+        }
+    }
+
     pub fn reason(&self) -> &str {
         match self {
-            Self::Retry { reason, .. } | Self::Permanent { reason } => reason,
+            Self::Retry { reason, .. } | Self::Permanent { reason, .. } => reason,
+        }
+    }
+
+    pub fn class(&self) -> FailureClass {
+        match self {
+            Self::Retry { class, .. } | Self::Permanent { class, .. } => *class,
         }
     }
 }
@@ -287,10 +318,7 @@ impl Chat {
 fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<(), SendFailure> {
     let answer = match sent {
         Ok(a) => a,
-        Err(e @ UpstreamError::Refused { .. }) => {
-            return Err(SendFailure::Permanent { reason: e.to_string() });
-        }
-        Err(e) => return Err(SendFailure::Retry { reason: e.to_string(), after: None }),
+        Err(e) => return Err(SendFailure::of(&e)),
     };
     let service = target.service();
     let body: Option<Value> = serde_json::from_slice(&answer.body).ok();
@@ -304,10 +332,11 @@ fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<
         .map(|s| Duration::from_secs_f64(s.min(3600.0)));
     let refused = |status: u16| {
         let reason = format!("{service} answered HTTP {status}{}", quoted(target, &answer));
+        let class = FailureClass::Http(status);
         if status == 429 || status >= 500 {
-            SendFailure::Retry { reason, after }
+            SendFailure::Retry { reason, after, class }
         } else {
-            SendFailure::Permanent { reason }
+            SendFailure::Permanent { reason, class }
         }
     };
     if !answer.is_success() {
@@ -333,10 +362,12 @@ fn classify(target: &ChatTarget, sent: Result<Answer, UpstreamError>) -> Result<
                 None if message == "ratelimited" => Err(SendFailure::Retry {
                     reason: format!("{service} refused the message: {message}"),
                     after,
+                    class: FailureClass::Rejected,
                 }),
-                None => Err(SendFailure::Permanent {
-                    reason: format!("{service} refused the message: {message}"),
-                }),
+                None => Err(SendFailure::permanent(
+                    FailureClass::Rejected,
+                    format!("{service} refused the message: {message}"),
+                )),
             }
         }
         _ => Ok(()),
@@ -358,11 +389,11 @@ fn quoted(target: &ChatTarget, answer: &Answer) -> String {
 
 fn scrub(target: &ChatTarget, failure: SendFailure) -> SendFailure {
     match failure {
-        SendFailure::Retry { reason, after } => {
-            SendFailure::Retry { reason: redact(target, reason), after }
+        SendFailure::Retry { reason, after, class } => {
+            SendFailure::Retry { reason: redact(target, reason), after, class }
         }
-        SendFailure::Permanent { reason } => {
-            SendFailure::Permanent { reason: redact(target, reason) }
+        SendFailure::Permanent { reason, class } => {
+            SendFailure::Permanent { reason: redact(target, reason), class }
         }
     }
 }

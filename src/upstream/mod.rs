@@ -198,6 +198,60 @@ fn transport_error(service: &'static str, e: ureq::Error) -> UpstreamError {
     }
 }
 
+/// What kind of failure a call ended in, for records that must not hold what a service said
+/// (a delivery's attempt log): no text, no body, at most an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// No answer within the timeout.
+    Timeout,
+    /// No answer at all: DNS, connection, TLS.
+    Unreachable,
+    /// Not called: the egress policy refuses the address.
+    Refused,
+    /// An answer with this unexpected status.
+    Http(u16),
+    /// A 2xx answer that says no (Slack's `ok: false`), or one that could not be read.
+    Rejected,
+    /// Nothing to call with: the channel or integration is not configured.
+    NotConfigured,
+    /// On our side: storage, a job that did not finish.
+    Internal,
+}
+
+impl FailureClass {
+    pub fn of(e: &UpstreamError) -> Self {
+        match e {
+            UpstreamError::Refused { .. } => Self::Refused,
+            UpstreamError::Unreachable { .. } => Self::Unreachable,
+            UpstreamError::Timeout { .. } => Self::Timeout,
+            UpstreamError::AuthFailed { .. } => Self::Http(401),
+            UpstreamError::Status { status, .. } => Self::Http(*status),
+            UpstreamError::BadAnswer { .. } => Self::Rejected,
+            UpstreamError::Aborted => Self::Internal,
+        }
+    }
+
+    /// Its name in the attempt log (`http` for an HTTP status, given apart).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::Refused => "refused",
+            Self::Http(_) => "http",
+            Self::Rejected => "rejected",
+            Self::NotConfigured => "not_configured",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn http_status(self) -> Option<u16> {
+        match self {
+            Self::Http(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// No answer: DNS, connection refused, TLS, a broken connection.

@@ -12,6 +12,7 @@ mod audit;
 mod audit_search;
 mod backup;
 mod channels;
+mod console;
 mod crash_loop;
 mod durability;
 mod engine;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use crate::api::{Request, Response, Scope, State, body};
+use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
 use crate::engine::react::{self, Kind};
 use crate::store::audit::{self, ActorType, AuditDraft};
@@ -41,6 +41,29 @@ fn org_of(state: &State, scope: &Scope, token: &str) -> Result<String, ApiError>
         .org_for_id(|| approvals::org_of(&state.store.read()?, token))?
         .filter(|o| scope.sees(o))
         .ok_or_else(|| ApiError::ApprovalNotFound(token.to_owned()))
+}
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+/// `GET /api/approvals?status=&limit=`: the org's approvals, newest first.
+pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
+    const STATUSES: [&str; 4] = ["pending", "approved", "denied", "expired"];
+    let status = req.query.get("status").filter(|s| !s.is_empty());
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(ApiError::InvalidParameter {
+            name: "status",
+            reason: format!("must be one of {}", STATUSES.join(", ")),
+        });
+    }
+    let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
+    let now = clock::now_ms();
+    let keep = |a: &ApprovalRecord| status.is_none_or(|s| status_text(a, now) == s);
+    let (page, total) = approvals::list(&state.store.read()?, org.as_str(), keep, limit)?;
+    let views: Vec<Value> = page.iter().map(view).collect();
+    Ok(Response::ok(&json!({ "approvals": views, "total": total })))
 }
 
 pub fn get(state: &State, scope: &Scope, token: &str) -> Result<Response, ApiError> {

@@ -1,4 +1,5 @@
-//! The outbox, as users see it (docs/API.md §2.10): `GET /api/deliveries` and re-queueing a dead one.
+//! The outbox, as users see it (docs/API.md §2.10): `GET /api/deliveries`, one delivery with its
+//! attempt log, and re-queueing a dead one.
 
 use serde_json::{Value, json};
 
@@ -30,6 +31,44 @@ pub fn view(d: &DeliveryRecord) -> Value {
     })
 }
 
+/// A delivery with its attempt log: when each attempt started, how long it took, and how it
+/// ended (an error class and an HTTP status, never what the service said).
+fn detail(d: &DeliveryRecord) -> Value {
+    let mut out = view(d);
+    out["attemptLog"] = d
+        .attempt_log
+        .iter()
+        .map(|a| {
+            json!({
+                "at": clock::rfc3339(a.at_ms),
+                "durationMs": a.duration_ms,
+                "outcome": a.outcome,
+                "error": a.error,
+                "httpStatus": a.http_status,
+            })
+        })
+        .collect();
+    out
+}
+
+/// The delivery of the scope with this id.
+fn find(state: &State, scope: &Scope, id: &str) -> Result<(String, u64), ApiError> {
+    let not_found = || ApiError::DeliveryNotFound(id.to_owned());
+    let seq = DeliveryId::parse(id).ok_or_else(not_found)?.seq();
+    let org = scope
+        .org_for_id(|| outbox::org_of(&state.store.read()?, seq))?
+        .filter(|o| scope.sees(o))
+        .ok_or_else(not_found)?;
+    Ok((org, seq))
+}
+
+pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError> {
+    let (org, seq) = find(state, scope, id)?;
+    let delivery = outbox::get(&state.store.read()?, &org, seq)?
+        .ok_or_else(|| ApiError::DeliveryNotFound(id.to_owned()))?;
+    Ok(Response::ok(&detail(&delivery)))
+}
+
 pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let status = req
         .query
@@ -42,7 +81,9 @@ pub fn list(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiEr
         })
         .transpose()?;
     let limit = req.query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let (page, total) = outbox::list(&state.store.read()?, org.as_str(), status, limit)?;
+    let channel = req.query.get("channel").filter(|c| !c.is_empty());
+    let filter = outbox::Filter { status, channel };
+    let (page, total) = outbox::list(&state.store.read()?, org.as_str(), filter, limit)?;
     let views: Vec<Value> = page.iter().map(view).collect();
     Ok(Response::ok(&json!({ "deliveries": views, "total": total })))
 }
@@ -53,12 +94,7 @@ pub async fn retry(
     req: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::DeliveryNotFound(id.to_owned());
-    let seq = DeliveryId::parse(id).ok_or_else(not_found)?.seq();
-    let org = scope
-        .org_for_id(|| outbox::org_of(&state.store.read()?, seq))?
-        .filter(|o| scope.sees(o))
-        .ok_or_else(not_found)?;
+    let (org, seq) = find(state, scope, id)?;
     let (actor, id) = (req.actor().to_owned(), id.to_owned());
     let requeued = state
         .store

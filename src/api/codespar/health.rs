@@ -1,8 +1,8 @@
-//! `GET /health` (docs/API.md §2.1): never rate limited, never authenticated.
+//! `GET /health` (docs/API.md §2.1: never rate limited, never authenticated) and `GET /api/session` (§1.4).
 
 use serde_json::json;
 
-use crate::api::{Response, State};
+use crate::api::{Caller, Response, State};
 use crate::store::{agents, outbox};
 
 pub fn get(state: &State) -> Response {
@@ -21,4 +21,16 @@ pub fn get(state: &State) -> Response {
     });
     // A load balancer needs a non-2xx to take a broken instance out.
     Response::json(if ok { 200 } else { 503 }, &body)
+}
+
+/// `GET /api/session` (docs/API.md §1.4): who the request's credential makes it, so a client
+/// (the console) can tell whether it must ask for a token without provoking a 401.
+pub fn session(caller: &Caller) -> Response {
+    let (name, org) = match caller {
+        Caller::Operator => ("operator", None),
+        Caller::Org(org) => ("org", Some(org.as_str())),
+        Caller::Anonymous => ("anonymous", None),
+        Caller::Unauthenticated => ("none", None),
+    };
+    Response::ok(&json!({ "caller": name, "orgId": org }))
 }

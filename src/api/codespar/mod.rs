@@ -6,6 +6,7 @@
 //! Bearer token when `ENGINE_API_TOKEN` is set (checked by `http/` from [`Endpoint::auth`]),
 //! `{"error","code","status"}` errors.
 
+mod activity;
 pub(crate) mod agents;
 mod approvals;
 mod audit;
@@ -53,6 +54,7 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
     let no_org = || every_org().map(drop);
     match endpoint {
         E::Health => Ok(health::get(state)),
+        E::Session => Ok(health::session(caller)),
         E::Metrics => metrics::prometheus(state, caller),
         E::OpenApi => Ok(openapi::get()),
         // Server-wide figures: the header is not read; not for an org's token.
@@ -97,7 +99,10 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
         E::ConfigureChannel => channels::configure(state, &default_org()?, req).await,
         E::ReconnectChannel(name) => channels::reconnect(state, &default_org()?, req, &name).await,
         E::ListDeliveries => deliveries::list(state, &default_org()?, req),
+        E::GetDelivery(id) => deliveries::get(state, &every_org()?, &id),
         E::RetryDelivery(id) => deliveries::retry(state, &every_org()?, req, &id).await,
+        E::ListApprovals => approvals::list(state, &default_org()?, req),
+        E::Activity => activity::get(state, &default_org()?, req),
         E::GetApproval(token) => approvals::get(state, &every_org()?, &token),
         E::VoteApproval(token) => approvals::vote(state, &every_org()?, req, &token).await,
         E::EventStream => events::stream(state, &default_org()?, req),

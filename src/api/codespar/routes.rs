@@ -10,6 +10,7 @@
 //! | GET | `/metrics` (Prometheus text) | [`Endpoint::Metrics`] | — |
 //! | GET | `/openapi.json` | [`Endpoint::OpenApi`] | — |
 //! | GET | `/api/metrics` | [`Endpoint::ApiMetrics`] | — |
+//! | GET | `/api/session` (who the credential presented is) | [`Endpoint::Session`] | — |
 //! | GET, POST | `/api/scheduler` | [`Endpoint::ListTasks`], [`Endpoint::CreateTask`] | `default` |
 //! | DELETE | `/api/scheduler/:name` | [`Endpoint::DeleteTask`] | `default` |
 //! | POST | `/api/scheduler/:name/pause`, `/resume`, `/run` | [`Endpoint::PauseTask`], [`Endpoint::ResumeTask`], [`Endpoint::RunTask`] | `default` |
@@ -34,8 +35,11 @@
 //! | POST | `/api/channels/configure` | [`Endpoint::ConfigureChannel`] | `default` |
 //! | POST | `/api/channels/:name/reconnect` | [`Endpoint::ReconnectChannel`] | `default` |
 //! | GET | `/api/deliveries` | [`Endpoint::ListDeliveries`] | `default` |
+//! | GET | `/api/deliveries/:id` (with its attempt log) | [`Endpoint::GetDelivery`] | every org |
 //! | POST | `/api/deliveries/:id/retry` | [`Endpoint::RetryDelivery`] | every org |
+//! | GET | `/api/approvals` | [`Endpoint::ListApprovals`] | `default` |
 //! | GET, POST | `/api/approvals/:token` | [`Endpoint::GetApproval`], [`Endpoint::VoteApproval`] | every org |
+//! | GET | `/api/activity` (events and deliveries per minute) | [`Endpoint::Activity`] | `default` |
 //! | GET | `/api/events`, `/api/events/stream` | [`Endpoint::EventStream`] | `default` |
 //! | GET | `/api/integrations/status` | [`Endpoint::IntegrationStatus`] | required |
 //! | POST | `/api/integrations/configure` | [`Endpoint::ConfigureIntegration`] | required |
@@ -55,6 +59,7 @@ use crate::api::{Auth, Bucket};
 endpoints! {
     pub enum Endpoint {
         Health => "health",
+        Session => "session",
         AgentTypes => "agent_types",
         ListAgents => "list_agents",
         CreateAgent => "create_agent",
@@ -85,7 +90,9 @@ endpoints! {
         ConfigureChannel => "configure_channel",
         ReconnectChannel(String) => "reconnect_channel",
         ListDeliveries => "list_deliveries",
+        GetDelivery(String) => "get_delivery",
         RetryDelivery(String) => "retry_delivery",
+        ListApprovals => "list_approvals",
         GetApproval(String) => "get_approval",
         VoteApproval(String) => "vote_approval",
         EventStream => "event_stream",
@@ -110,13 +117,14 @@ endpoints! {
         RunTask(String) => "run_task",
         DeleteTask(String) => "delete_task",
         SentryWebhookAlias => "sentry_webhook_alias",
+        Activity => "activity",
     }
 }
 
 impl Endpoint {
     pub fn auth(&self) -> Auth {
         match self {
-            Self::Health | Self::Metrics | Self::OpenApi => Auth::Public,
+            Self::Health | Self::Metrics | Self::OpenApi | Self::Session => Auth::Public,
             _ => Auth::Bearer,
         }
     }
@@ -139,6 +147,7 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
         ["metrics"] => (matches!(method, Get).then_some(E::Metrics), &[Get, Head]),
         ["openapi.json"] => (matches!(method, Get).then_some(E::OpenApi), &[Get, Head]),
         ["api", "metrics"] => (matches!(method, Get).then_some(E::ApiMetrics), &[Get, Head]),
+        ["api", "session"] => (matches!(method, Get).then_some(E::Session), &[Get, Head]),
         ["api", "scheduler"] => (
             match method {
                 Get => Some(E::ListTasks),
@@ -257,9 +266,14 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
             (matches!(method, Post).then(|| E::ReconnectChannel((*name).to_owned())), &[Post])
         }
         ["api", "deliveries"] => (matches!(method, Get).then_some(E::ListDeliveries), &[Get, Head]),
+        ["api", "deliveries", id] => {
+            (matches!(method, Get).then(|| E::GetDelivery((*id).to_owned())), &[Get, Head])
+        }
         ["api", "deliveries", id, "retry"] => {
             (matches!(method, Post).then(|| E::RetryDelivery((*id).to_owned())), &[Post])
         }
+        ["api", "approvals"] => (matches!(method, Get).then_some(E::ListApprovals), &[Get, Head]),
+        ["api", "activity"] => (matches!(method, Get).then_some(E::Activity), &[Get, Head]),
         ["api", "approvals", token] => (
             match method {
                 Get => Some(E::GetApproval((*token).to_owned())),

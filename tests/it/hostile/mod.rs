@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::common::Server;
 
 /// `spar <args…> --data-dir <the server's>`, its last line of output (a created credential).
-fn spar_created(s: &Server, args: &[&str]) -> String {
+pub fn spar_created(s: &Server, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_spar"))
         .args(args)
         .arg("--data-dir")
