@@ -16,7 +16,7 @@ if [ ! -f "$DIR/spar.redb" ]; then
 fi
 
 start_ns=$(date +%s%N)
-./target/release/spar serve --data-dir "$DIR" --host 127.0.0.1 --port $PORT --rate-limit-api 0 --log-format json 2>"$DIR.log" &
+./target/release/spar serve --access-log off --data-dir "$DIR" --host 127.0.0.1 --port $PORT --rate-limit-api 0 --log-format json 2>"$DIR.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 0.005; done

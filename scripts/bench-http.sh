@@ -22,7 +22,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 start_spar() { # data dir
-  ./target/release/spar serve --data-dir "$1" --host 127.0.0.1 --port $SPAR_PORT \
+  ./target/release/spar serve --access-log off --data-dir "$1" --host 127.0.0.1 --port $SPAR_PORT \
     --rate-limit-api 0 --rate-limit-webhooks 0 --log-format json 2>"$1.log" &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPAR_PORT/health" >/dev/null && return; sleep 0.05; done

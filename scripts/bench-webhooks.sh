@@ -37,7 +37,7 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/104857
 echo "== body: $size bytes"
 for r in $(seq "$ROUNDS"); do
   dir="$work/round-$r"
-  GITHUB_WEBHOOK_SECRET=$SECRET ./target/release/spar serve --data-dir "$dir" --host 127.0.0.1 \
+  GITHUB_WEBHOOK_SECRET=$SECRET ./target/release/spar serve --access-log off --data-dir "$dir" --host 127.0.0.1 \
     --port $PORT --rate-limit-api 0 --rate-limit-webhooks 0 --log-format json 2>"$dir.log" &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.05; done

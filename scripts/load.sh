@@ -32,7 +32,7 @@ results="$work/results.md"
 
 start_spar() { # data dir, then extra env as NAME=VALUE
   local dir=$1; shift
-  env "$@" ./target/release/spar serve --data-dir "$dir" --host 127.0.0.1 --port $PORT \
+  env "$@" ./target/release/spar serve --access-log off --data-dir "$dir" --host 127.0.0.1 --port $PORT \
     --rate-limit-api 0 --rate-limit-webhooks 0 --log-format json 2>"$dir.log" &
   pids+=($!)
   SPAR_PID=$!
@@ -111,7 +111,7 @@ if [ ! -f "$AUDIT_DIR/spar.redb" ]; then
   ./target/release/examples/seed_audit "$AUDIT_DIR" "$N"
 fi
 started=$(date +%s%N)
-./target/release/spar serve --data-dir "$AUDIT_DIR" --host 127.0.0.1 --port $PORT --rate-limit-api 0 --log-format json 2>"$work/audit.log" &
+./target/release/spar serve --access-log off --data-dir "$AUDIT_DIR" --host 127.0.0.1 --port $PORT --rate-limit-api 0 --log-format json 2>"$work/audit.log" &
 pids+=($!); SPAR_PID=$!
 until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 0.005; done
 cold=$(( ($(date +%s%N) - started) / 1000000 ))

@@ -76,7 +76,11 @@ impl App {
     }
 
     fn assemble(store: Store, search: Arc<Search>, settings: Settings) -> Self {
-        let upstream = Upstream::new(settings.upstream_timeout, &settings.egress_allow);
+        let upstream = Upstream::new(
+            settings.upstream_timeout,
+            &settings.egress_allow,
+            settings.ca_file.as_ref(),
+        );
         let outbox = Arc::new(Outbox::new(store.clone(), settings.clone(), upstream.clone()));
         let signals = Arc::new(Signals::new(outbox.waker()));
         let policy = Policy::from_settings(&settings);

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A credential. Its `Debug` never shows the value, so secrets cannot reach logs by accident;
@@ -94,6 +95,55 @@ pub struct EgressAllow {
     pub hosts: Vec<String>,
 }
 
+/// `SPAR_CA_FILE`: a PEM file of one or more CA certificates that outbound TLS trusts besides
+/// the platform's store (a GitHub Enterprise or self-hosted Sentry behind a private CA). Read
+/// and checked once at start: a file that cannot be read, or holds no usable certificate, stops
+/// the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaFile {
+    pub path: String,
+    /// The certificates, DER-encoded, in file order.
+    pub certs: Arc<Vec<Vec<u8>>>,
+}
+
+impl CaFile {
+    pub fn load(path: &str) -> Result<Self, String> {
+        let fail = |why: String| format!("SPAR_CA_FILE={path:?}: {why}");
+        let pem = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            let item = item.map_err(|e| fail(format!("not a PEM file: {e}")))?;
+            // A key or anything else in the bundle is not a CA: skipped.
+            if let ureq::tls::PemItem::Certificate(cert) = item {
+                certs.push(cert.der().to_vec());
+            }
+        }
+        if certs.is_empty() {
+            return Err(fail(
+                "the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        // rustls would skip a certificate it cannot use as a trust anchor without a word:
+        // say so now rather than fail every call later with an unknown issuer.
+        for (n, der) in certs.iter().enumerate() {
+            let der = rustls::pki_types::CertificateDer::from(der.as_slice());
+            rustls::RootCertStore::empty()
+                .add(der)
+                .map_err(|e| fail(format!("certificate {} is not a usable CA: {e}", n + 1)))?;
+        }
+        Ok(Self { path: path.to_owned(), certs: Arc::new(certs) })
+    }
+}
+
+impl fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaFile")
+            .field("path", &self.path)
+            .field("certs", &self.certs.len())
+            .finish()
+    }
+}
+
 impl EgressAllow {
     /// A comma list of CIDRs (`10.0.0.0/8`), addresses (`127.0.0.1`) and host names
     /// (`hooks.lan`).
@@ -153,6 +203,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// `SPAR_EGRESS_ALLOW`: internal addresses user-supplied URLs may reach (none by default).
     pub egress_allow: EgressAllow,
+    /// `SPAR_CA_FILE`: private CAs every outbound call trusts besides the platform's store.
+    pub ca_file: Option<CaFile>,
     /// Chat services' API base URLs (`SLACK_API_URL`, `DISCORD_API_URL`, `TELEGRAM_API_URL`).
     pub slack_api_url: String,
     pub discord_api_url: String,
@@ -225,6 +277,7 @@ impl Default for Settings {
             webhook_strict_mode: false,
             upstream_timeout: Duration::from_secs(10),
             egress_allow: EgressAllow::default(),
+            ca_file: None,
             slack_api_url: "https://slack.com/api".into(),
             discord_api_url: "https://discord.com/api/v10".into(),
             telegram_api_url: "https://api.telegram.org".into(),
@@ -296,6 +349,7 @@ impl Settings {
             webhook_strict_mode: flag("WEBHOOK_STRICT_MODE"),
             upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,
             egress_allow: EgressAllow::parse(&text("SPAR_EGRESS_ALLOW").unwrap_or_default())?,
+            ca_file: text("SPAR_CA_FILE").as_deref().map(CaFile::load).transpose()?,
             slack_api_url: url("SLACK_API_URL", defaults.slack_api_url),
             discord_api_url: url("DISCORD_API_URL", defaults.discord_api_url),
             telegram_api_url: url("TELEGRAM_API_URL", defaults.telegram_api_url),
@@ -406,6 +460,28 @@ mod tests {
             Some("https://spar.example.com/webhooks/github?orgId=org-a")
         );
         assert!(s.github_token.is_none());
+    }
+
+    #[test]
+    fn a_ca_file_must_be_readable_and_hold_a_certificate() {
+        let from = |path: &str| {
+            Settings::from_vars([("SPAR_CA_FILE".to_owned(), path.to_owned())]).map(|s| s.ca_file)
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("missing.pem");
+        let missing = missing.to_str().expect("utf-8");
+        let e = from(missing).expect_err("missing");
+        assert!(e.starts_with(&format!("SPAR_CA_FILE={missing:?}: cannot read")), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").expect("write");
+        let e = from(empty.to_str().expect("utf-8")).expect_err("empty");
+        assert!(e.contains("SPAR_CA_FILE=") && e.contains("no PEM certificate"), "{e}");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .expect("write");
+        let e = from(junk.to_str().expect("utf-8")).expect_err("junk");
+        assert!(e.contains("certificate 1 is not a usable CA"), "{e}");
+        assert_eq!(vars(&[]).ca_file, None);
     }
 
     #[test]

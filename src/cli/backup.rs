@@ -19,7 +19,7 @@ use crate::store::{backup, sealed};
 #[derive(FromArgs)]
 #[argh(subcommand, name = "backup")]
 pub struct BackupArgs {
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
     /// the backup file to write (must not exist)

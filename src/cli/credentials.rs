@@ -50,7 +50,7 @@ struct CreateArgs {
     /// a name to recognise and revoke it by [default: key-<time> or token-<time>]
     #[argh(option)]
     name: Option<String>,
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
 }
@@ -59,7 +59,7 @@ struct CreateArgs {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "list")]
 struct ListArgs {
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
 }
@@ -71,7 +71,7 @@ struct RevokeArgs {
     /// its name, or the start of its prefix (at least 6 characters)
     #[argh(positional)]
     key: String,
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
 }

@@ -1,7 +1,7 @@
 //! `spar reindex`: rebuild the search indexes of a stopped server's data dir from its store,
 //! with a progress bar on stderr and the final count on stdout.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -20,7 +20,7 @@ use crate::store::{audit, memory};
 #[derive(FromArgs)]
 #[argh(subcommand, name = "reindex")]
 pub struct ReindexArgs {
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
 }
@@ -73,43 +73,49 @@ fn rebuild<S: Stream>(
     Ok(added)
 }
 
-/// A one-line progress bar, redrawn when the percentage changes.
+/// Progress on stderr: on a terminal, one bar redrawn when the percentage changes; otherwise
+/// (journald, a file, a pipe) a plain line at each quarter, since a `\r` redraw there is noise.
 pub(super) struct Progress {
     label: &'static str,
     total: u64,
     shown: Option<u64>,
+    terminal: bool,
 }
 
 impl Progress {
     pub(super) fn new(label: &'static str, total: u64) -> Self {
-        let mut p = Self { label, total, shown: None };
+        let terminal = std::io::stderr().is_terminal();
+        let mut p = Self { label, total, shown: None, terminal };
         p.show(0);
         p
     }
 
     pub(super) fn show(&mut self, done: u64) {
         let pct = (done * 100).checked_div(self.total).unwrap_or(100).min(100);
-        if self.shown == Some(pct) {
+        let step = if self.terminal { pct } else { pct / 25 * 25 };
+        if self.shown == Some(step) {
             return;
         }
-        self.shown = Some(pct);
-        let filled = (pct / 4) as usize;
+        self.shown = Some(step);
         let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "\r{} [{}{}] {pct:>3}% {done}/{}",
-            self.label,
-            "#".repeat(filled),
-            ".".repeat(25 - filled),
-            self.total
-        );
+        if self.terminal {
+            let filled = (pct / 4) as usize;
+            let bar = format!("{}{}", "#".repeat(filled), ".".repeat(25 - filled));
+            let _ = write!(err, "\r{} [{bar}] {pct:>3}% {done}/{}", self.label, self.total);
+        } else {
+            let _ = writeln!(err, "{}: {step}% ({done} of {})", self.label, self.total);
+        }
         let _ = err.flush();
     }
 
     pub(super) fn finish(&mut self, done: u64) {
-        self.shown = None;
         self.total = self.total.max(done);
-        self.show(done);
-        eprintln!();
+        if self.terminal {
+            self.shown = None;
+            self.show(done);
+            eprintln!();
+        } else if self.shown != Some(100) {
+            self.show(self.total);
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! `spar replay <file-or-dir>`: posts fixture webhooks to a running server with the headers and
-//! signature the real sender would use (docs/API.md §3.4), and prints each answer.
+//! `spar replay <file-or-dir>` or `spar replay --builtin github|sentry|spike/<slug>`: posts
+//! fixture webhooks to a running server with the headers and signature the real sender would
+//! use (docs/API.md §3.4), and prints each answer. The repository's `fixtures/` are built into
+//! the binary, so a user of the static binary needs no checkout.
 //!
 //! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
 //! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the
@@ -23,10 +25,18 @@ use crate::settings::env_suffix;
 pub struct ReplayArgs {
     /// a fixture file, or a directory of fixtures (read recursively, in name order)
     #[argh(positional)]
-    path: PathBuf,
-    /// base URL of the server [default http://127.0.0.1:3000]
-    #[argh(option, default = "String::from(\"http://127.0.0.1:3000\")")]
-    url: String,
+    path: Option<PathBuf>,
+    /// the built-in fixtures instead: github, sentry, spike/<slug> (spike/prometheus), or one
+    /// of them (github/push.json)
+    #[argh(option)]
+    builtin: Option<String>,
+    /// the server's base URL [env SPAR_URL, else the address in <data-dir>/spar.addr]
+    #[argh(option)]
+    url: Option<String>,
+    /// the data dir whose spar.addr names the server [env SPAR_DATA_DIR, else
+    /// $STATE_DIRECTORY, else ./spar-data]
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
     /// secret to sign with [env GITHUB_WEBHOOK_SECRET_<ORG>, then GITHUB_WEBHOOK_SECRET;
     /// SENTRY_WEBHOOK_SECRET for Sentry fixtures]
     #[argh(option)]
@@ -148,14 +158,18 @@ impl Source {
 }
 
 pub fn run(args: ReplayArgs) -> ExitCode {
-    let files = match fixtures(&args.path) {
-        Ok(files) if !files.is_empty() => files,
-        Ok(_) => {
-            eprintln!("spar replay: no .json fixtures under {}", args.path.display());
+    let files = match chosen(&args) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("spar replay: {e}");
             return ExitCode::from(2);
         }
+    };
+    let remote = super::remote::Remote::new(args.url.clone(), args.data_dir.clone(), None);
+    let base = match remote.and_then(|r| r.base()) {
+        Ok(base) => base,
         Err(e) => {
-            eprintln!("spar replay: cannot read {}: {e}", args.path.display());
+            eprintln!("spar replay: {e}");
             return ExitCode::from(2);
         }
     };
@@ -164,18 +178,17 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         .http_status_as_error(false)
         .build()
         .into();
-    let base = args.url.trim_end_matches('/');
     let mut failed = 0;
     for file in &files {
-        match send(&agent, base, file, &args) {
+        match send(&agent, &base, file, &args) {
             Ok((status, answer)) => {
-                println!("{}  {status}  {answer}", file.display());
+                println!("{}  {status}  {answer}", file.path.display());
                 if !(200..300).contains(&status) {
                     failed += 1;
                 }
             }
             Err(e) => {
-                println!("{}  error  {e}", file.display());
+                println!("{}  error  {e}", file.path.display());
                 failed += 1;
             }
         }
@@ -187,28 +200,118 @@ pub fn run(args: ReplayArgs) -> ExitCode {
 fn send(
     agent: &ureq::Agent,
     base: &str,
-    file: &Path,
+    file: &Fixture,
     args: &ReplayArgs,
 ) -> Result<(u16, String), String> {
-    let source = Source::of(file).ok_or_else(|| {
+    let source = Source::of(&file.path).ok_or_else(|| {
         "cannot tell which webhook this is for: put it under a github/, sentry/ or spike/<slug>/ directory"
             .to_owned()
     })?;
     let delivery = delivery_id();
-    let body = source.body(std::fs::read(file).map_err(|e| e.to_string())?, &delivery);
+    let body = source.body(file.bytes.clone(), &delivery);
     let secret = source.secret(args.secret.as_deref(), args.org.as_deref());
     let mut url = format!("{base}{}", source.endpoint(args.token.as_deref())?);
     if let Some(org) = &args.org {
         url.push_str(&format!("?orgId={org}"));
     }
     let mut request = agent.post(&url).header("Content-Type", "application/json");
-    for (name, value) in source.headers(file, &body, &delivery, secret.as_deref()) {
+    for (name, value) in source.headers(&file.path, &body, &delivery, secret.as_deref()) {
         request = request.header(name, value);
     }
     let mut response = request.send(&body[..]).map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let answer = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
     Ok((status, answer))
+}
+
+/// One fixture: where it is (its directories say its source) and its bytes.
+struct Fixture {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// The fixtures the arguments name: a path on disk, or a set of the built-in ones.
+fn chosen(args: &ReplayArgs) -> Result<Vec<Fixture>, String> {
+    match (&args.path, &args.builtin) {
+        (Some(_), Some(_)) => Err("give a path or --builtin, not both".into()),
+        (None, None) => {
+            Err("give a fixture file or directory, or --builtin github|sentry|spike/<slug>".into())
+        }
+        (None, Some(set)) => builtin(set),
+        (Some(path), None) => {
+            let files =
+                fixtures(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if files.is_empty() {
+                return Err(format!("no .json fixtures under {}", path.display()));
+            }
+            files
+                .into_iter()
+                .map(|p| {
+                    let bytes = std::fs::read(&p)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                    Ok(Fixture { path: p, bytes })
+                })
+                .collect()
+        }
+    }
+}
+
+macro_rules! builtin {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $path)))),*]
+    };
+}
+
+/// The repository's `fixtures/`, built in (a test checks none is missing).
+static BUILTIN: &[(&str, &[u8])] = builtin![
+    "github/check_run.success.json",
+    "github/ping.json",
+    "github/pull_request.merged.json",
+    "github/pull_request.opened.json",
+    "github/push.json",
+    "github/workflow_run.failure.json",
+    "github/workflow_run.success.json",
+    "sentry/event_alert.fatal.json",
+    "sentry/issue.created.json",
+    "sentry/issue.resolved.json",
+    "sentry/metric_alert.critical.json",
+    "spike/github-workflows/1.workflow_run.failure.json",
+    "spike/github-workflows/2.workflow_run.success.json",
+    "spike/grafana/1.firing.json",
+    "spike/grafana/2.resolved.json",
+    "spike/pagerduty/1.incident.triggered.json",
+    "spike/pagerduty/2.incident.resolved.json",
+    "spike/prometheus/1.firing.json",
+    "spike/prometheus/2.resolved.json",
+    "spike/sentry/1.issue.created.json",
+    "spike/sentry/2.issue.resolved.json",
+    "spike/webhook/1.alert.json",
+    "spike/webhook/2.resolve.json",
+];
+
+/// The built-in fixtures under `set/` (`github`, `spike/prometheus`), or the one named
+/// (`github/push.json`), in name order.
+fn builtin(set: &str) -> Result<Vec<Fixture>, String> {
+    let set = set.trim_matches('/');
+    let prefix = format!("{set}/");
+    let chosen: Vec<Fixture> = BUILTIN
+        .iter()
+        .filter(|(path, _)| *path == set || path.starts_with(&prefix))
+        .map(|(path, bytes)| Fixture {
+            path: PathBuf::from("builtin").join(path),
+            bytes: bytes.to_vec(),
+        })
+        .collect();
+    if chosen.is_empty() {
+        let mut sets: Vec<&str> =
+            BUILTIN.iter().filter_map(|(p, _)| p.rsplit_once('/').map(|(dir, _)| dir)).collect();
+        sets.dedup();
+        return Err(format!(
+            "no built-in fixtures {set:?}; there are: github, sentry, spike, {}",
+            sets.iter().filter(|s| s.starts_with("spike/")).copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(chosen)
 }
 
 /// The `.json` files at `path` (itself, or under it), in name order.
@@ -243,4 +346,29 @@ fn delivery_id() -> String {
         b >> 48,
         b & 0xffff_ffff_ffff
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fixture_of_the_repository_is_built_in() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let on_disk: Vec<String> = fixtures(&root)
+            .expect("fixtures")
+            .iter()
+            .map(|p| p.strip_prefix(&root).expect("under").to_string_lossy().into_owned())
+            .collect();
+        let built_in: Vec<&str> = BUILTIN.iter().map(|(p, _)| *p).collect();
+        assert_eq!(on_disk, built_in);
+        for (path, bytes) in BUILTIN {
+            assert!(Source::of(Path::new(path)).is_some(), "{path}");
+            assert_eq!(std::fs::read(root.join(path)).expect("read"), *bytes);
+        }
+        assert_eq!(builtin("spike/prometheus").expect("set").len(), 2);
+        assert_eq!(builtin("github").expect("set").len(), 7);
+        assert_eq!(builtin("github/push.json").expect("one").len(), 1);
+        assert!(builtin("nope").is_err());
+    }
 }

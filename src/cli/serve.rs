@@ -10,7 +10,7 @@ use std::time::Duration;
 use argh::FromArgs;
 use tokio::net::TcpListener;
 
-use super::setting;
+use super::{data_dir, setting};
 use crate::app::App;
 use crate::http::{self, HttpConfig, Shared};
 use crate::settings::Settings;
@@ -25,7 +25,7 @@ pub const ADMIN_FILE: &str = "spar.admin";
 #[derive(FromArgs)]
 #[argh(subcommand, name = "serve")]
 pub struct ServeArgs {
-    /// data directory holding the store and indexes [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory holding the store and indexes [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
     /// address to bind [env HOST, default 0.0.0.0]
@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// [env SPAR_METRICS_ORG_LABELS]
     #[argh(switch)]
     metrics_org_labels: bool,
+    /// one log line per answered request (target spar::access), on or off
+    /// [env SPAR_ACCESS_LOG, default on]
+    #[argh(option)]
+    access_log: Option<String>,
 }
 
 struct ServeConfig {
@@ -155,6 +159,7 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(header_secs),
             body_timeout: Duration::from_secs(body_secs),
             max_connections,
+            access_log: on_off(args.access_log, "SPAR_ACCESS_LOG", "--access-log", true)?,
         };
         let mut settings = Settings::from_env()?;
         settings.metrics_org_labels |= args.metrics_org_labels;
@@ -168,7 +173,7 @@ impl ServeConfig {
             settings.audit_retention_days = days;
         }
         Ok(Self {
-            data_dir: setting(args.data_dir, "SPAR_DATA_DIR", PathBuf::from("./spar-data"))?,
+            data_dir: data_dir(args.data_dir)?,
             host: setting(args.host, "HOST", "0.0.0.0".to_owned())?,
             port: setting(args.port, "PORT", 3000)?,
             json_logs,
@@ -213,7 +218,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     settings.listen_url = Some(format!("http://{}:{}", config.host, addr.port()));
     let mut app = App::open(&config.data_dir, settings).map_err(|e| e.to_string())?;
     app.start_workers().await.map_err(|e| e.to_string())?;
-    let admin = start_admin_listener(&config.data_dir, &app).await?;
+    let admin = start_admin_listener(&config.data_dir, &app, config.http.access_log).await?;
     // Written last: its presence means the server is ready (tools and tests wait for it).
     write_addr_file(&config.data_dir, addr)
         .map_err(|e| format!("cannot write {ADDR_FILE}: {e}"))?;
@@ -223,9 +228,18 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         );
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "spar {} listening", env!("CARGO_PKG_VERSION"));
+    // Both listeners are bound and the addr file is written: a `Type=notify` unit is started.
+    notify_systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("listening on {addr}")),
+    ]);
     let shared = Arc::new(Shared::new(app.state(), config.http));
     let shutdown = async {
         shutdown_signal().await;
+        notify_systemd(&[
+            sd_notify::NotifyState::Stopping,
+            sd_notify::NotifyState::Status("stopping: draining requests, deliveries and task runs"),
+        ]);
         // Ends event streams (so their connections can close) and the admin listener.
         app.begin_shutdown();
     };
@@ -261,6 +275,7 @@ fn log_writer_stats(stats: &crate::store::WriterStats) {
 async fn start_admin_listener(
     data_dir: &Path,
     app: &App,
+    access_log: bool,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -270,7 +285,7 @@ async fn start_admin_listener(
         .map_err(|e| format!("no randomness for the admin token: {e}"))?;
     write_private(&data_dir.join(ADMIN_FILE), &format!("{addr} {token}"))
         .map_err(|e| format!("cannot write {ADMIN_FILE}: {e}"))?;
-    let shared = Arc::new(Shared::admin(app.state(), token));
+    let shared = Arc::new(Shared::admin(app.state(), token, access_log));
     let mut closing = app.closing();
     Ok(tokio::spawn(async move {
         let closed = async move {
@@ -278,6 +293,28 @@ async fn start_admin_listener(
         };
         http::serve(listener, shared, closed).await;
     }))
+}
+
+/// Tells systemd (`Type=notify`) how the service is doing: one datagram to `$NOTIFY_SOCKET`,
+/// nothing at all when that is unset (not started by systemd).
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "cannot notify systemd (NOTIFY_SOCKET)");
+    }
+}
+
+/// An on/off setting from its flag, else its environment variable, else the default.
+fn on_off(flag: Option<String>, env: &str, name: &str, default: bool) -> Result<bool, String> {
+    let raw = match flag {
+        Some(v) => v,
+        None => std::env::var(env).unwrap_or_default(),
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(default),
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{name} ({env}) must be on or off, not {raw:?}")),
+    }
 }
 
 /// `TRUST_PROXY`: a number of proxies, or a yes/no word (yes is one proxy).
@@ -329,9 +366,17 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested: finishing in-flight requests");
 }
 
+/// The filter without `RUST_LOG`: `info`, except tokio-cron-scheduler's per-job chatter ("Job
+/// creator created") that says nothing to an operator.
+const DEFAULT_LOG_FILTER: &str = "info,tokio_cron_scheduler=warn";
+
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // An empty RUST_LOG counts as unset, as every other variable does (docs/API.md §1.9).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();

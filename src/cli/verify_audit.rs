@@ -13,7 +13,7 @@ use crate::store::audit::{self, Verification};
 #[derive(FromArgs)]
 #[argh(subcommand, name = "verify-audit")]
 pub struct VerifyAuditArgs {
-    /// data directory [env SPAR_DATA_DIR, default ./spar-data]
+    /// data directory [env SPAR_DATA_DIR, else $STATE_DIRECTORY, else ./spar-data]
     #[argh(option)]
     data_dir: Option<PathBuf>,
     /// check only this org's chain

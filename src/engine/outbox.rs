@@ -210,9 +210,13 @@ impl Outbox {
         let (org, seq) = (delivery.org_id.clone(), delivery.seq);
         let recorded =
             self.store.write(move |tx| record_outcome(tx, &org, seq, &outcome, took, base)).await;
-        if let Err(e) = recorded {
+        match recorded {
+            Ok(Some(failed)) => failed.log(),
+            Ok(None) => {}
             // Still pending in the store: the next pass sends it again.
-            tracing::error!(delivery = %delivery.id, error = %e, "outbox: cannot record an outcome");
+            Err(e) => {
+                tracing::error!(delivery = %delivery.id, error = %e, "outbox: cannot record an outcome");
+            }
         }
     }
 
@@ -308,8 +312,59 @@ struct Timing {
     duration_ms: u64,
 }
 
+/// A failed attempt, as its `warn` line names it once its outcome committed: what the
+/// delivery's `lastError` and attempt log say, never the message, a credential or a body.
+struct Failed {
+    delivery: String,
+    org: String,
+    channel: String,
+    kind: DeliveryKind,
+    attempts: u32,
+    class: FailureClass,
+    error: String,
+    /// When it is sent again; `None`: it is dead.
+    retry_at_ms: Option<i64>,
+}
+
+impl Failed {
+    fn log(&self) {
+        let kind = match self.kind {
+            DeliveryKind::Message => "message",
+            DeliveryKind::LinearIssue => "linear_issue",
+            DeliveryKind::PagerdutyTrigger => "pagerduty_trigger",
+        };
+        match self.retry_at_ms {
+            Some(at) => tracing::warn!(
+                delivery = self.delivery,
+                org = self.org,
+                channel = self.channel,
+                kind,
+                attempts = self.attempts,
+                max_attempts = MAX_ATTEMPTS,
+                error_class = self.class.as_str(),
+                http_status = self.class.http_status(),
+                error = self.error,
+                retry_in_ms = at.saturating_sub(clock::now_ms()).max(0),
+                "outbox: delivery attempt failed; will retry"
+            ),
+            None => tracing::warn!(
+                delivery = self.delivery,
+                org = self.org,
+                channel = self.channel,
+                kind,
+                attempts = self.attempts,
+                max_attempts = MAX_ATTEMPTS,
+                error_class = self.class.as_str(),
+                http_status = self.class.http_status(),
+                error = self.error,
+                "outbox: delivery dead; it is not retried (POST /api/deliveries/:id/retry)"
+            ),
+        }
+    }
+}
+
 /// Writes what an attempt did to the delivery (its attempt log included), its channel's status
-/// and the audit trail.
+/// and the audit trail; a failed attempt is returned for the log.
 fn record_outcome(
     tx: &WriteTx<'_>,
     org: &str,
@@ -317,10 +372,10 @@ fn record_outcome(
     outcome: &Result<Option<String>, SendFailure>,
     took: Timing,
     base: Duration,
-) -> Result<(), StoreError> {
-    let Some(before) = outbox::get(tx, org, seq)? else { return Ok(()) };
+) -> Result<Option<Failed>, StoreError> {
+    let Some(before) = outbox::get(tx, org, seq)? else { return Ok(None) };
     if before.status != DeliveryStatus::Pending {
-        return Ok(());
+        return Ok(None);
     }
     let now = clock::now_ms();
     let mut after = before.clone();
@@ -392,7 +447,16 @@ fn record_outcome(
         draft = draft.meta("result", result.as_str());
     }
     audit::append(tx, org, draft)?;
-    Ok(())
+    Ok(failure.map(|class| Failed {
+        delivery: after.id.to_string(),
+        org: org.to_owned(),
+        channel: after.channel.clone(),
+        kind: after.kind,
+        attempts: after.attempts,
+        class,
+        error: after.last_error.clone().unwrap_or_default(),
+        retry_at_ms: after.next_attempt_ms,
+    }))
 }
 
 /// Notes a created Linear issue on the incident it was opened for.

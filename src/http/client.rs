@@ -38,7 +38,12 @@ impl ClientKey {
 
 /// The client of a request: the peer, or the address `hops` trusted proxies vouch for.
 pub fn client_key(peer: SocketAddr, headers: &HeaderMap, hops: u8) -> ClientKey {
-    ClientKey::of(forwarded_client(headers, hops).unwrap_or(peer.ip()))
+    ClientKey::of(client_ip(peer, headers, hops))
+}
+
+/// The client's address itself (the access log's `client`), not the /64 it is counted under.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, hops: u8) -> IpAddr {
+    forwarded_client(headers, hops).unwrap_or(peer.ip())
 }
 
 /// The `hops`-th `X-Forwarded-For` entry from the right, over every such header in order.

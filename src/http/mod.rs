@@ -44,6 +44,8 @@ pub struct HttpConfig {
     /// Longest a connection may wait for its client to take bytes we send (a stream whose
     /// reader stopped reading is closed after it).
     pub write_timeout: Duration,
+    /// `--access-log`: one `info` line per answered request, target `spar::access`.
+    pub access_log: bool,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +62,7 @@ impl Default for HttpConfig {
             max_connections_per_client: 64,
             max_streams_per_client: 8,
             write_timeout: Duration::from_secs(30),
+            access_log: true,
         }
     }
 }
@@ -77,10 +80,15 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The admin listener's: only `/admin/*`, with `token` in `X-Spar-Admin-Token`.
-    pub fn admin(state: Arc<State>, token: String) -> Self {
-        let config =
-            HttpConfig { rate_limit_api: 0, rate_limit_webhooks: 0, ..HttpConfig::default() };
+    /// The admin listener's: only `/admin/*`, with `token` in `X-Spar-Admin-Token`; its
+    /// requests are in the access log when the public listener's are.
+    pub fn admin(state: Arc<State>, token: String, access_log: bool) -> Self {
+        let config = HttpConfig {
+            rate_limit_api: 0,
+            rate_limit_webhooks: 0,
+            access_log,
+            ..HttpConfig::default()
+        };
         Self { admin_token: Some(token), ..Self::new(state, config) }
     }
 

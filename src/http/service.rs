@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::Shared;
 use super::body::{ResponseBody, StreamBody};
-use super::client::{ClientKey, client_key};
+use super::client::{ClientKey, client_ip, client_key};
 use super::fair::Slot;
 use super::ratelimit::Decision;
 use crate::api::{
@@ -40,19 +40,91 @@ pub async fn serve_request(
     let request_id = ids::request_id();
     let method = Method::parse(req.method().as_str());
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let uri_path = req.uri().path().to_owned();
+    // What the access log needs of the request, taken before `respond` consumes it (nothing
+    // when it is off, or `RUST_LOG` filters it out).
+    let logging =
+        shared.config.access_log && tracing::enabled!(target: "spar::access", tracing::Level::INFO);
+    let seen = logging.then(|| Seen {
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        client: client_ip(peer, req.headers(), shared.config.trust_proxy_hops),
+    });
     let (mut response, route, place) = respond(&shared, peer, req, method, &request_id).await;
     common_headers(&shared, &mut response, origin.as_ref(), &request_id);
-    shared.state.metrics.request(route, method.as_str(), response.status, started.elapsed());
-    tracing::debug!(
-        request_id,
-        method = method.as_str(),
-        path = uri_path,
-        status = response.status,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let took = started.elapsed();
+    shared.state.metrics.request(route, method.as_str(), response.status, took);
+    if let Some(seen) = seen {
+        // Once the answer is ready (for an event stream: its head, not its end).
+        tracing::info!(
+            target: "spar::access",
+            method = seen.method.as_str(),
+            path = logged_path(&seen.path),
+            status = response.status,
+            duration_ms = (took.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            request_id,
+            client = %seen.client,
+            peer = %peer,
+            endpoint = route,
+            "request"
+        );
+    }
     Ok(into_hyper(response, place))
+}
+
+/// A request as the access log names it.
+struct Seen {
+    method: hyper::Method,
+    path: String,
+    client: std::net::IpAddr,
+}
+
+/// Longest path the access log writes; a longer one ends with `…`.
+const LOGGED_PATH_MAX: usize = 512;
+
+/// The path for the access log: the query string is never in it (`uri().path()` has none),
+/// and a segment that is a credential is `:token`: the ingest token of `/ingest/:token` and
+/// `/:token/push-events` (the same token in `/integrations/:token`) and an approval's token
+/// (`/api/approvals/:token`, a vote's capability). Segments are compared decoded, as routing
+/// does, and empty and dot segments are skipped, so `/%69ngest/<token>` and `//ingest/<token>`
+/// (which route nowhere) are caught too; a `/v1` prefix stays.
+fn logged_path(raw: &str) -> String {
+    let mut segs: Vec<&str> = raw.split('/').collect();
+    let named: Vec<(usize, Cow<'_, str>)> = segs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty() && **s != "." && **s != "..")
+        .map(|(i, s)| (i, decoded(s)))
+        .collect();
+    let skip = named.iter().take_while(|(_, name)| name == "v1").count();
+    let names: Vec<&str> = named[skip..].iter().map(|(_, name)| name.as_ref()).collect();
+    let secret = match names.as_slice() {
+        ["ingest" | "integrations", _, ..] => Some(1),
+        [_, "push-events", ..] => Some(0),
+        ["api", "approvals", _, ..] => Some(2),
+        _ => None,
+    };
+    if let Some(&(at, _)) = secret.and_then(|i| named.get(skip + i)) {
+        segs[at] = ":token";
+    }
+    let mut path = segs.join("/");
+    if path.len() > LOGGED_PATH_MAX {
+        let mut end = LOGGED_PATH_MAX;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        path.truncate(end);
+        path.push('…');
+    }
+    path
+}
+
+/// A path segment percent-decoded, as the routers see it.
+fn decoded(seg: &str) -> Cow<'_, str> {
+    if !seg.contains('%') {
+        return Cow::Borrowed(seg);
+    }
+    let parsed = Path::parse(&format!("/x/{seg}")).and_then(|p| p.segments.into_iter().nth(1));
+    parsed.map_or(Cow::Borrowed(seg), Cow::Owned)
 }
 
 /// The response, the route name metrics count it under, and the client's place for a stream.
@@ -338,7 +410,33 @@ fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::{is_json, logged_path};
+
+    #[test]
+    fn the_access_log_never_writes_a_token() {
+        for (raw, logged) in [
+            ("/ingest/s3cr3t", "/ingest/:token"),
+            ("/ingest/s3cr3t/", "/ingest/:token/"),
+            ("/v1/ingest/s3cr3t", "/v1/ingest/:token"),
+            ("/%69ngest/s3cr3t", "/%69ngest/:token"),
+            ("/s3cr3t/push-events", "/:token/push-events"),
+            ("/v1/s3cr3t/push-events", "/v1/:token/push-events"),
+            ("/integrations/s3cr3t/archive", "/integrations/:token/archive"),
+            ("/api/approvals/s3cr3t", "/api/approvals/:token"),
+            ("/ingest/s3cr3t/..", "/ingest/:token/.."),
+            ("/ingest//s3cr3t", "/ingest//:token"),
+            ("//ingest/s3cr3t", "//ingest/:token"),
+            ("/v1/v1/s3cr3t/push-events", "/v1/v1/:token/push-events"),
+            ("/api/agents/agent-1", "/api/agents/agent-1"),
+            ("/api/approvals", "/api/approvals"),
+            ("/integrations", "/integrations"),
+            ("/", "/"),
+        ] {
+            assert_eq!(logged_path(raw), logged, "{raw}");
+        }
+        let long = format!("/api/{}", "a".repeat(2000));
+        assert_eq!(logged_path(&long).chars().count(), super::LOGGED_PATH_MAX + 1);
+    }
 
     #[test]
     fn json_content_types() {

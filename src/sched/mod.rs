@@ -130,9 +130,25 @@ impl Scheduler {
         self.changed.notify_one();
     }
 
-    /// When the task runs next, if it is scheduled.
-    pub fn next_run(&self, key: &TaskKey) -> Option<i64> {
-        self.next_runs.lock().ok().and_then(|n| n.get(key).copied())
+    /// When the task runs next (Unix ms), `None` when paused or never again: what the
+    /// heartbeat computed, else, for a task it has not seen yet (just created or changed) or one
+    /// running now, the same computation from its record, so an answer never shows a task
+    /// without its next run.
+    pub fn next_run(&self, task: &TaskRecord) -> Option<i64> {
+        if !task.enabled {
+            return None;
+        }
+        let key = TaskKey::of(task);
+        if let Some(at) = self.next_runs.lock().ok().and_then(|n| n.get(&key).copied()) {
+            return Some(at);
+        }
+        let now = clock::now_ms();
+        if self.is_running(&key) {
+            // The run under way counts as the last one.
+            let ran_now = TaskRecord { last_run_ms: Some(now), ..task.clone() };
+            return self.due_at(&ran_now, now);
+        }
+        self.due_at(task, now)
     }
 
     /// Whether a run of the task is under way.
@@ -197,11 +213,15 @@ impl Scheduler {
         let task = match self.deps.store.read().and_then(|r| tasks::get(&r, &key.org, &key.name)) {
             Ok(Some(task)) => task,
             Ok(None) => return Ok(Err("the task was deleted".into())),
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(e) => {
+                tracing::warn!(org = key.org, task = key.name, error = %e, "scheduler: task run failed: cannot read the task");
+                return Ok(Err(e.to_string()));
+            }
         };
         let outcome = actions::run(&self.deps, &task).await;
         if let Err(e) = &outcome {
-            tracing::warn!(org = key.org, task = key.name, error = %e, "scheduled task failed");
+            // The message recorded as the task's `lastError`: what an operator can act on.
+            tracing::warn!(org = key.org, task = key.name, error = %e, "scheduler: task run failed");
         }
         if let Err(e) = record_outcome(&self.deps.store, key, started, &outcome).await {
             tracing::error!(org = key.org, task = key.name, error = %e, "cannot record a task run");

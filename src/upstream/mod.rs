@@ -1,6 +1,8 @@
 //! Outbound HTTP to third-party services (docs/API.md §1.9): one shared ureq agent with a 10 s overall
 //! timeout and `User-Agent: spar/<version>`, and one client module per service.
 //!
+//! TLS trusts the platform's CA store plus `SPAR_CA_FILE` ([`trusted_roots`]), on every agent.
+//!
 //! **Invariants**
 //! - Every outbound call goes through [`Upstream`], whose base URLs come from [`Settings`]; none
 //!   is hard-coded elsewhere.
@@ -21,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
+use crate::settings::CaFile;
 use egress::{CheckedResolver, EgressAllow, EgressPolicy};
 
 /// Largest upstream answer read into memory.
@@ -46,9 +50,16 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(timeout: Duration, allow: &EgressAllow) -> Self {
+    /// `ca_file`: private CAs trusted besides the platform's store (`SPAR_CA_FILE`).
+    pub fn new(timeout: Duration, allow: &EgressAllow, ca_file: Option<&CaFile>) -> Self {
+        // Read once here, at start: both agents share these roots (and ureq's cached rustls
+        // config is built from them once per agent).
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::Specific(Arc::new(trusted_roots(ca_file))))
+            .build();
         let config = || {
             ureq::Agent::config_builder()
+                .tls_config(tls.clone())
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
                 .user_agent(concat!("spar/", env!("CARGO_PKG_VERSION")))
@@ -132,6 +143,44 @@ impl Upstream {
             .map_err(|e| transport_error(service, e))?;
         Ok(Answer { service, status, body, retry_after })
     }
+}
+
+/// The CAs outbound TLS trusts: the platform's store plus the operator's `SPAR_CA_FILE`.
+///
+/// Why this way: ureq's `platform-verifier` feature (rustls-platform-verifier) cannot be given
+/// extra roots through ureq, so the platform store is read with `rustls-native-certs` (on Linux
+/// the same files OpenSSL uses: /etc/ssl/certs, or `SSL_CERT_FILE`/`SSL_CERT_DIR` when set) and
+/// handed over with the CA file's certificates as one `RootCerts::Specific` list.
+///
+/// Mozilla's roots (`webpki-root-certs`, as whole certificates since `Specific` takes those)
+/// stand in only when the platform store is empty or missing: a static binary in an empty
+/// container image has no /etc/ssl/certs and must still reach public APIs.
+pub fn trusted_roots(ca_file: Option<&CaFile>) -> Vec<Certificate<'static>> {
+    let platform = rustls_native_certs::load_native_certs();
+    if !platform.errors.is_empty() {
+        let errors: Vec<String> = platform.errors.iter().map(ToString::to_string).collect();
+        tracing::warn!(errors = ?errors, loaded = platform.certs.len(), "some of the platform's CA certificates could not be read");
+    }
+    let platform: Vec<&[u8]> = platform.certs.iter().map(|c| c.as_ref()).collect();
+    roots_from(&platform, ca_file)
+}
+
+fn roots_from(platform: &[&[u8]], ca_file: Option<&CaFile>) -> Vec<Certificate<'static>> {
+    let mut roots: Vec<Certificate<'static>> =
+        platform.iter().map(|der| Certificate::from_der(der).to_owned()).collect();
+    if roots.is_empty() {
+        tracing::info!("no platform CA store: trusting the bundled Mozilla roots");
+        roots.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
+        );
+    }
+    if let Some(ca) = ca_file {
+        tracing::info!(path = %ca.path, certs = ca.certs.len(), "trusting the CAs of SPAR_CA_FILE too");
+        roots.extend(ca.certs.iter().map(|der| Certificate::from_der(der).to_owned()));
+    }
+    roots
 }
 
 /// An upstream's answer: any status, the body read whole.
@@ -308,4 +357,28 @@ where
     E: From<UpstreamError> + Send + 'static,
 {
     tokio::task::spawn_blocking(work).await.map_err(|_| UpstreamError::Aborted)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_roots_stand_in_only_for_an_empty_platform_store() {
+        let ca = CaFile { path: "ca.pem".into(), certs: Arc::new(vec![b"private".to_vec()]) };
+        let platform: [&[u8]; 2] = [b"one", b"two"];
+        let ders = |roots: Vec<Certificate<'static>>| -> Vec<Vec<u8>> {
+            roots.iter().map(|c| c.der().to_vec()).collect()
+        };
+        assert_eq!(
+            ders(roots_from(&platform, Some(&ca))),
+            [b"one".to_vec(), b"two".to_vec(), b"private".to_vec()]
+        );
+        let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        assert!(bundled > 100);
+        assert_eq!(roots_from(&[], None).len(), bundled);
+        let with_ca = ders(roots_from(&[], Some(&ca)));
+        assert_eq!(with_ca.len(), bundled + 1);
+        assert_eq!(with_ca.last().map(Vec::as_slice), Some(&b"private"[..]));
+    }
 }

@@ -254,7 +254,7 @@ fn reindex_rebuilds_the_index_from_the_store() {
         String::from_utf8_lossy(&out.stdout)
             .contains("reindexed 6 audit entries and 0 memory entries")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("100% 6/6"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit: 100% (6 of 6)"));
     s.start_again();
     assert_eq!(s.get("/api/audit?q=*").json()["total"], 6);
     // Only the first start created indexes (audit and memory); the reindexed ones were used.

@@ -348,3 +348,23 @@ fn build_status_without_a_github_token_is_a_recorded_error() {
     assert_eq!(r["task"]["errors"], 1);
     assert_eq!(r["task"]["runCount"], 0);
 }
+
+#[test]
+fn a_new_task_answers_its_next_run_at_once() {
+    let s = Server::start();
+    let hourly =
+        json!({ "name": "hourly", "intervalMs": 3_600_000, "action": { "type": "digest" } });
+    let created = s.post("/api/scheduler", &hourly);
+    assert_eq!(created.status, 201);
+    let created = created.json();
+    let next = created["nextRun"].as_str().expect("nextRun on the create answer");
+    let next_ms = chrono::DateTime::parse_from_rfc3339(next).expect("RFC 3339").timestamp_millis();
+    let in_an_hour = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    assert!((next_ms - in_an_hour).abs() < 60_000, "{created}");
+    let cron = json!({ "name": "nine", "schedule": "0 0 9 * * *", "action": { "type": "digest" } });
+    let created = s.post("/api/scheduler", &cron).json();
+    assert!(created["nextRun"].as_str().is_some_and(|t| t.contains("T09:00:00")), "{created}");
+    // Paused: no next run.
+    assert_eq!(s.post("/api/scheduler/nine/pause", &json!({})).status, 200);
+    assert_eq!(task(&s, "nine").expect("nine")["nextRun"], Value::Null);
+}

@@ -289,3 +289,29 @@ fn ingest_urls_are_rate_limited_as_webhooks() {
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());
 }
+
+#[test]
+fn ingest_urls_name_the_host_the_client_reached_unless_a_base_url_is_set() {
+    let create_via = |s: &Server, k: &str, host: &str| -> String {
+        let body = br#"{"slug":"prometheus"}"#;
+        let head = format!(
+            "POST /integrations/create HTTP/1.1\r\nHost: {host}\r\nx-api-key: {k}\r\nx-team-id: default\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let r = s.raw(&[head.as_bytes(), body].concat());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["integration"]["ingestUrl"].as_str().expect("ingest URL").to_owned()
+    };
+    let s = Server::start();
+    let k = key(&s, "default");
+    let url = create_via(&s, &k, "spar.internal:8080");
+    assert!(url.starts_with("http://spar.internal:8080/ingest/"), "{url}");
+    // A Host that is no host name falls back to the listening address.
+    let url = create_via(&s, &k, "a b\"<x>");
+    assert!(url.starts_with(&format!("http://127.0.0.1:{}/ingest/", s.addr.port())), "{url}");
+
+    let s = Server::with(&[], &[("WEBHOOK_BASE_URL", "https://alerts.example.com")]);
+    let k = key(&s, "default");
+    let url = create_via(&s, &k, "spar.internal:8080");
+    assert!(url.starts_with("https://alerts.example.com/ingest/"), "{url}");
+}

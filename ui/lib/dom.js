@@ -103,6 +103,23 @@ export function button(label, action, status, attrs = {}) {
   return el;
 }
 
+/**
+ * A filter form: `fields` are `[label, control]`; submitting runs `apply`, and a failure is
+ * reported in `status`.
+ */
+export function filters(label, fields, apply, status, submit = "Apply") {
+  const form = h("form", { class: "filters", "aria-label": label }, fields.map(([name, control]) => field(name, control)), h("button", { type: "submit" }, submit));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await apply();
+    } catch (err) {
+      fill(status, notice("error", err.message));
+    }
+  });
+  return form;
+}
+
 export function section(title, ...children) {
   return h("section", { "aria-label": title }, h("h2", {}, title), children);
 }

@@ -1,6 +1,6 @@
 // Approvals: level-2 suggestions waiting for a vote, approved or denied from here.
 import { api, query } from "../lib/api.js";
-import { badge, button, fill, h, notice, field, select, table, when } from "../lib/dom.js";
+import { badge, button, fill, filters, h, notice, select, table, when } from "../lib/dom.js";
 
 const STATUSES = [["pending", "pending"], ["", "any"], ["approved", "approved"], ["denied", "denied"], ["expired", "expired"]];
 
@@ -43,15 +43,7 @@ export async function render(main) {
     );
   }
 
-  const form = h("form", { class: "filters", "aria-label": "Approval filters" }, field("Status", status), h("button", { type: "submit" }, "Apply"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      await load();
-    } catch (err) {
-      fill(note, notice("error", err.message));
-    }
-  });
+  const form = filters("Approval filters", [["Status", status]], load, note);
   fill(main, h("h1", {}, "Approvals"), form, note, rows);
   await load();
 }

@@ -1,7 +1,7 @@
 // Audit: full-text search and filters over the trail, keyset paging ("Older"), and chain
 // verification with the result per org.
 import { api, query } from "../lib/api.js";
-import { badge, button, field, fill, h, notice, section, select, table, when } from "../lib/dom.js";
+import { badge, button, filters, fill, h, notice, section, select, table, when } from "../lib/dom.js";
 
 const PAGE = 25;
 const RESULTS = ["", "completed", "approved", "denied", "failed", "processed", "pending"];
@@ -22,10 +22,10 @@ export async function render(main) {
   const verified = h("div", { "aria-live": "polite" });
   let shown = [];
 
-  const filters = () => ({ q: q.value.trim(), action: action.value.trim(), actorType: actorType.value, result: result.value, risk: risk.value, limit: PAGE });
+  const criteria = () => ({ q: q.value.trim(), action: action.value.trim(), actorType: actorType.value, result: result.value, risk: risk.value, limit: PAGE });
 
   async function load(before) {
-    const page = await api(`/api/audit${query({ ...filters(), before })}`);
+    const page = await api(`/api/audit${query({ ...criteria(), before })}`);
     shown = before === undefined ? page.entries : shown.concat(page.entries);
     fill(status, notice("ok", `${shown.length} of ${page.total} matching entries.`));
     fill(
@@ -71,24 +71,13 @@ export async function render(main) {
     );
   }
 
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": "Audit filters" },
-    field("Search", q),
-    field("Action", action),
-    field("Actor type", actorType),
-    field("Result", result),
-    field("Risk", risk),
-    h("button", { type: "submit" }, "Search"),
+  const form = filters(
+    "Audit filters",
+    [["Search", q], ["Action", action], ["Actor type", actorType], ["Result", result], ["Risk", risk]],
+    () => load(),
+    status,
+    "Search",
   );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      await load();
-    } catch (err) {
-      fill(status, notice("error", err.message));
-    }
-  });
   fill(
     main,
     h("h1", {}, "Audit"),

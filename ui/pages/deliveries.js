@@ -1,7 +1,7 @@
 // Deliveries: the outbox filtered by status and channel, each delivery's attempt timeline, and
 // re-queueing a dead one.
 import { api, query } from "../lib/api.js";
-import { badge, button, facts, field, fill, h, notice, section, select, table, when } from "../lib/dom.js";
+import { badge, button, facts, filters, fill, h, notice, section, select, table, when } from "../lib/dom.js";
 
 const STATUSES = [["", "any"], ["pending", "pending"], ["delivered", "delivered"], ["dead", "dead"]];
 const CHANNELS = [["", "any"], ...["slack", "discord", "telegram", "whatsapp", "linear", "pagerduty"].map((c) => [c, c])];
@@ -40,15 +40,7 @@ async function list(main) {
     );
   }
 
-  const form = h("form", { class: "filters", "aria-label": "Delivery filters" }, field("Status", status), field("Channel", channel), h("button", { type: "submit" }, "Apply"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      await load();
-    } catch (err) {
-      fill(note, notice("error", err.message));
-    }
-  });
+  const form = filters("Delivery filters", [["Status", status], ["Channel", channel]], load, note);
   fill(main, h("h1", {}, "Deliveries"), form, note, rows);
   await load();
 }

@@ -1,6 +1,6 @@
 // Incidents: the org's incidents by status, each with its newest events, acknowledged from here.
 import { api, query } from "../lib/api.js";
-import { badge, button, facts, field, fill, h, notice, select, when } from "../lib/dom.js";
+import { badge, button, facts, fill, filters, h, notice, select, when } from "../lib/dom.js";
 
 const STATUSES = [["open", "open"], ["acknowledged", "acknowledged"], ["resolved", "resolved"]];
 
@@ -46,15 +46,7 @@ export async function render(main) {
     fill(list, out.incidents.length ? out.incidents.map(card) : h("p", { class: "empty" }, `No ${status.value} incident.`));
   }
 
-  const form = h("form", { class: "filters", "aria-label": "Incident filters" }, field("Status", status), h("button", { type: "submit" }, "Apply"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      await load();
-    } catch (err) {
-      fill(note, notice("error", err.message));
-    }
-  });
+  const form = filters("Incident filters", [["Status", status]], load, note);
   fill(main, h("h1", {}, "Incidents"), form, note, list);
   await load();
 }

@@ -104,7 +104,8 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// The JSON view: CodeSpar's `{uptime, agents, metrics}` with a flat map of counters.
+/// The JSON view: CodeSpar's `{uptime, agents, metrics}` with a flat map of counters; `uptime`
+/// is whole seconds as in `/health`, `uptimeMs` the milliseconds CodeSpar's `uptime` carried.
 pub fn json_view(state: &State) -> Result<Response, ApiError> {
     let s = stored(&state.store.read()?)?;
     let m = &state.metrics;
@@ -133,8 +134,10 @@ pub fn json_view(state: &State) -> Result<Response, ApiError> {
     metrics.insert("deliveries.dead".into(), s.dead.into());
     metrics.insert("audit.entries".into(), s.audit_entries.into());
     metrics.insert("index.lag_seconds".into(), state.search.lag_seconds(&state.store).into());
+    let up = state.started.elapsed();
     Ok(Response::ok(&json!({
-        "uptime": u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "uptime": up.as_secs(),
+        "uptimeMs": u64::try_from(up.as_millis()).unwrap_or(u64::MAX),
         "agents": s.agents,
         "metrics": metrics,
     })))

@@ -22,7 +22,7 @@ const MAX_WINDOW_HOURS: u32 = 24 * 366;
 
 fn view(state: &State, t: &TaskRecord) -> Value {
     let key = TaskKey::of(t);
-    let next = if t.enabled { state.scheduler.next_run(&key).map(clock::rfc3339) } else { None };
+    let next = state.scheduler.next_run(t).map(clock::rfc3339);
     json!({
         "name": t.name,
         "schedule": t.schedule,

@@ -132,8 +132,24 @@ fn name_of(slug: &str) -> &'static str {
     AVAILABLE.iter().find(|(s, ..)| *s == slug).map_or("Webhook", |(_, name, ..)| name)
 }
 
-fn view(state: &State, i: &SpikeIntegrationRecord) -> Value {
-    let url = format!("{}/ingest/{}", state.settings.public_base_url(), i.token);
+/// Where ingest URLs point: `WEBHOOK_BASE_URL` when set; else the host this request reached
+/// (an address its client can reach, unlike a listen address of `0.0.0.0`); else the listen
+/// address. Computed per answer, never stored, so a client's `Host` reaches only that client.
+fn ingest_base(state: &State, req: &Request) -> String {
+    if let Some(base) = &state.settings.webhook_base_url {
+        return base.clone();
+    }
+    let plausible = |h: &&str| {
+        h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    };
+    match req.header("host").map(str::trim).filter(|h| !h.is_empty()).filter(plausible) {
+        Some(host) => format!("http://{host}"),
+        None => state.settings.public_base_url(),
+    }
+}
+
+fn view(base: &str, i: &SpikeIntegrationRecord) -> Value {
+    let url = format!("{base}/ingest/{}", i.token);
     json!({
         "_id": i.id, "token": i.token, "customName": i.custom_name, "desc": i.desc,
         "slug": i.slug, "name": name_of(&i.slug), "service": i.service,
@@ -242,7 +258,7 @@ pub async fn create(state: &State, req: &Request) -> Result<Response, SpikeError
             Ok(())
         })
         .await?;
-    Ok(Response::ok(&json!({ "integration": view(state, &record) })))
+    Ok(Response::ok(&json!({ "integration": view(&ingest_base(state, req), &record) })))
 }
 
 /// The team's integration with this token (archived ones included).
@@ -253,13 +269,14 @@ fn find(state: &State, org: &str, token: &str) -> Result<SpikeIntegrationRecord,
 pub fn get(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
     let key = authenticate(state, req)?;
     let found = find(state, &key.org_id, token)?;
-    Ok(Response::ok(&json!({ "integration": view(state, &found) })))
+    Ok(Response::ok(&json!({ "integration": view(&ingest_base(state, req), &found) })))
 }
 
 pub fn list(state: &State, req: &Request) -> Result<Response, SpikeError> {
     let key = authenticate(state, req)?;
     let all = spike::list(&state.store.read()?, &key.org_id)?;
-    let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(state, i)).collect();
+    let base = ingest_base(state, req);
+    let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(&base, i)).collect();
     Ok(Response::ok(&json!({ "integrations": views })))
 }
 
@@ -281,7 +298,7 @@ pub async fn archive(state: &State, req: &Request, token: &str) -> Result<Respon
         })
         .await?;
     Ok(Response::ok(
-        &json!({ "message": "Integration archived", "integration": view(state, &archived) }),
+        &json!({ "message": "Integration archived", "integration": view(&ingest_base(state, req), &archived) }),
     ))
 }
 
