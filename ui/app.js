@@ -115,10 +115,24 @@ function showNav(current) {
   );
 }
 
-/** Renders the page of the location hash (`#/agents/agent-x`). */
+/** The page and parameters a location hash names (`#/agents/agent-x`); unknown: overview. */
+function parseHash(hash) {
+  const parts = hash.replace(/^#\/?/, "").split("/").map((part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  });
+  const [id = "overview", ...params] = parts;
+  return [PAGES.find(([pageId]) => pageId === id) || PAGES[0], params];
+}
+
+/** Renders the page of the location hash. */
 async function route() {
-  const [id = "overview", ...params] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  const page = PAGES.find(([pageId]) => pageId === id) || PAGES[0];
+  // An in-page anchor (the skip link's `#main`) is not a page.
+  if (location.hash && !location.hash.startsWith("#/")) return;
+  const [page, params] = parseHash(location.hash);
   stopPage?.();
   stopPage = null;
   showNav(page[0]);
@@ -127,14 +141,20 @@ async function route() {
   try {
     stopPage = (await page[2].render(main, params, who)) || null;
   } catch (e) {
-    if (e.status === 401) {
-      session.token = "";
-      showLogin("The session's token is no longer accepted.");
-      return;
-    }
+    if (e.status === 401) return;
     fill(main, h("h1", {}, page[1]), notice("error", e.message));
   }
 }
+
+// A token revoked mid-session: every page stops and the console asks again (api.js and sse.js
+// raise this on a 401 instead of retrying).
+window.addEventListener("spar:unauthorized", () => {
+  stopPage?.();
+  stopPage = null;
+  window.removeEventListener("hashchange", route);
+  session.token = "";
+  showLogin("The session's token is no longer accepted.");
+});
 
 async function startConsole() {
   await showSession();

@@ -123,10 +123,14 @@ fn fish(tree: &[Node]) -> String {
     let mut out =
         String::from("# fish completion for spar (spar completions fish)\ncomplete -c spar -f\n");
     for node in tree {
-        // Fish's condition: the last command word seen is this node's (or none, for the top).
-        let condition = match node.path.last() {
-            None => "__fish_use_subcommand".to_owned(),
-            Some(last) => format!("__fish_seen_subcommand_from {last}"),
+        // Fish's condition: every word of this node's path has been seen (so `deliveries list`
+        // and `tasks list` keep their own flags), or none yet, for the top.
+        let condition = if node.path.is_empty() {
+            "__fish_use_subcommand".to_owned()
+        } else {
+            let seen: Vec<String> =
+                node.path.iter().map(|w| format!("__fish_seen_subcommand_from {w}")).collect();
+            seen.join("; and ")
         };
         for child in &node.children {
             out.push_str(&format!("complete -c spar -n '{condition}' -a {child}\n"));

@@ -38,6 +38,28 @@ remote_command! {
     }
 }
 
+/// How long a stream may stay silent before it is taken for dead: three keepalives.
+const SILENCE: Duration = Duration::from_secs(90);
+
+/// The stream's lines, read on a thread of their own so a silent connection can be given up
+/// on (`None` once it ends). A given-up reader ends with the process.
+fn lines_of(
+    response: ureq::http::Response<ureq::Body>,
+) -> std::sync::mpsc::Receiver<Option<String>> {
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            if send.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = send.send(None);
+    });
+    lines
+}
+
 /// Wait before reconnecting (the stream's own `retry:` hint is 3 s; a restarting server is
 /// usually back sooner).
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -64,8 +86,15 @@ fn tail(args: &TailArgs) -> Result<bool, String> {
                 }
                 eprintln!("spar events tail: the stream ended; reconnecting");
             }
-            // A refusal (a bad token, a bad filter) will not change by retrying.
-            Err(e) if e.starts_with("the server answered") => return Err(e),
+            // A refusal of the request itself (a bad token, a bad filter) will not change by
+            // retrying; a busy or stopping server (429, 503) will.
+            Err(e)
+                if ["400", "401", "403", "404"]
+                    .iter()
+                    .any(|c| e.starts_with(&format!("the server answered {c}"))) =>
+            {
+                return Err(e);
+            }
             Err(e) if !connected_once => return Err(e),
             Err(_) => {}
         }
@@ -86,26 +115,32 @@ impl Follower {
     /// Prints the stream's events until it ends (`Ok(false)`) or `count` is reached
     /// (`Ok(true)`).
     fn read(&mut self, response: ureq::http::Response<ureq::Body>) -> Result<bool, String> {
-        let reader = std::io::BufReader::new(response.into_body().into_reader());
-        let (mut id, mut data) = (None::<String>, String::new());
-        for line in reader.lines() {
-            let Ok(line) = line else { return Ok(false) };
+        let lines = lines_of(response);
+        let (mut id, mut kind, mut data) = (None::<String>, String::new(), String::new());
+        loop {
+            // Silence past the keepalive (30 s) and then some means a dead connection.
+            let Ok(Some(line)) = lines.recv_timeout(SILENCE) else { return Ok(false) };
             if line.is_empty() {
                 if let Some(event_id) = id.take() {
-                    self.print(&data);
+                    // The hello carries the stream's starting point: kept, not printed.
+                    if kind != "connected" {
+                        self.print(&data);
+                    }
                     self.last_id = Some(event_id);
                     if self.count.is_some_and(|n| self.printed >= n) {
                         return Ok(true);
                     }
                 }
+                kind.clear();
                 data.clear();
             } else if let Some(v) = line.strip_prefix("id:") {
                 id = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("event:") {
+                kind = v.trim().to_owned();
             } else if let Some(v) = line.strip_prefix("data:") {
                 data.push_str(v.strip_prefix(' ').unwrap_or(v));
             }
         }
-        Ok(false)
     }
 
     fn print(&mut self, data: &str) {

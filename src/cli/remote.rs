@@ -172,8 +172,16 @@ impl Remote {
         let request = config.timeout_global(Some(TIMEOUT)).build();
         let mut response = self.agent.run(request).map_err(|e| self.unreachable(&base, &e))?;
         let status = response.status().as_u16();
-        let bytes = response.body_mut().read_to_vec().unwrap_or_default();
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        let bytes = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| format!("the answer from {base} could not be read: {e}"))?;
+        match serde_json::from_slice(&bytes) {
+            Ok(answer) => Ok((status, answer)),
+            // An error's body may be anything; a success that is not JSON is not Spar's.
+            Err(_) if !(200..300).contains(&status) => Ok((status, Value::Null)),
+            Err(e) => Err(format!("the answer from {base} is not JSON: {e}")),
+        }
     }
 
     /// An event stream (`GET path` as `text/event-stream`), resuming after `last_id`.
@@ -188,6 +196,9 @@ impl Remote {
             request = request.header("Last-Event-ID", id);
         }
         let request = request.body(()).map_err(|e| e.to_string())?;
+        // The head must come in time; the body is an open-ended stream.
+        let request =
+            self.agent.configure_request(request).timeout_recv_response(Some(TIMEOUT)).build();
         let response = self.agent.run(request).map_err(|e| self.unreachable(&base, &e))?;
         let status = response.status().as_u16();
         if status == 200 {

@@ -23,7 +23,12 @@ pub fn status(args: StatusArgs) -> ExitCode {
 
 fn show_status(args: &StatusArgs) -> Result<bool, String> {
     let remote = args.remote()?;
-    let health = remote.get("/health")?;
+    // A degraded server answers 503 with the same body: shown, not taken for a refusal.
+    let (_, health) = remote.call_any("GET", "/health", None)?;
+    if health.is_null() {
+        return Err("the server's /health answer is not Spar's".into());
+    }
+    let healthy = health["status"] == "ok";
     let incidents = remote.get("/api/observability/incidents?status=open&limit=1")?;
     let tasks = remote.get("/api/scheduler")?;
     let mut next: Vec<&Value> = tasks
@@ -64,7 +69,7 @@ fn show_status(args: &StatusArgs) -> Result<bool, String> {
         ));
     }
     print_table(&["", ""], &rows);
-    Ok(health["status"] == "ok")
+    Ok(healthy)
 }
 
 fn row(name: &str, value: String) -> Vec<String> {

@@ -313,7 +313,7 @@ struct Timing {
 }
 
 /// A failed attempt, as its `warn` line names it once its outcome committed: what the
-/// delivery's `lastError` and attempt log say, never the message, a credential or a body.
+/// delivery's `lastError` (scrubbed of credentials) and attempt log say, never the message sent.
 struct Failed {
     delivery: String,
     org: String,

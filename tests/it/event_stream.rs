@@ -107,6 +107,8 @@ fn frames_keepalive_and_the_types_filter() {
     assert!(only_pushes.head.contains("cache-control: no-cache"));
     let hello = only_pushes.frame();
     assert!(hello.contains("event: connected") && hello.contains(r#"data: {"type":"connected"}"#));
+    // Where the stream starts, as an id to resume from (no event yet: 0).
+    assert!(hello.contains("\nid: 0\n"), "{hello}");
     let mut everything = Sse::open(&s, "/v1/api/events", &[]);
 
     let failure = s.github_webhook(

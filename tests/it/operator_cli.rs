@@ -173,6 +173,11 @@ fn deliveries_are_listed_shown_and_retried() {
     let retried = spar(&s, &["deliveries", "retry", &id]).ok();
     assert!(retried.contains(&format!("{id} queued again")), "{retried}");
     chat.wait_for(1);
+    wait_until("delivered", || {
+        spar(&s, &["deliveries", "show", &id, "--json"]).json()["status"] == "delivered"
+    });
+    // Only a dead delivery is re-queued: the server says why not.
+    spar(&s, &["deliveries", "retry", &id, "--json"]).refused("409 INVALID_STATE");
     spar(&s, &["deliveries", "retry", "dlv-999"]).refused("404 DELIVERY_NOT_FOUND");
     spar(&s, &["deliveries", "list", "--status", "lost"]).refused("400 INVALID_PARAMETER");
 }
@@ -206,7 +211,9 @@ fn tasks_are_listed_paused_resumed_and_run() {
         spar(&s, &["tasks", "run", "nightly-digest", "--json"]).json()["task"]["runCount"],
         2
     );
-    spar(&s, &["tasks", "resume", "nightly-digest"]).ok();
+    let resumed = spar(&s, &["tasks", "resume", "nightly-digest", "--json"]).json();
+    assert_eq!(resumed["enabled"], true);
+    assert_eq!(spar(&s, &["tasks", "pause", "nightly-digest", "--json"]).json()["enabled"], false);
     spar(&s, &["tasks", "run", "no-such-task"]).refused("404 TASK_NOT_FOUND");
 }
 
@@ -233,6 +240,9 @@ fn the_audit_trail_is_tailed_searched_and_verified() {
     assert_eq!(first_column(&found).len(), 1, "{found}");
     assert!(found.contains("giraffe-bot"), "{found}");
     spar(&s, &["audit", "search", "AND AND"]).refused("400 INVALID_PARAMETER");
+    let searched = spar(&s, &["audit", "search", "giraffe", "--json"]).json();
+    assert_eq!(searched["total"], 1);
+    assert_eq!(spar(&s, &["audit", "verify", "--json"]).json()["valid"], true);
 
     let verified = spar(&s, &["audit", "verify"]).ok();
     assert!(
@@ -251,12 +261,11 @@ fn the_audit_trail_is_tailed_searched_and_verified() {
     assert!(broken.out.contains("BROKEN") && broken.out.contains("aud-1"), "{}", broken.out);
 }
 
-#[test]
-fn events_tail_follows_the_stream_across_a_server_restart() {
-    let chat = FakeChat::start();
-    let mut s = server(&chat);
+/// `spar events tail <args>` running, and the lines it prints.
+fn follow(s: &Server, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spar"))
-        .args(["events", "tail", "--json", "--count", "2"])
+        .args(["events", "tail"])
+        .args(args)
         .env("SPAR_DATA_DIR", s.data_dir())
         .env("SPAR_TOKEN", OPERATOR)
         .env_remove("SPAR_URL")
@@ -271,21 +280,43 @@ fn events_tail_follows_the_stream_across_a_server_restart() {
             let _ = lines.send(line);
         }
     });
-    // The stream starts at the newest event: post until the follower has seen one.
-    let first = {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut n = 0;
-        loop {
-            let id = push(&s, &format!("tail-{n}"));
-            n += 1;
-            if let Ok(line) = got.recv_timeout(Duration::from_millis(300)) {
-                let event: Value = serde_json::from_str(&line).expect("a JSON line");
-                break (event, id);
-            }
-            assert!(Instant::now() < deadline, "events tail printed nothing");
+    (child, got)
+}
+
+/// The stream starts at the newest event: pushes until the follower has printed a line.
+fn first_line(s: &Server, got: &mpsc::Receiver<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in 0.. {
+        push(s, &format!("tail-{n}"));
+        if let Ok(line) = got.recv_timeout(Duration::from_millis(300)) {
+            return line;
         }
-    };
-    assert_eq!(first.0["type"], "ci.push");
+        assert!(Instant::now() < deadline, "events tail printed nothing");
+    }
+    unreachable!()
+}
+
+#[test]
+fn events_tail_prints_a_line_per_event() {
+    let chat = FakeChat::start();
+    let s = server(&chat);
+    let (mut child, got) = follow(&s, &["--count", "1", "--types", "ci.*"]);
+    let line = first_line(&s, &got);
+    let fields: Vec<&str> = line.split("  ").collect();
+    assert_eq!(fields.len(), 5, "time, id, type, severity, title: {line}");
+    assert!(fields[1].starts_with("evt-") && fields[2] == "ci.push", "{line}");
+    assert!(child.wait().expect("wait").success());
+    // A refusal ends the command with the server's message, without retrying.
+    spar_with(&s, &["events", "tail"], &[("SPAR_TOKEN", "wrong")]).refused("401 UNAUTHORIZED");
+}
+
+#[test]
+fn events_tail_follows_the_stream_across_a_server_restart() {
+    let chat = FakeChat::start();
+    let mut s = server(&chat);
+    let (mut child, got) = follow(&s, &["--json", "--count", "2"]);
+    let first: Value = serde_json::from_str(&first_line(&s, &got)).expect("a JSON line");
+    assert_eq!(first["type"], "ci.push");
 
     // The server restarts on a new port; an event recorded before the follower is back is
     // still printed, once, in order.
@@ -359,4 +390,20 @@ fn progress_is_plain_lines_when_stderr_is_not_a_terminal() {
     assert_eq!(ran.code, Some(0), "{}", ran.err);
     assert!(!ran.err.contains('\r'), "no redraws in a log: {:?}", ran.err);
     assert!(ran.err.lines().any(|l| l.starts_with("audit: 100% (")), "{}", ran.err);
+}
+
+#[test]
+fn events_tail_misses_nothing_when_the_stream_breaks_before_its_first_event() {
+    let chat = FakeChat::start();
+    let mut s = server(&chat);
+    let (mut child, got) = follow(&s, &["--json", "--count", "1"]);
+    // Connected (its hello seen), then the server goes away before any event.
+    std::thread::sleep(Duration::from_millis(700));
+    s.restart();
+    // Recorded at once, most likely before the follower is back.
+    let id = push(&s, "while-away");
+    let line = got.recv_timeout(Duration::from_secs(20)).expect("the event recorded meanwhile");
+    let event: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(event["id"], id.as_str());
+    assert!(child.wait().expect("wait").success());
 }

@@ -37,8 +37,12 @@ export function headers(extra = {}) {
   return out;
 }
 
-/** A JSON call; non-2xx answers throw an `ApiError` with the server's message. */
-export async function api(path, { method = "GET", body, headers: extra = {} } = {}) {
+/**
+ * A JSON call; non-2xx answers throw an `ApiError` with the server's message, except the
+ * statuses in `accept` (a degraded `/health` is a 503 worth showing). A 401 also tells the
+ * console the session's token is gone (`spar:unauthorized`).
+ */
+export async function api(path, { method = "GET", body, headers: extra = {}, accept = [] } = {}) {
   const init = { method, headers: headers({ ...(body ? { "Content-Type": "application/json" } : {}), ...extra }), cache: "no-store" };
   if (body !== undefined) init.body = JSON.stringify(body);
   const res = await fetch(path, init);
@@ -51,7 +55,8 @@ export async function api(path, { method = "GET", body, headers: extra = {} } = 
       data = { error: text.slice(0, 200) };
     }
   }
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (res.status === 401 && session.token) window.dispatchEvent(new Event("spar:unauthorized"));
+  if (!res.ok && !accept.includes(res.status)) throw new ApiError(res.status, data);
   return data;
 }
 

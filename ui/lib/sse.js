@@ -18,6 +18,12 @@ export function follow(path, { onEvent, onState }) {
       try {
         const extra = lastId ? { "Last-Event-ID": lastId, Accept: "text/event-stream" } : { Accept: "text/event-stream" };
         const res = await fetch(path, { headers: headers(extra), signal: controller.signal, cache: "no-store" });
+        if (res.status === 401) {
+          // The token is gone: retrying would only repeat the refusal.
+          closed = true;
+          window.dispatchEvent(new Event("spar:unauthorized"));
+          return;
+        }
         if (!res.ok || !res.body) throw new Error(`the stream answered HTTP ${res.status}`);
         onState("live");
         await read(res.body.getReader());

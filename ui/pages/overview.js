@@ -14,7 +14,7 @@ export async function render(main, _params, who) {
   async function refresh() {
     const serverWide = who.caller !== "org";
     const [health, metrics, pending, dead, incidents, tasks, activity] = await Promise.all([
-      api("/health"),
+      api("/health", { accept: [503] }),
       serverWide ? api("/api/metrics") : Promise.resolve(null),
       api("/api/deliveries?status=pending&limit=1"),
       api("/api/deliveries?status=dead&limit=1"),

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::ApiError;
 use crate::api::{OrgId, Request, Response, State};
 use crate::clock;
+use crate::store::records::EventRecord;
 use crate::store::{events, outbox};
 
 const DEFAULT_MINUTES: i64 = 60;
@@ -33,25 +34,30 @@ pub fn get(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiErr
     let width = usize::try_from(minutes).unwrap_or(0);
     let (mut event_counts, mut delivery_counts) = (vec![0u64; width], vec![0u64; width]);
     let tx = state.store.read()?;
+    // When Spar took an event in (a source's own time may be hours old); older records lack it.
+    let recorded = |e: &EventRecord| match e.recorded_at_ms {
+        0 => clock::parse_rfc3339(&e.occurred_at).unwrap_or(0),
+        at => at,
+    };
     let newest_events = events::newest(&tx, org.as_str(), SCAN_LIMIT)?;
-    let mut truncated = newest_events.len() == SCAN_LIMIT;
-    for event in &newest_events {
-        // When Spar took it in (a source's own time may be hours old); older records lack it.
-        let at = match event.recorded_at_ms {
-            0 => clock::parse_rfc3339(&event.occurred_at).unwrap_or(0),
-            at => at,
-        };
+    for at in newest_events.iter().map(recorded) {
         if let Some(n) = slot(at).and_then(|i| event_counts.get_mut(i)) {
             *n += 1;
         }
     }
     let deliveries = outbox::newest(&tx, org.as_str(), SCAN_LIMIT)?;
-    truncated |= deliveries.len() == SCAN_LIMIT;
-    for delivery in &deliveries {
-        if let Some(n) = slot(delivery.created_at_ms).and_then(|i| delivery_counts.get_mut(i)) {
+    for at in deliveries.iter().map(|d| d.created_at_ms) {
+        if let Some(n) = slot(at).and_then(|i| delivery_counts.get_mut(i)) {
             *n += 1;
         }
     }
+    // Cut short only if a full scan's oldest record still falls inside the window: the window
+    // may hold more than was read.
+    let cut = |read: usize, oldest: Option<i64>| {
+        read == SCAN_LIMIT && oldest.is_some_and(|at| at >= start)
+    };
+    let truncated = cut(newest_events.len(), newest_events.last().map(recorded))
+        || cut(deliveries.len(), deliveries.last().map(|d| d.created_at_ms));
     let buckets: Vec<_> = (0..width)
         .map(|i| {
             json!({

@@ -102,8 +102,13 @@ struct Producer {
 
 impl Producer {
     async fn run(mut self) {
-        let hello = "retry: 3000\nevent: connected\ndata: {\"type\":\"connected\"}\n\n";
-        if !self.send(Bytes::from_static(hello.as_bytes())).await {
+        // The hello carries the cursor as its id, so a client whose stream breaks before its
+        // first event resumes from here instead of from whatever is newest when it is back.
+        let hello = format!(
+            "retry: 3000\nid: {}\nevent: connected\ndata: {{\"type\":\"connected\"}}\n\n",
+            self.cursor
+        );
+        if !self.send(Bytes::from(hello)).await {
             return;
         }
         loop {
