@@ -98,9 +98,9 @@ fn tail(args: &TailArgs) -> Result<bool, String> {
             Err(e) if !connected_once => return Err(e),
             Err(_) => {}
         }
+        // The next `stream` reads the address file again: a restarted server may listen on a
+        // new port.
         std::thread::sleep(RECONNECT);
-        // The address file is read again: a restarted server may listen on a new port.
-        let _ = remote.base();
     }
 }
 

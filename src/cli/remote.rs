@@ -124,11 +124,11 @@ impl Remote {
         format!("cannot reach the server at {base}{whence}: {e}")
     }
 
-    /// A request to `path` with the credentials.
-    fn request(&self, method: &str, path: &str) -> Result<ureq::http::request::Builder, String> {
+    /// A request to `path` of the server at `base` with the credentials.
+    fn request(&self, base: &str, method: &str, path: &str) -> ureq::http::request::Builder {
         let mut request = ureq::http::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base()?))
+            .uri(format!("{base}{path}"))
             .header("Accept", "application/json");
         if let Some(token) = &self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -136,7 +136,7 @@ impl Remote {
         if let Some(org) = &self.org {
             request = request.header("x-org-id", org.as_str());
         }
-        Ok(request)
+        request
     }
 
     pub fn get(&self, path: &str) -> Result<Value, String> {
@@ -161,7 +161,7 @@ impl Remote {
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
         let base = self.base()?;
-        let request = self.request(method, path)?;
+        let request = self.request(&base, method, path);
         let config = self.agent.configure_request(match body {
             Some(b) => request
                 .header("Content-Type", "application/json")
@@ -191,7 +191,7 @@ impl Remote {
         last_id: Option<&str>,
     ) -> Result<ureq::http::Response<ureq::Body>, String> {
         let base = self.base()?;
-        let mut request = self.request("GET", path)?.header("Accept", "text/event-stream");
+        let mut request = self.request(&base, "GET", path).header("Accept", "text/event-stream");
         if let Some(id) = last_id {
             request = request.header("Last-Event-ID", id);
         }

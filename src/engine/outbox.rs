@@ -333,33 +333,24 @@ impl Failed {
             DeliveryKind::LinearIssue => "linear_issue",
             DeliveryKind::PagerdutyTrigger => "pagerduty_trigger",
         };
-        match self.retry_at_ms {
-            Some(at) => tracing::warn!(
-                delivery = self.delivery,
-                org = self.org,
-                channel = self.channel,
-                kind,
-                attempts = self.attempts,
-                max_attempts = MAX_ATTEMPTS,
-                error_class = self.class.as_str(),
-                http_status = self.class.http_status(),
-                error = self.error,
-                retry_in_ms = at.saturating_sub(clock::now_ms()).max(0),
-                "outbox: delivery attempt failed; will retry"
-            ),
-            None => tracing::warn!(
-                delivery = self.delivery,
-                org = self.org,
-                channel = self.channel,
-                kind,
-                attempts = self.attempts,
-                max_attempts = MAX_ATTEMPTS,
-                error_class = self.class.as_str(),
-                http_status = self.class.http_status(),
-                error = self.error,
-                "outbox: delivery dead; it is not retried (POST /api/deliveries/:id/retry)"
-            ),
-        }
+        let message = match self.retry_at_ms {
+            Some(_) => "outbox: delivery attempt failed; will retry",
+            None => "outbox: delivery dead; it is not retried (POST /api/deliveries/:id/retry)",
+        };
+        let retry_in_ms = self.retry_at_ms.map(|at| at.saturating_sub(clock::now_ms()).max(0));
+        tracing::warn!(
+            delivery = self.delivery,
+            org = self.org,
+            channel = self.channel,
+            kind,
+            attempts = self.attempts,
+            max_attempts = MAX_ATTEMPTS,
+            error_class = self.class.as_str(),
+            http_status = self.class.http_status(),
+            error = self.error,
+            retry_in_ms,
+            "{message}"
+        );
     }
 }
 

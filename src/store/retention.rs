@@ -101,85 +101,68 @@ pub fn expired(
     cutoff_ms: i64,
     limit: usize,
 ) -> Result<Vec<Expired>, StoreError> {
-    let mut out = Vec::new();
     match kind {
-        Kind::Agents => {
-            for row in src.open::<Agents>()?.iter()? {
-                let (key, value) = row?;
-                let agent: AgentRecord = decode("agent", value.value())?;
-                if agent_expired(&agent, cutoff_ms) {
-                    let (org, id) = key.value();
-                    out.push(Expired::Agent { org: org.to_owned(), id: id.to_owned() });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
+        Kind::Agents => first_expired(src.open::<Agents>()?.iter()?, limit, |(key, value)| {
+            let agent: AgentRecord = decode("agent", value.value())?;
+            let (org, id) = key.value();
+            Ok(agent_expired(&agent, cutoff_ms)
+                .then(|| Expired::Agent { org: org.to_owned(), id: id.to_owned() }))
+        }),
         Kind::Incidents => {
-            for row in src.open::<Incidents>()?.iter()? {
-                let (key, value) = row?;
+            first_expired(src.open::<Incidents>()?.iter()?, limit, |(key, value)| {
                 let incident: IncidentRecord = decode("incident", value.value())?;
-                if incident_expired(&incident, cutoff_ms) {
-                    let (org, seq) = key.value();
-                    out.push(Expired::Incident { org: org.to_owned(), seq });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
+                let (org, seq) = key.value();
+                Ok(incident_expired(&incident, cutoff_ms)
+                    .then(|| Expired::Incident { org: org.to_owned(), seq }))
+            })
         }
         Kind::Receipts => {
-            for row in src.open::<WebhookReceipts>()?.iter()? {
-                let (key, at) = row?;
-                if receipt_expired(at.value(), cutoff_ms) {
-                    let (org, name) = key.value();
-                    out.push(Expired::Receipt { org: org.to_owned(), key: name.to_owned() });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
+            first_expired(src.open::<WebhookReceipts>()?.iter()?, limit, |(key, at)| {
+                let (org, name) = key.value();
+                Ok(receipt_expired(at.value(), cutoff_ms)
+                    .then(|| Expired::Receipt { org: org.to_owned(), key: name.to_owned() }))
+            })
         }
         Kind::Deliveries => {
-            for row in src.open::<Deliveries>()?.iter()? {
-                let (key, value) = row?;
+            first_expired(src.open::<Deliveries>()?.iter()?, limit, |(key, value)| {
                 let delivery: DeliveryRecord = decode("delivery", value.value())?;
-                if delivery_expired(&delivery, cutoff_ms) {
-                    let (org, seq) = key.value();
-                    out.push(Expired::Delivery { org: org.to_owned(), seq });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
+                let (org, seq) = key.value();
+                Ok(delivery_expired(&delivery, cutoff_ms)
+                    .then(|| Expired::Delivery { org: org.to_owned(), seq }))
+            })
         }
-        Kind::Events => {
-            for row in src.open::<Events>()?.iter()? {
-                let (key, value) = row?;
-                let event: EventRecord = decode("event", value.value())?;
-                if event_expired(&event, cutoff_ms) {
-                    let (org, seq) = key.value();
-                    out.push(Expired::Event { org: org.to_owned(), seq });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
+        Kind::Events => first_expired(src.open::<Events>()?.iter()?, limit, |(key, value)| {
+            let event: EventRecord = decode("event", value.value())?;
+            let (org, seq) = key.value();
+            Ok(event_expired(&event, cutoff_ms)
+                .then(|| Expired::Event { org: org.to_owned(), seq }))
+        }),
         Kind::Approvals => {
-            for row in src.open::<Approvals>()?.iter()? {
-                let (key, value) = row?;
+            first_expired(src.open::<Approvals>()?.iter()?, limit, |(key, value)| {
                 let approval: ApprovalRecord = decode("approval", value.value())?;
-                if approval_expired(&approval, cutoff_ms) {
-                    let (org, token) = key.value();
-                    out.push(Expired::Approval { org: org.to_owned(), token: token.to_owned() });
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
+                let (org, token) = key.value();
+                Ok(approval_expired(&approval, cutoff_ms)
+                    .then(|| Expired::Approval { org: org.to_owned(), token: token.to_owned() }))
+            })
         }
+    }
+}
+
+/// The first `limit` of `rows` that `check` finds expired, in table order.
+fn first_expired<R, E>(
+    rows: impl Iterator<Item = Result<R, E>>,
+    limit: usize,
+    mut check: impl FnMut(R) -> Result<Option<Expired>, StoreError>,
+) -> Result<Vec<Expired>, StoreError>
+where
+    StoreError: From<E>,
+{
+    let mut out = Vec::new();
+    for row in rows {
+        if out.len() >= limit {
+            break;
+        }
+        out.extend(check(row?)?);
     }
     Ok(out)
 }
