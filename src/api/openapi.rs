@@ -124,7 +124,7 @@ static OPERATIONS: &[Op] = &[
     op("get", "/api/agent-types", "agent_types", "agents", "Agent types and their capabilities", CodeSpar).returns(Returns::Array),
     op("get", "/api/agents", "list_agents", "agents", "List agents", CodeSpar)
         .returns(Returns::Array)
-        .query(&[("type", "string", false), ("status", "string", false), ("projectId", "string", false)]),
+        .query(&[("type", "string", false), ("status", "string", false), ("projectId", "string", false), ("project", "string", false)]),
     op("post", "/api/agents", "create_agent", "agents", "Create an agent", CodeSpar)
         .body(r#"{"type":"object","required":["name","type"],"properties":{"name":{"type":"string"},"type":{"type":"string","enum":["project","task","review","deploy","incident","coordinator"]},"projectId":{"type":"string"},"autonomyLevel":{"type":"integer","minimum":0,"maximum":5}},"additionalProperties":false}"#)
         .created(),
@@ -134,7 +134,7 @@ static OPERATIONS: &[Op] = &[
         .body(r#"{"type":"object","required":["action"],"properties":{"action":{"type":"string","enum":["suspend","resume","restart","set_autonomy"]},"level":{"type":"integer"},"autonomyLevel":{"type":"integer"},"params":{"type":"object","properties":{"level":{"type":"integer"}},"additionalProperties":false}},"additionalProperties":false}"#),
     op("get", "/api/orgs", "list_orgs", "orgs", "List organizations", CodeSpar).returns(Returns::Array),
     op("post", "/api/orgs", "create_org", "orgs", "Create an organization", CodeSpar)
-        .body(r#"{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"slug":{"type":"string"}},"additionalProperties":false}"#)
+        .body(r#"{"oneOf":[{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"slug":{"type":"string"}},"additionalProperties":false},{"type":"object","required":["id"],"properties":{"id":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"}},"additionalProperties":false}]}"#)
         .created(),
     op("get", "/api/orgs/{id}", "get_org", "orgs", "One organization with projects and members", CodeSpar),
     op("get", "/api/audit", "list_audit", "audit", "The audit trail, newest first", CodeSpar)
@@ -167,9 +167,10 @@ static OPERATIONS: &[Op] = &[
         .query(&[("orgId", "string", false)]).body(OBJECT),
     op("get", "/api/channel-routes", "list_routes", "routes", "List channel routes", CodeSparOrg),
     op("post", "/api/channel-routes", "create_route", "routes", "Route events to a channel", CodeSparOrg)
-        .body(r#"{"type":"object","required":["eventType","channel","channelId"],"properties":{"eventType":{"type":"string"},"channel":{"type":"string","enum":["slack","whatsapp","telegram","discord"]},"channelId":{"type":"string"},"projectId":{"type":"string"},"enabled":{"type":"boolean"}},"additionalProperties":false}"#)
+        .body(r#"{"oneOf":[{"type":"object","required":["eventType","channel","channelId"],"properties":{"eventType":{"type":"string"},"channel":{"type":"string","enum":["slack","whatsapp","telegram","discord"]},"channelId":{"type":"string"},"projectId":{"type":"string"},"enabled":{"type":"boolean"}},"additionalProperties":false},{"type":"object","required":["channelType","channelId","alertTypes"],"properties":{"channelType":{"type":"string","enum":["slack","whatsapp","telegram","discord"]},"channelId":{"type":"string"},"channelName":{"type":"string"},"alertTypes":{"type":"array","items":{"type":"string","enum":["deploy","error","incident","all"]}},"projectFilter":{"type":"string"}},"additionalProperties":false}]}"#)
         .created(),
     op("delete", "/api/channel-routes/{id}", "delete_route", "routes", "Delete a route", CodeSparOrg),
+    op("delete", "/api/channel-routes/{channelType}/{channelId}", "delete_route_to", "routes", "Delete every route to one destination (CodeSpar's form)", CodeSparOrg),
     op("get", "/api/channels", "list_channels", "channels", "Channels and their state", CodeSpar),
     op("post", "/api/channels/configure", "configure_channel", "channels", "Store a channel's credentials", CodeSpar)
         .body(r#"{"type":"object","required":["channel","config"],"properties":{"channel":{"type":"string"},"config":{"type":"object"}},"additionalProperties":false}"#),

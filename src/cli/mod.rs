@@ -10,6 +10,7 @@ mod completions;
 mod credentials;
 mod deliveries;
 mod events;
+mod import;
 mod reindex;
 mod replay;
 mod serve;
@@ -43,6 +44,7 @@ enum Command {
     Token(credentials::TokenArgs),
     Backup(backup::BackupArgs),
     Restore(backup::RestoreArgs),
+    Import(import::ImportArgs),
     Reindex(reindex::ReindexArgs),
     Replay(replay::ReplayArgs),
     VerifyAudit(verify_audit::VerifyAuditArgs),
@@ -95,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Token(args) => credentials::run_token(args),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
+        Command::Import(args) => import::run(args),
         Command::Reindex(args) => reindex::run(args),
         Command::Replay(args) => replay::run(args),
         Command::VerifyAudit(args) => verify_audit::run(args),

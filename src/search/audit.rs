@@ -23,7 +23,9 @@ pub struct AuditFilter {
     pub action: Option<ActionMatch>,
     pub result: Option<String>,
     pub agent_id: Option<String>,
-    pub project: Option<String>,
+    /// Any of these as `metadata.projectId` or `metadata.project` (a project's id and the
+    /// names CodeSpar recorded it by); empty matches everything.
+    pub project: Vec<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
 }
@@ -52,7 +54,8 @@ impl AuditFilter {
             && eq(&self.actor_id, Some(&e.actor_id))
             && eq(&self.result, Some(e.result.as_str()))
             && eq(&self.agent_id, meta("agentId"))
-            && self.project.as_deref().is_none_or(|p| project_of(e) == Some(p))
+            && (self.project.is_empty()
+                || project_of(e).is_some_and(|p| self.project.iter().any(|w| w == p)))
             && self.since_ms.is_none_or(|s| ts >= s)
             && self.until_ms.is_none_or(|u| ts <= u)
             && match &self.action {
@@ -161,12 +164,19 @@ impl AuditStream {
             (self.actor_id, &filter.actor_id),
             (self.result, &filter.result),
             (self.agent_id, &filter.agent_id),
-            (self.project, &filter.project),
         ];
         for (field, value) in exact {
             if let Some(v) = value {
                 must.push(super::term(field, v));
             }
+        }
+        if !filter.project.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = filter
+                .project
+                .iter()
+                .map(|p| (Occur::Should, super::term(self.project, p)))
+                .collect();
+            must.push(Box::new(BooleanQuery::new(any)));
         }
         match &filter.action {
             Some(ActionMatch::Exact(a)) => must.push(super::term(self.action, a)),

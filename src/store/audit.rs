@@ -5,6 +5,7 @@
 //! the first). Entries are only ever appended, by [`append`], inside the transaction of the change
 //! they record.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -82,7 +83,8 @@ pub struct AuditEntry {
 pub struct AuditDraft {
     pub actor_type: ActorType,
     pub actor_id: String,
-    pub action: &'static str,
+    /// A name from docs/API.md §2.4, or the action an imported entry had in its old system.
+    pub action: Cow<'static, str>,
     pub result: AuditResult,
     pub metadata: Map<String, Value>,
 }
@@ -92,10 +94,15 @@ impl AuditDraft {
         Self {
             actor_type,
             actor_id: actor_id.to_owned(),
-            action,
+            action: Cow::Borrowed(action),
             result: AuditResult::Completed,
             metadata: Map::new(),
         }
+    }
+
+    /// An entry of another system's trail, with that system's action name (`spar import`).
+    pub fn imported(actor_type: ActorType, actor_id: &str, action: String) -> Self {
+        Self { action: Cow::Owned(action), ..Self::new(actor_type, actor_id, "") }
     }
 
     pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -106,19 +113,40 @@ impl AuditDraft {
 
 /// Appends an entry to `org`'s chain in the caller's transaction.
 pub fn append(tx: &WriteTx<'_>, org: &str, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+    append_at(tx, org, draft, clock::now_ms())
+}
+
+/// Appends an entry another system recorded at `at_ms` (`spar import`): the chain links entries
+/// in the order they are appended, whatever their timestamps, so an imported history keeps its
+/// own times and is verified like any other.
+pub fn append_imported(
+    tx: &WriteTx<'_>,
+    org: &str,
+    draft: AuditDraft,
+    at_ms: i64,
+) -> Result<AuditEntry, StoreError> {
+    append_at(tx, org, draft, at_ms)
+}
+
+fn append_at(
+    tx: &WriteTx<'_>,
+    org: &str,
+    draft: AuditDraft,
+    at_ms: i64,
+) -> Result<AuditEntry, StoreError> {
     let mut metadata = draft.metadata;
     metadata.entry("risk").or_insert_with(|| Value::from("low"));
     let metadata = Value::Object(metadata);
 
     let seq = tx.next_in_sequence(AUDIT_SEQ_KEY)?;
     let (count, prev) = head(tx, org)?;
-    let timestamp = clock::rfc3339(clock::now_ms());
+    let timestamp = clock::rfc3339(at_ms);
     let hash = chain_hash(
         &prev,
         &timestamp,
         draft.actor_type.as_str(),
         &draft.actor_id,
-        draft.action,
+        &draft.action,
         draft.result.as_str(),
         &metadata,
     );
@@ -129,7 +157,7 @@ pub fn append(tx: &WriteTx<'_>, org: &str, draft: AuditDraft) -> Result<AuditEnt
         org_id: org.to_owned(),
         actor_type: draft.actor_type,
         actor_id: draft.actor_id,
-        action: draft.action.to_owned(),
+        action: draft.action.into_owned(),
         result: draft.result,
         metadata,
         hash: format!("sha256:{hash}"),

@@ -280,6 +280,14 @@ pub struct ProjectRecord {
 }
 
 impl ProjectRecord {
+    /// Whether `name` is its id, its repository (`owner/name`) or its repository's name: how
+    /// CodeSpar's clients name a project (`?project=`, a route's `projectFilter`).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.id == name
+            || self.repo.eq_ignore_ascii_case(name)
+            || self.repo.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(name))
+    }
+
     pub fn repo_url(&self) -> String {
         if self.repo_url.is_empty() {
             format!("https://github.com/{}", self.repo)

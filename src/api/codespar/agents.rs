@@ -90,18 +90,39 @@ pub fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, Api
         })
         .transpose()?;
     let project = req.query.get("projectId");
+    // CodeSpar's `?project=`: a project's id, repository or repository name (docs/API.md §2.2).
+    let named = req.query.get("project");
     // Uptimes are whole seconds: render at the start of the current second, so a response is
     // the same all second long and can be cached (see `cache.rs`).
     let second = clock::now_ms() / 1000;
-    let key = (scope.filter().map(str::to_owned), agent_type, status, project.map(str::to_owned));
+    let projects_key = match (project, named) {
+        (None, None) => None,
+        (id, name) => Some(format!("{}\0{}", id.unwrap_or_default(), name.unwrap_or_default())),
+    };
+    let key = (scope.filter().map(str::to_owned), agent_type, status, projects_key);
     let generation = state.store.generation();
     let body = state.list_cache.get_or_render(key, generation, second, || {
-        let all = agents::list(&state.store.read()?, scope.filter())?;
+        let tx = state.store.read()?;
+        let named_ids: Option<Vec<String>> = named
+            .map(|name| {
+                let found = projects::list(&tx, scope.filter())?;
+                let mut ids: Vec<String> =
+                    found.into_iter().filter(|p| p.is_named(name)).map(|p| p.id).collect();
+                ids.push(name.to_owned());
+                Ok::<_, ApiError>(ids)
+            })
+            .transpose()?;
+        let all = agents::list(&tx, scope.filter())?;
         let views: Vec<AgentView> = all
             .iter()
             .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
             .filter(|a| status.is_none_or(|s| a.status == s))
             .filter(|a| project.is_none_or(|p| a.project_id.as_deref() == Some(p)))
+            .filter(|a| {
+                named_ids
+                    .as_ref()
+                    .is_none_or(|ids| a.project_id.as_ref().is_some_and(|p| ids.contains(p)))
+            })
             .map(|a| AgentView::new(a, second * 1000))
             .collect();
         serde_json::to_vec(&views).map_err(|e| ApiError::internal(e.to_string()))

@@ -12,6 +12,7 @@ use crate::clock;
 use crate::search::audit::{ActionMatch, AuditFilter};
 use crate::search::{MAX_WINDOW, SearchError};
 use crate::store::audit::{self, AuditEntry, Verification};
+use crate::store::projects;
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
@@ -63,7 +64,7 @@ impl Listing {
                 &["completed", "approved", "denied", "failed", "processed", "pending"],
             )?,
             agent_id: query.get("agentId").map(str::to_owned),
-            project: query.get("project").map(str::to_owned),
+            project: query.get("project").map(|p| vec![p.to_owned()]).unwrap_or_default(),
             since_ms: time("since")?,
             until_ms: time("until")?,
         };
@@ -93,8 +94,9 @@ impl Listing {
 /// `page` skips `(page-1)*limit` entries; `before=<seq>` starts below that seq instead and costs
 /// the same at any depth. Both answer `nextBefore`, the seq to continue from.
 pub async fn list(state: &State, scope: &Scope, req: &Request) -> Result<Response, ApiError> {
-    let listing = Listing::parse(req)?;
+    let mut listing = Listing::parse(req)?;
     listing.check_depth()?;
+    also_by_its_names(state, scope, &mut listing.filter)?;
     if listing.q.is_some() {
         // `q` is answered by the index alone: let it reach what was acknowledged first.
         state.search.reach(&state.search.audit, &state.store).await;
@@ -128,6 +130,28 @@ pub async fn list(state: &State, scope: &Scope, req: &Request) -> Result<Respons
         "hasMore": has_more,
         "nextBefore": next_before(&entries, has_more),
     })))
+}
+
+/// `project=` names a project as CodeSpar's clients do (docs/API.md §2.4): its id, repository or
+/// repository name. Entries name it by id (`metadata.projectId`) or, in CodeSpar's entries, by
+/// repository name (`metadata.project`): the filter takes every name of each project it names.
+fn also_by_its_names(
+    state: &State,
+    scope: &Scope,
+    filter: &mut AuditFilter,
+) -> Result<(), ApiError> {
+    let Some(name) = filter.project.first().cloned() else { return Ok(()) };
+    for p in projects::list(&state.store.read()?, scope.filter())? {
+        if p.is_named(&name) {
+            let repo_name = p.repo.rsplit('/').next().unwrap_or(&p.repo).to_owned();
+            for alias in [p.id, p.repo, repo_name] {
+                if !filter.project.contains(&alias) {
+                    filter.project.push(alias);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// No filter and no `q`: straight from the store, exact and immediate.

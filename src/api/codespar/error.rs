@@ -91,6 +91,8 @@ pub enum ApiError {
     VerificationRunning,
     // Orgs, memory and identity (docs/API.md §2.3, §2.5, §2.6).
     OrgAlreadyExists(String),
+    /// CodeSpar's `POST /api/orgs {"id"}` named an org that exists.
+    OrgIdTaken(String),
     FieldTooLarge {
         field: &'static str,
         limit: usize,
@@ -146,6 +148,7 @@ impl ApiError {
             | Self::InvalidState(_)
             | Self::AgentHasProject { .. }
             | Self::OrgAlreadyExists(_)
+            | Self::OrgIdTaken(_)
             | Self::IdentityAlreadyExists { .. }
             | Self::AlreadyLinked(_)
             | Self::ProjectAlreadyExists(_)
@@ -211,7 +214,7 @@ impl ApiError {
             Self::TooManyTasks(_) => "TOO_MANY_TASKS",
             Self::VerificationRunning => "VERIFICATION_RUNNING",
             Self::TooManyRoutes(_) => "TOO_MANY_ROUTES",
-            Self::OrgAlreadyExists(_) => "ORG_ALREADY_EXISTS",
+            Self::OrgAlreadyExists(_) | Self::OrgIdTaken(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
         }
     }
@@ -338,6 +341,7 @@ impl fmt::Display for ApiError {
             Self::OrgAlreadyExists(slug) => {
                 write!(f, "Organization with slug '{slug}' already exists")
             }
+            Self::OrgIdTaken(id) => write!(f, "Organization '{id}' already exists"),
             Self::FieldTooLarge { field, limit } => {
                 write!(f, "Field '{field}' exceeds the limit of {limit} bytes")
             }

@@ -95,6 +95,9 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
         E::ListRoutes => channel_routes::list(state, &named_org()?),
         E::CreateRoute => channel_routes::create(state, &named_org()?, req).await,
         E::DeleteRoute(id) => channel_routes::delete(state, &named_org()?, req, &id).await,
+        E::DeleteRouteTo((channel, id)) => {
+            channel_routes::delete_by_destination(state, &named_org()?, req, &channel, &id).await
+        }
         E::ListChannels => channels::list(state, &default_org()?),
         E::ConfigureChannel => channels::configure(state, &default_org()?, req).await,
         E::ReconnectChannel(name) => channels::reconnect(state, &default_org()?, req, &name).await,

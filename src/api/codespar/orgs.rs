@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use crate::api::{Request, Response, Scope, State, body};
+use crate::api::{OrgId, Request, Response, Scope, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::OrgRecord;
@@ -71,52 +71,48 @@ pub fn get(state: &State, scope: &Scope, id: &str) -> Result<Response, ApiError>
 struct CreateBody {
     name: Option<String>,
     slug: Option<String>,
+    /// CodeSpar's form (docs/API.md §2.3): the org's id itself, kept as given.
+    id: Option<String>,
+}
+
+/// What a create names: the new org's id, name and slug.
+struct NewOrg {
+    id: String,
+    name: String,
+    slug: String,
+    /// Whether the id was given (CodeSpar's form): a taken id is then named as such.
+    by_id: bool,
 }
 
 pub async fn create(state: &State, req: &Request) -> Result<Response, ApiError> {
     let input: CreateBody = body::json(&req.body)?;
-    let name = input.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    let Some(name) = name else {
-        return Err(ApiError::MissingField("name".into()));
+    let new = match input.id.filter(|id| !id.is_empty()) {
+        Some(id) => by_id(id, input.name, input.slug)?,
+        None => by_name(input.name, input.slug)?,
     };
-    if name.chars().count() > MAX_NAME {
-        return Err(invalid("name", format!("must be at most {MAX_NAME} characters")));
-    }
-    let slug = match input.slug.filter(|s| !s.is_empty()) {
-        Some(slug) if valid_slug(&slug) => slug,
-        Some(_) => {
-            return Err(invalid(
-                "slug",
-                format!(
-                    "use 1 to {MAX_SLUG} lowercase letters, digits and '-', not starting or ending with '-'"
-                ),
-            ));
-        }
-        None => slugify(&name),
-    };
-    if slug.is_empty() {
-        return Err(invalid("name", "must contain at least one letter or digit".into()));
-    }
     let actor = req.actor().to_owned();
     let org = state
         .store
         .write(move |tx| {
-            let id = format!("org-{slug}");
-            if orgs::exists(tx, &id)? {
-                return Err(ApiError::OrgAlreadyExists(slug.clone()));
+            if orgs::exists(tx, &new.id)? {
+                return Err(if new.by_id {
+                    ApiError::OrgIdTaken(new.id.clone())
+                } else {
+                    ApiError::OrgAlreadyExists(new.slug.clone())
+                });
             }
             let org = OrgRecord {
-                id: id.clone(),
-                name: name.clone(),
-                slug: slug.clone(),
+                id: new.id.clone(),
+                name: new.name.clone(),
+                slug: new.slug.clone(),
                 created_at_ms: clock::now_ms(),
             };
             orgs::put(tx, &org)?;
             let draft = AuditDraft::new(ActorType::User, &actor, "org.create")
-                .meta("orgId", id.as_str())
-                .meta("name", name.as_str())
-                .meta("slug", slug.as_str());
-            audit::append(tx, &id, draft)?;
+                .meta("orgId", org.id.as_str())
+                .meta("name", org.name.as_str())
+                .meta("slug", org.slug.as_str());
+            audit::append(tx, &org.id, draft)?;
             Ok(org)
         })
         .await?;
@@ -126,6 +122,58 @@ pub async fn create(state: &State, req: &Request) -> Result<Response, ApiError> 
             "id": org.id, "name": org.name, "slug": org.slug, "projectCount": 0,
             "memberCount": 0, "createdAt": clock::rfc3339(org.created_at_ms),
         }),
+    ))
+}
+
+/// Spar's form: `{name, slug?}`, the id `org-<slug>`.
+fn by_name(name: Option<String>, slug: Option<String>) -> Result<NewOrg, ApiError> {
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let Some(name) = name else {
+        return Err(ApiError::MissingField("name".into()));
+    };
+    check_name(&name)?;
+    let slug = match slug.filter(|s| !s.is_empty()) {
+        Some(slug) => checked_slug(slug)?,
+        None => slugify(&name),
+    };
+    if slug.is_empty() {
+        return Err(invalid("name", "must contain at least one letter or digit".into()));
+    }
+    Ok(NewOrg { id: format!("org-{slug}"), name, slug, by_id: false })
+}
+
+/// CodeSpar's form: `{id, name?}`, the id kept (it must be a valid org id, docs/API.md §1.5),
+/// the name defaulting to it, the slug made from it without a leading `org-`.
+fn by_id(id: String, name: Option<String>, slug: Option<String>) -> Result<NewOrg, ApiError> {
+    if OrgId::parse(&id).is_err() {
+        let reason = "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$".to_owned();
+        return Err(invalid("id", reason));
+    }
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or(id.clone());
+    check_name(&name)?;
+    let slug = match slug.filter(|s| !s.is_empty()) {
+        Some(slug) => checked_slug(slug)?,
+        None => slugify(id.strip_prefix("org-").unwrap_or(&id)),
+    };
+    Ok(NewOrg { id, name, slug, by_id: true })
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.chars().count() > MAX_NAME {
+        return Err(invalid("name", format!("must be at most {MAX_NAME} characters")));
+    }
+    Ok(())
+}
+
+fn checked_slug(slug: String) -> Result<String, ApiError> {
+    if valid_slug(&slug) {
+        return Ok(slug);
+    }
+    Err(invalid(
+        "slug",
+        format!(
+            "use 1 to {MAX_SLUG} lowercase letters, digits and '-', not starting or ending with '-'"
+        ),
     ))
 }
 

@@ -31,6 +31,7 @@
 //! | GET, DELETE | `/api/projects/:id` | [`Endpoint::GetProject`], [`Endpoint::DeleteProject`] | every org |
 //! | GET, POST | `/api/channel-routes` | [`Endpoint::ListRoutes`], [`Endpoint::CreateRoute`] | required |
 //! | DELETE | `/api/channel-routes/:id` | [`Endpoint::DeleteRoute`] | required |
+//! | DELETE | `/api/channel-routes/:channelType/:channelId` (CodeSpar's form) | [`Endpoint::DeleteRouteTo`] | required |
 //! | GET | `/api/channels` | [`Endpoint::ListChannels`] | `default` |
 //! | POST | `/api/channels/configure` | [`Endpoint::ConfigureChannel`] | `default` |
 //! | POST | `/api/channels/:name/reconnect` | [`Endpoint::ReconnectChannel`] | `default` |
@@ -86,6 +87,8 @@ endpoints! {
         ListRoutes => "list_routes",
         CreateRoute => "create_route",
         DeleteRoute(String) => "delete_route",
+        /// `(channelType, channelId)`.
+        DeleteRouteTo((String, String)) => "delete_route_to",
         ListChannels => "list_channels",
         ConfigureChannel => "configure_channel",
         ReconnectChannel(String) => "reconnect_channel",
@@ -258,6 +261,11 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
         ["api", "channel-routes", id] => {
             (matches!(method, Delete).then(|| E::DeleteRoute((*id).to_owned())), &[Delete])
         }
+        ["api", "channel-routes", channel, id] => (
+            matches!(method, Delete)
+                .then(|| E::DeleteRouteTo(((*channel).to_owned(), (*id).to_owned()))),
+            &[Delete],
+        ),
         ["api", "channels"] => (matches!(method, Get).then_some(E::ListChannels), &[Get, Head]),
         ["api", "channels", "configure"] => {
             (matches!(method, Post).then_some(E::ConfigureChannel), &[Post])
