@@ -67,6 +67,7 @@ impl Outbox {
             slack: settings.slack_api_url.clone(),
             discord: settings.discord_api_url.clone(),
             telegram: settings.telegram_api_url.clone(),
+            bot_url: settings.webhook_base_url.clone(),
         };
         Self {
             store,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{HeaderMap, StatusCode};
@@ -301,8 +301,15 @@ async fn build_request(
     Ok(request)
 }
 
+/// What Spar reads and throws away of a body it refuses as too large, before answering: a client
+/// that writes its whole body before reading (most do) would otherwise find the connection
+/// reset under it and never see the 413 (nginx's lingering close exists for the same reason).
+/// Bounded in bytes and time, so refusing costs a client's bandwidth, never Spar's memory.
+const LINGER_BYTES: u64 = 16 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Reads at most `limit` bytes; an oversized body is refused from its `Content-Length` or as
-/// soon as the limit is crossed, never buffered whole.
+/// soon as the limit is crossed, never buffered whole (docs/API.md §1.7).
 async fn read_body(
     req: hyper::Request<Incoming>,
     limit: usize,
@@ -310,18 +317,44 @@ async fn read_body(
 ) -> Result<Vec<u8>, RequestError> {
     let declared =
         header_text(req.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    // A client waiting for `100 Continue` sends nothing until asked: it reads the 413 at once.
+    let waits_to_send = header_text(req.headers(), header::EXPECT)
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    let mut body = req.into_body();
+    if let Some(len) = declared.filter(|len| *len > limit as u64) {
+        if !waits_to_send {
+            linger(&mut body, len.min(LINGER_BYTES)).await;
+        }
         return Err(RequestError::PayloadTooLarge { limit });
     }
-    let body = Limited::new(req.into_body(), limit);
-    match tokio::time::timeout(timeout, body.collect()).await {
-        Err(_) => Err(RequestError::BodyTimeout),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(RequestError::PayloadTooLarge { limit })
+    let read = async {
+        let mut buf = Vec::with_capacity(declared.map_or(0, |l| l as usize).min(limit));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| RequestError::UnreadableBody(e.to_string()))?;
+            let Ok(data) = frame.into_data() else { continue };
+            if buf.len() + data.len() > limit {
+                linger(&mut body, LINGER_BYTES).await;
+                return Err(RequestError::PayloadTooLarge { limit });
+            }
+            buf.extend_from_slice(&data);
         }
-        Ok(Err(e)) => Err(RequestError::UnreadableBody(e.to_string())),
-        Ok(Ok(collected)) => Ok(Vec::from(collected.to_bytes())),
-    }
+        Ok(buf)
+    };
+    tokio::time::timeout(timeout, read).await.unwrap_or(Err(RequestError::BodyTimeout))
+}
+
+/// Reads and drops up to `max` more bytes of `body`, for at most [`LINGER_TIME`].
+async fn linger(body: &mut Incoming, max: u64) {
+    let drain = async {
+        let mut seen = 0u64;
+        while seen < max {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 /// `application/json`, parameters such as `; charset=utf-8` allowed.

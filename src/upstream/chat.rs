@@ -157,6 +157,17 @@ pub struct ChatApis {
     pub slack: String,
     pub discord: String,
     pub telegram: String,
+    /// The URL Discord's `User-Agent` names (its API requires `DiscordBot ($url, $version)`):
+    /// the server's public URL (`WEBHOOK_BASE_URL`) when there is one.
+    pub bot_url: Option<String>,
+}
+
+impl ChatApis {
+    /// `DiscordBot (<url>, <version>)`; without a public URL, the reserved `spar.invalid`.
+    fn discord_user_agent(&self) -> String {
+        let url = self.bot_url.as_deref().unwrap_or("https://spar.invalid");
+        format!("DiscordBot ({url}, {})", env!("CARGO_PKG_VERSION"))
+    }
 }
 
 #[derive(Clone)]
@@ -251,8 +262,24 @@ impl Chat {
         if let Some(auth) = authorization {
             request = request.header("Authorization", auth);
         }
+        request = self.identified(target, request);
         let body = Some(body.to_string().into_bytes());
         self.http.send_to(target.origin(), target.service(), request, body)
+    }
+
+    /// A request to Discord names the bot as its API requires; the others keep Spar's own
+    /// `User-Agent`.
+    fn identified(
+        &self,
+        target: &ChatTarget,
+        request: http::request::Builder,
+    ) -> http::request::Builder {
+        match target {
+            ChatTarget::DiscordBot { .. } | ChatTarget::DiscordWebhook { .. } => {
+                request.header("User-Agent", self.apis.discord_user_agent())
+            }
+            _ => request,
+        }
     }
 
     /// Checks the credentials against the service: `Ok` when it accepts them.
@@ -263,6 +290,7 @@ impl Chat {
             if let Some((name, value)) = header {
                 request = request.header(name, value);
             }
+            let request = self.identified(target, request);
             self.http.send_to(target.origin(), service, request, None)
         };
         let answer = match target {

@@ -79,8 +79,11 @@ pub struct NewIssue {
 
 const TEAMS: &str = "query Teams { teams { nodes { id name key issueCount } } }";
 const ISSUES: &str = "query ListIssues($first: Int!, $filter: IssueFilter) { issues(first: $first, filter: $filter, orderBy: createdAt) { nodes { id identifier title url priority createdAt state { name } assignee { name } labels { nodes { name } } } } }";
-const LABELS: &str =
-    "query TeamLabels($id: String!) { team(id: $id) { labels { nodes { id name } } } }";
+const LABELS: &str = "query TeamLabels($id: String!, $first: Int!, $after: String) { team(id: $id) { labels(first: $first, after: $after) { nodes { id name } pageInfo { hasNextPage endCursor } } } }";
+/// Labels asked for per page (Linear answers at most 250), and pages read at most: a team's
+/// labels are read whole, within a bound on the calls one request makes.
+const LABELS_PER_PAGE: u32 = 100;
+const MAX_LABEL_PAGES: usize = 50;
 const CREATE: &str = "mutation IssueCreate($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { id identifier title url priority createdAt state { name } } } }";
 
 impl Linear {
@@ -115,9 +118,30 @@ impl Linear {
         decode(data.pointer("/issues/nodes"))
     }
 
+    /// Every label of the team, page by page (Linear pages connections, 50 by default).
     pub fn team_labels(&self, team_id: &str) -> Result<Vec<Label>, UpstreamError> {
-        let data = self.query(LABELS, json!({ "id": team_id }))?;
-        decode(data.pointer("/team/labels/nodes"))
+        let mut labels = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_LABEL_PAGES {
+            let vars = json!({ "id": team_id, "first": LABELS_PER_PAGE, "after": after });
+            let data = self.query(LABELS, vars)?;
+            let page: Vec<Label> = decode(data.pointer("/team/labels/nodes"))?;
+            labels.extend(page);
+            let info = data.pointer("/team/labels/pageInfo");
+            let next = info.and_then(|i| i.get("hasNextPage")).and_then(Value::as_bool);
+            let cursor = info.and_then(|i| i.get("endCursor")).and_then(Value::as_str);
+            match (next, cursor) {
+                (Some(true), Some(c)) => after = Some(c.to_owned()),
+                _ => return Ok(labels),
+            }
+        }
+        Err(UpstreamError::BadAnswer {
+            service: SERVICE,
+            reason: format!(
+                "the team has more than {} labels",
+                LABELS_PER_PAGE as usize * MAX_LABEL_PAGES
+            ),
+        })
     }
 
     pub fn create_issue(&self, issue: &NewIssue) -> Result<Issue, UpstreamError> {

@@ -144,11 +144,11 @@ impl PagerDuty {
             .method(method)
             .uri(format!("{}{path}", self.api_url))
             .header("Authorization", format!("Token token={}", self.api_key.expose()))
-            .header("Accept", ACCEPT);
+            .header("Accept", ACCEPT)
+            // PagerDuty's REST API asks for it on every call, GETs included.
+            .header("Content-Type", "application/json");
         if body.is_some() {
-            request = request
-                .header("Content-Type", "application/json")
-                .header("From", self.from_email.as_str());
+            request = request.header("From", self.from_email.as_str());
         }
         self.http.send(SERVICE, request, body.map(|b| b.to_string().into_bytes()))
     }

@@ -230,7 +230,11 @@ fn linear_teams_issues_and_create() {
     );
     let calls = fake.requests("/linear/graphql");
     let labels = &calls[calls.len() - 2];
-    assert_eq!(labels.json()["variables"], json!({ "id": "team-eng" }), "the configured team");
+    assert_eq!(
+        labels.json()["variables"],
+        json!({ "id": "team-eng", "first": 100, "after": null }),
+        "the configured team, from its first page"
+    );
     let create = calls.last().expect("create").json();
     assert!(create["query"].as_str().expect("query").contains("issueCreate"));
     assert_eq!(

@@ -13,6 +13,7 @@ mod audit_search;
 mod backup;
 mod channels;
 mod codespar_forms;
+mod conformance;
 mod console;
 mod crash_loop;
 mod durability;

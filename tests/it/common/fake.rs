@@ -415,6 +415,10 @@ fn chat(req: &Recorded) -> (u16, Value) {
                 json!({"ok": true, "channel": channel, "ts": "1795428902.000200", "message": {"type": "message", "text": req.json()["text"]}}),
             )
         }
+        ["discord", ..] | ["hooks", "discord", ..] if !discord_user_agent(req) => (
+            400,
+            json!({"message": "Requests must name their bot: User-Agent: DiscordBot ($url, $versionNumber)", "code": 0}),
+        ),
         ["discord", "channels", channel, "messages"] => {
             if auth != format!("Bot {DISCORD_TOKEN}") {
                 return (401, json!({"message": "401: Unauthorized", "code": 0}));
@@ -633,9 +637,27 @@ fn integrations(req: &Recorded, graphql_error: bool) -> (u16, Value) {
     (404, json!({"message": "Not Found"}))
 }
 
+/// Discord's API asks every request for `User-Agent: DiscordBot ($url, $versionNumber)`.
+pub fn discord_user_agent(req: &Recorded) -> bool {
+    let ua = req.header("user-agent").unwrap_or("");
+    let inner = ua.strip_prefix("DiscordBot (").and_then(|r| r.strip_suffix(')'));
+    inner.and_then(|i| i.split_once(", ")).is_some_and(|(url, version)| {
+        (url.starts_with("https://") || url.starts_with("http://"))
+            && !version.is_empty()
+            && version.chars().all(|c| c.is_ascii_digit() || c == '.')
+    })
+}
+
 fn pagerduty(req: &Recorded, rest: &str) -> (u16, Value) {
     if req.header("authorization") != Some(&format!("Token token={PAGERDUTY_KEY}")) {
         return (401, json!({"error": {"message": "Authentication failed", "code": 2006}}));
+    }
+    // PagerDuty's REST API reference: every call carries `Content-Type: application/json`.
+    if req.header("content-type").is_none_or(|ct| !ct.starts_with("application/json")) {
+        return (
+            400,
+            json!({"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["Content-Type must be application/json"]}}),
+        );
     }
     let full = req.query_all("include[]").contains(&"users".to_owned());
     let user = |id: &str, name: &str, email: &str| {
@@ -734,11 +756,7 @@ fn linear(req: &Recorded, graphql_error: bool) -> (u16, Value) {
         );
     }
     if query.contains("team(id") {
-        return (
-            200,
-            json!({"data": {"team": {"labels": {"nodes": [
-            {"id": "lbl-backend", "name": "backend"}, {"id": "lbl-bug", "name": "Bug"}]}}}}),
-        );
+        return (200, team_labels(vars));
     }
     if query.contains("teams") {
         return (
@@ -761,6 +779,29 @@ fn linear(req: &Recorded, graphql_error: bool) -> (u16, Value) {
         400,
         json!({"errors": [{"message": "Cannot query field", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}),
     )
+}
+
+/// A team's labels as Linear pages a connection: `first` (default 50, at most 250) after the
+/// `after` cursor, with `pageInfo`. Team `team-many` has 120 labels (`label-000`, …).
+fn team_labels(vars: &Value) -> Value {
+    let all: Vec<Value> = if vars["id"] == "team-many" {
+        (0..120)
+            .map(|i| json!({"id": format!("lbl-{i:03}"), "name": format!("label-{i:03}")}))
+            .collect()
+    } else {
+        vec![
+            json!({"id": "lbl-backend", "name": "backend"}),
+            json!({"id": "lbl-bug", "name": "Bug"}),
+        ]
+    };
+    let first = vars["first"].as_u64().unwrap_or(50).min(250) as usize;
+    let start = vars["after"].as_str().and_then(|c| c.parse::<usize>().ok()).map_or(0, |c| c + 1);
+    let page: Vec<Value> = all.iter().skip(start).take(first).cloned().collect();
+    let end = start + page.len();
+    json!({"data": {"team": {"labels": {"nodes": page, "pageInfo": {
+        "hasNextPage": end < all.len(),
+        "endCursor": if end > start { Value::from((end - 1).to_string()) } else { Value::Null },
+    }}}}})
 }
 
 fn sentry(req: &Recorded, rest: &str) -> (u16, Value) {
