@@ -14,6 +14,7 @@ mod backup;
 mod channels;
 mod console;
 mod crash_loop;
+mod deploy_webhooks;
 mod durability;
 mod engine;
 mod event_stream;
