@@ -16,7 +16,7 @@ pub const BUCKETS: [f64; 12] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// The webhook sources, in the order of [`Metrics::webhooks`].
-pub const WEBHOOK_SOURCES: [&str; 3] = ["github", "sentry", "spike"];
+pub const WEBHOOK_SOURCES: [&str; 5] = ["github", "sentry", "spike", "vercel", "deploy"];
 
 /// The rate-limit buckets, in the order of [`Metrics::rate_limited`].
 pub const LIMIT_BUCKETS: [&str; 2] = ["api", "webhooks"];
@@ -28,7 +28,7 @@ pub struct Metrics {
     requests: RwLock<HashMap<RequestKey, AtomicU64>>,
     latency: RwLock<HashMap<&'static str, Histogram>>,
     rate_limited: [AtomicU64; 2],
-    webhooks: [AtomicU64; 3],
+    webhooks: [AtomicU64; WEBHOOK_SOURCES.len()],
     /// The latest request's latency, for the JSON view's `last`.
     last_micros: AtomicU64,
 }
@@ -65,6 +65,8 @@ impl Metrics {
                 "github_webhook" => Some(0),
                 "sentry_webhook" => Some(1),
                 "spike_ingest" => Some(2),
+                "vercel_webhook" => Some(3),
+                "deploy_webhook" => Some(4),
                 _ => None,
             };
             if let Some(i) = source {
@@ -95,7 +97,7 @@ impl Metrics {
     }
 
     /// Accepted webhooks by source, in [`WEBHOOK_SOURCES`] order.
-    pub fn webhooks(&self) -> [u64; 3] {
+    pub fn webhooks(&self) -> [u64; WEBHOOK_SOURCES.len()] {
         self.webhooks.each_ref().map(|c| c.load(Relaxed))
     }
 

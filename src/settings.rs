@@ -197,6 +197,11 @@ pub struct Settings {
     /// `SENTRY_WEBHOOK_SECRET`: what Sentry deliveries of every org without a stored secret are
     /// signed with.
     pub sentry_webhook_secret: Option<Secret>,
+    /// `VERCEL_WEBHOOK_SECRET`: what Vercel deliveries of every org without a stored secret are
+    /// signed with (docs/API.md §3.5).
+    pub vercel_webhook_secret: Option<Secret>,
+    /// `DEPLOY_WEBHOOK_SECRET`: the same for the generic deploy webhook (docs/API.md §3.6).
+    pub deploy_webhook_secret: Option<Secret>,
     /// `WEBHOOK_STRICT_MODE=true`: refuse webhooks for which no secret is configured.
     pub webhook_strict_mode: bool,
     /// `SPAR_UPSTREAM_TIMEOUT_MS`: the overall limit of one outbound call (default 10 s).
@@ -274,6 +279,8 @@ impl Default for Settings {
             github_webhook_secret: None,
             github_webhook_secrets: HashMap::new(),
             sentry_webhook_secret: None,
+            vercel_webhook_secret: None,
+            deploy_webhook_secret: None,
             webhook_strict_mode: false,
             upstream_timeout: Duration::from_secs(10),
             egress_allow: EgressAllow::default(),
@@ -346,6 +353,8 @@ impl Settings {
                 })
                 .collect(),
             sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
+            vercel_webhook_secret: secret("VERCEL_WEBHOOK_SECRET"),
+            deploy_webhook_secret: secret("DEPLOY_WEBHOOK_SECRET"),
             webhook_strict_mode: flag("WEBHOOK_STRICT_MODE"),
             upstream_timeout: millis("SPAR_UPSTREAM_TIMEOUT_MS", defaults.upstream_timeout)?,
             egress_allow: EgressAllow::parse(&text("SPAR_EGRESS_ALLOW").unwrap_or_default())?,

@@ -210,6 +210,12 @@ static OPERATIONS: &[Op] = &[
         .query(&[("orgId", "string", false)]).body(OBJECT),
     op("post", "/api/webhooks/sentry", "sentry_webhook_alias", "webhooks", "The Sentry webhook under /api (bearer token as well, when configured)", CodeSpar)
         .query(&[("orgId", "string", false)]).body(OBJECT),
+    op("post", "/webhooks/vercel", "vercel_webhook", "webhooks", "Vercel deployment webhook (x-vercel-signature, hex HMAC-SHA1)", Webhook)
+        .query(&[("orgId", "string", false)])
+        .body(r#"{"type":"object","required":["type"],"properties":{"id":{"type":"string"},"type":{"type":"string"},"createdAt":{"type":"integer"},"payload":{"type":"object"}}}"#),
+    op("post", "/webhooks/deploy", "deploy_webhook", "webhooks", "Generic deploy webhook (x-deploy-signature, hex HMAC-SHA256)", Webhook)
+        .query(&[("orgId", "string", false)])
+        .body(r#"{"type":"object","required":["status"],"properties":{"status":{"type":"string","enum":["success","failure","cancelled","canceled","pending"]},"project":{"type":"string"},"message":{"type":"string"},"url":{"type":"string"},"error":{"type":"string"},"source":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"environment":{"type":"string"}}}"#),
     op("get", "/api/observability/incidents", "list_incidents", "incidents", "Incidents", CodeSpar)
         .query(&[("status", "string", false), ("severity", "string", false), ("project", "string", false), ("limit", "integer", false)]),
     op("post", "/api/observability/incidents/{id}/acknowledge", "acknowledge_incident", "incidents", "Acknowledge an incident", CodeSpar)

@@ -1,14 +1,15 @@
-//! `spar replay <file-or-dir>` or `spar replay --builtin github|sentry|spike/<slug>`: posts
+//! `spar replay <file-or-dir>` or `spar replay --builtin github|sentry|vercel|deploy|spike/<slug>`: posts
 //! fixture webhooks to a running server with the headers and signature the real sender would
 //! use (docs/API.md §3.4), and prints each answer. The repository's `fixtures/` are built into
 //! the binary, so a user of the static binary needs no checkout.
 //!
-//! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`); its
-//! event (GitHub's `X-GitHub-Event`, Sentry's `Sentry-Hook-Resource`) is its file name up to the
-//! first dot (`pull_request.opened.json` is a `pull_request`, `event_alert.fatal.json` an
-//! `event_alert`). The signature is over the bytes sent: the file's, with a GitHub or Sentry delivery's
-//! id added as a field (`_replay`), so replaying a fixture again is a new delivery, not a replay
-//! of the last one.
+//! A fixture's source is the directory it sits in (`fixtures/github/…`, `fixtures/sentry/…`,
+//! `fixtures/vercel/…`, `fixtures/deploy/…`); its event (GitHub's `X-GitHub-Event`, Sentry's
+//! `Sentry-Hook-Resource`) is its file name up to the first dot (`pull_request.opened.json` is a
+//! `pull_request`, `event_alert.fatal.json` an `event_alert`). The signature is over the bytes
+//! sent: the file's, with a GitHub, Sentry or generic deploy delivery's id added as a field
+//! (`_replay`), and a Vercel body's own `id` replaced by it, so replaying a fixture again is a
+//! new delivery, not a replay of the last one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,8 +27,8 @@ pub struct ReplayArgs {
     /// a fixture file, or a directory of fixtures (read recursively, in name order)
     #[argh(positional)]
     path: Option<PathBuf>,
-    /// the built-in fixtures instead: github, sentry, spike/<slug> (spike/prometheus), or one
-    /// of them (github/push.json)
+    /// the built-in fixtures instead: github, sentry, vercel, deploy, spike/<slug>
+    /// (spike/prometheus), or one of them (github/push.json)
     #[argh(option)]
     builtin: Option<String>,
     /// the server's base URL [env SPAR_URL, else the address in <data-dir>/spar.addr]
@@ -38,7 +39,7 @@ pub struct ReplayArgs {
     #[argh(option)]
     data_dir: Option<PathBuf>,
     /// secret to sign with [env GITHUB_WEBHOOK_SECRET_<ORG>, then GITHUB_WEBHOOK_SECRET;
-    /// SENTRY_WEBHOOK_SECRET for Sentry fixtures]
+    /// SENTRY_WEBHOOK_SECRET, VERCEL_WEBHOOK_SECRET, DEPLOY_WEBHOOK_SECRET for those fixtures]
     #[argh(option)]
     secret: Option<String>,
     /// org the deliveries are for, sent as ?orgId=
@@ -55,6 +56,10 @@ pub struct ReplayArgs {
 enum Source {
     GitHub,
     Sentry,
+    /// Vercel's deployment webhooks, signed with HMAC-SHA1.
+    Vercel,
+    /// The generic deploy webhook.
+    Deploy,
     /// `fixtures/spike/<slug>/…`: posted to a Spike integration's ingest URL.
     Spike,
 }
@@ -69,6 +74,8 @@ impl Source {
         path.ancestors().skip(1).find_map(|dir| match dir.file_name()?.to_str()? {
             "github" => Some(Self::GitHub),
             "sentry" => Some(Self::Sentry),
+            "vercel" => Some(Self::Vercel),
+            "deploy" => Some(Self::Deploy),
             _ => None,
         })
     }
@@ -77,6 +84,8 @@ impl Source {
         match self {
             Self::GitHub => Ok("/webhooks/github".into()),
             Self::Sentry => Ok("/webhooks/sentry".into()),
+            Self::Vercel => Ok("/webhooks/vercel".into()),
+            Self::Deploy => Ok("/webhooks/deploy".into()),
             Self::Spike => token
                 .map(|t| format!("/ingest/{}", crate::upstream::path_segment(t)))
                 .ok_or_else(|| "Spike fixtures need --token <integration token>".to_owned()),
@@ -93,17 +102,30 @@ impl Source {
                 .and_then(|o| var(format!("GITHUB_WEBHOOK_SECRET_{}", env_suffix(o))))
                 .or_else(|| var("GITHUB_WEBHOOK_SECRET".into())),
             Self::Sentry => var("SENTRY_WEBHOOK_SECRET".into()),
+            Self::Vercel => var("VERCEL_WEBHOOK_SECRET".into()),
+            Self::Deploy => var("DEPLOY_WEBHOOK_SECRET".into()),
             Self::Spike => None,
         }
     }
 
-    /// The body as this delivery sends it. A GitHub or Sentry body names its delivery id in a
-    /// field of its own (`_replay`, which Spar's parsers skip): Spar takes a signed body it has
-    /// seen before as a replay, so a replayed fixture must not be byte for byte the last one.
+    /// The body as this delivery sends it. A GitHub, Sentry or generic deploy body names its
+    /// delivery id in a field of its own (`_replay`, which Spar's parsers skip): Spar takes a
+    /// signed body it has seen before as a replay, so a replayed fixture must not be byte for
+    /// byte the last one. A Vercel body carries its delivery id as `id`, which is replaced.
     fn body(self, file_bytes: Vec<u8>, delivery: &str) -> Vec<u8> {
+        if self == Self::Vercel {
+            return match serde_json::from_slice::<serde_json::Value>(&file_bytes) {
+                Ok(mut body) if body.is_object() => {
+                    body["id"] = serde_json::Value::from(delivery);
+                    serde_json::to_vec_pretty(&body).unwrap_or(file_bytes)
+                }
+                // Not JSON: sent as it is, for the server to refuse.
+                _ => file_bytes,
+            };
+        }
         let open = file_bytes.iter().position(|b| *b == b'{');
         match (self, open) {
-            (Self::GitHub | Self::Sentry, Some(at)) => {
+            (Self::GitHub | Self::Sentry | Self::Deploy, Some(at)) => {
                 let mut out = file_bytes[..=at].to_vec();
                 out.extend_from_slice(format!("\"_replay\":{delivery:?},").as_bytes());
                 out.extend_from_slice(&file_bytes[at + 1..]);
@@ -126,6 +148,16 @@ impl Source {
         match self {
             // The token in the URL is the authentication.
             Self::Spike => Vec::new(),
+            Self::Vercel => secret
+                .map(|s| {
+                    ("x-vercel-signature".to_owned(), signature::sign_hex_sha1(s.as_bytes(), body))
+                })
+                .into_iter()
+                .collect(),
+            Self::Deploy => secret
+                .map(|s| ("x-deploy-signature".to_owned(), signature::sign_hex(s.as_bytes(), body)))
+                .into_iter()
+                .collect(),
             Self::Sentry => {
                 let mut headers = vec![
                     ("Sentry-Hook-Resource".to_owned(), event.to_owned()),
@@ -204,7 +236,7 @@ fn send(
     args: &ReplayArgs,
 ) -> Result<(u16, String), String> {
     let source = Source::of(&file.path).ok_or_else(|| {
-        "cannot tell which webhook this is for: put it under a github/, sentry/ or spike/<slug>/ directory"
+        "cannot tell which webhook this is for: put it under a github/, sentry/, vercel/, deploy/ or spike/<slug>/ directory"
             .to_owned()
     })?;
     let delivery = delivery_id();
@@ -235,7 +267,8 @@ fn chosen(args: &ReplayArgs) -> Result<Vec<Fixture>, String> {
     match (&args.path, &args.builtin) {
         (Some(_), Some(_)) => Err("give a path or --builtin, not both".into()),
         (None, None) => {
-            Err("give a fixture file or directory, or --builtin github|sentry|spike/<slug>".into())
+            Err("give a fixture file or directory, or --builtin github|sentry|vercel|deploy|spike/<slug>"
+                .into())
         }
         (None, Some(set)) => builtin(set),
         (Some(path), None) => {
@@ -264,6 +297,9 @@ macro_rules! builtin {
 
 /// The repository's `fixtures/`, built in (a test checks none is missing).
 static BUILTIN: &[(&str, &[u8])] = builtin![
+    "deploy/failure.json",
+    "deploy/pending.json",
+    "deploy/success.json",
     "github/check_run.success.json",
     "github/ping.json",
     "github/pull_request.merged.json",
@@ -287,6 +323,10 @@ static BUILTIN: &[(&str, &[u8])] = builtin![
     "spike/sentry/2.issue.resolved.json",
     "spike/webhook/1.alert.json",
     "spike/webhook/2.resolve.json",
+    "vercel/deployment.canceled.json",
+    "vercel/deployment.created.json",
+    "vercel/deployment.error.json",
+    "vercel/deployment.succeeded.json",
 ];
 
 /// The built-in fixtures under `set/` (`github`, `spike/prometheus`), or the one named
@@ -307,7 +347,7 @@ fn builtin(set: &str) -> Result<Vec<Fixture>, String> {
             BUILTIN.iter().filter_map(|(p, _)| p.rsplit_once('/').map(|(dir, _)| dir)).collect();
         sets.dedup();
         return Err(format!(
-            "no built-in fixtures {set:?}; there are: github, sentry, spike, {}",
+            "no built-in fixtures {set:?}; there are: github, sentry, vercel, deploy, spike, {}",
             sets.iter().filter(|s| s.starts_with("spike/")).copied().collect::<Vec<_>>().join(", ")
         ));
     }
@@ -353,6 +393,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deploy_fixtures_are_new_deliveries_signed_with_their_senders_scheme() {
+        let file = Path::new("fixtures/vercel/deployment.error.json");
+        assert_eq!(Source::of(file), Some(Source::Vercel));
+        assert_eq!(Source::of(Path::new("fixtures/deploy/failure.json")), Some(Source::Deploy));
+        let body =
+            Source::Vercel.body(br#"{"id":"old","type":"deployment.error"}"#.to_vec(), "d-1");
+        let sent: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            (sent["id"].as_str(), sent["type"].as_str()),
+            (Some("d-1"), Some("deployment.error"))
+        );
+        let sig = signature::sign_hex_sha1(b"s", &body);
+        assert_eq!(
+            Source::Vercel.headers(file, &body, "d-1", Some("s")),
+            vec![("x-vercel-signature".to_owned(), sig)]
+        );
+        assert!(Source::Vercel.headers(file, &body, "d-1", None).is_empty());
+
+        let body = Source::Deploy.body(br#"{"status":"success"}"#.to_vec(), "d-2");
+        assert_eq!(body, br#"{"_replay":"d-2","status":"success"}"#);
+        assert_eq!(
+            Source::Deploy.headers(Path::new("deploy/success.json"), &body, "d-2", Some("s")),
+            vec![("x-deploy-signature".to_owned(), signature::sign_hex(b"s", &body))]
+        );
+    }
+
+    #[test]
     fn every_fixture_of_the_repository_is_built_in() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let on_disk: Vec<String> = fixtures(&root)
@@ -369,6 +436,8 @@ mod tests {
         assert_eq!(builtin("spike/prometheus").expect("set").len(), 2);
         assert_eq!(builtin("github").expect("set").len(), 7);
         assert_eq!(builtin("github/push.json").expect("one").len(), 1);
+        assert_eq!(builtin("vercel").expect("set").len(), 4);
+        assert_eq!(builtin("deploy").expect("set").len(), 3);
         assert!(builtin("nope").is_err());
     }
 }

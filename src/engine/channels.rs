@@ -103,3 +103,37 @@ pub fn sentry_secret(
     let secret = stored.into_iter().find(|(k, v)| k == "webhookSecret" && !v.is_empty());
     Ok(secret.map(|(_, v)| Secret::new(v)).or_else(|| settings.sentry_webhook_secret.clone()))
 }
+
+/// The secret Vercel deliveries for `org` are signed with (docs/API.md §3.5): the org's `vercel`
+/// channel config (`webhookSecret`), else `VERCEL_WEBHOOK_SECRET`, for every org.
+pub fn vercel_secret(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+) -> Result<Option<Secret>, StoreError> {
+    Ok(stored_webhook_secret(src, org, "vercel")?
+        .or_else(|| settings.vercel_webhook_secret.clone()))
+}
+
+/// The secret generic deploy deliveries for `org` are signed with (docs/API.md §3.6): the org's
+/// `deploy` channel config (`webhookSecret`), else `DEPLOY_WEBHOOK_SECRET`, for every org.
+pub fn deploy_secret(
+    src: &impl Source,
+    settings: &Settings,
+    org: &str,
+) -> Result<Option<Secret>, StoreError> {
+    Ok(stored_webhook_secret(src, org, "deploy")?
+        .or_else(|| settings.deploy_webhook_secret.clone()))
+}
+
+/// A non-empty `webhookSecret` stored for `channel`. An empty one counts as none, so the
+/// environment's secret stays in force (a stored blank never switches checks off).
+fn stored_webhook_secret(
+    src: &impl Source,
+    org: &str,
+    channel: &str,
+) -> Result<Option<Secret>, StoreError> {
+    Ok(channels::config(src, org, channel)?
+        .and_then(|c| c.config.get("webhookSecret").filter(|s| !s.is_empty()).cloned())
+        .map(Secret::new))
+}

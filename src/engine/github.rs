@@ -252,7 +252,7 @@ pub fn parse(event: &str, json: &[u8]) -> Result<Parsed, PayloadError> {
 
 /// Decodes `T`; a wrong type is decoded again to name its path (only on that rare path, so the
 /// common one pays nothing for path tracking).
-fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, PayloadError> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, PayloadError> {
     match serde_json::from_slice(json) {
         Ok(v) => Ok(v),
         Err(e) if e.is_data() => {

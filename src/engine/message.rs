@@ -82,14 +82,18 @@ fn parts(event: &EventRecord) -> Parts {
     let d = &event.details;
     let text = |key: &str| d.get(key).and_then(Value::as_str).map(str::to_owned);
     let subject = text("repo").or_else(|| event.project_id.clone());
+    let kind = event.event_type.as_str();
+    // A deploy without a repository is about the project it names (docs/API.md §3.6).
+    let subject =
+        if kind.starts_with("deploy.") { subject.or_else(|| text("project")) } else { subject };
     let mut lines = Vec::new();
     let mut put = |label: &'static str, value: Option<String>| {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             lines.push((label, v));
         }
     };
-    let kind = event.event_type.as_str();
     let mut body = Vec::new();
+    let mut link = text("url");
     if kind.starts_with("report.") {
         // Scheduled reports (docs/API.md §2.15): the title, then one line per item.
         put("Report", Some(event.title.clone()));
@@ -104,6 +108,13 @@ fn parts(event: &EventRecord) -> Parts {
         put("PR", number.map(|n| format!("{n} {}", text("message").unwrap_or_default())));
         put("Author", text("author"));
         put("Branch", text("branch"));
+    } else if kind.starts_with("deploy.") {
+        put("Target", text("target"));
+        put("Branch", text("branch"));
+        put("Commit", text("message"));
+        put("Error", text("error"));
+        // A failed deploy is read on the sender's dashboard, where its log is.
+        link = text("inspectorUrl").or(link);
     } else if kind.starts_with("ci.") {
         put("Workflow", text("name"));
         put("Branch", text("branch"));
@@ -113,7 +124,7 @@ fn parts(event: &EventRecord) -> Parts {
         put("Severity", Some(event.severity.clone()));
         put("Count", d.get("count").map(|c| c.to_string().trim_matches('"').to_owned()));
     }
-    Parts { headline: event.event_type.clone(), subject, lines, body, link: text("url") }
+    Parts { headline: event.event_type.clone(), subject, lines, body, link }
 }
 
 fn bold(channel: Channel, s: &str) -> String {
@@ -215,6 +226,20 @@ mod tests {
         assert_eq!(
             text,
             "ci.workflow_run.failure · acme/api\nWorkflow: CI\nBranch: main\nConclusion: failure\nhttps://x\n\nSuggestion: investigate"
+        );
+    }
+
+    #[test]
+    fn a_deploy_names_target_branch_commit_error_and_the_inspector() {
+        let mut e = event(
+            "deploy.failure",
+            json!({"project":"web","target":"production","branch":"main","message":"feat: x",
+                "error":"Build failed","url":"https://web.vercel.app","inspectorUrl":"https://vercel.com/i"}),
+        );
+        e.project_id = None;
+        assert_eq!(
+            render(&e, Channel::Whatsapp, None),
+            "deploy.failure · web\nTarget: production\nBranch: main\nCommit: feat: x\nError: Build failed\nhttps://vercel.com/i"
         );
     }
 

@@ -11,6 +11,7 @@
 
 pub mod alert_types;
 pub mod channels;
+pub mod deploy;
 pub mod github;
 pub mod incidents;
 pub mod message;
@@ -54,7 +55,7 @@ pub const DEDUPE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 /// of the signed body (GitHub signs neither its delivery id nor a time, Sentry not its
 /// `Request-ID`, so a captured body replayed under a new id is recognised by its digest).
 pub struct Receipt<'a> {
-    /// `github` or `sentry`: the receipts' key prefix.
+    /// `github`, `sentry`, `vercel` or `deploy`: the receipts' key prefix.
     pub source: &'static str,
     pub delivery: Option<&'a str>,
     pub digest: &'a str,

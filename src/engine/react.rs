@@ -1,6 +1,6 @@
 //! How an agent handles an event, by its autonomy level (docs/API.md §4):
 //!
-//! | level | build failure or incident | PR opened | push, success |
+//! | level | build or deploy failure, or incident | PR opened | push, success, deploy |
 //! |---|---|---|---|
 //! | 0 Passive | record only | record only | record only |
 //! | 1 Notify | notify routes | notify routes | notify routes |
@@ -69,10 +69,10 @@ impl Policy {
 /// The columns of the autonomy table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A build failure or an incident.
+    /// A build or deploy failure (a type ending in `.failure`), or an incident.
     Failure,
     PrOpened,
-    /// Pushes, successes, merges, resolutions.
+    /// Pushes, successes (deploys included), cancellations, merges, resolutions.
     Routine,
 }
 
@@ -538,10 +538,17 @@ mod tests {
         assert_eq!(Kind::of("incident.triggered"), Kind::Failure);
         assert_eq!(Kind::of("incident.updated"), Kind::Routine);
         assert_eq!(Kind::of("alert.sentry"), Kind::Failure);
+        // A failed deploy is handled like a failed build (docs/API.md §4.3).
+        assert_eq!(Kind::of("deploy.failure"), Kind::Failure);
         assert_eq!(Kind::of("ci.pull_request.opened"), Kind::PrOpened);
-        for routine in
-            ["ci.push", "ci.workflow_run.success", "ci.pull_request.merged", "incident.resolved"]
-        {
+        for routine in [
+            "ci.push",
+            "ci.workflow_run.success",
+            "ci.pull_request.merged",
+            "incident.resolved",
+            "deploy.success",
+            "deploy.cancelled",
+        ] {
             assert_eq!(Kind::of(routine), Kind::Routine, "{routine}");
         }
     }

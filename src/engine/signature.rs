@@ -1,10 +1,12 @@
-//! Webhook signatures: lower-case hex HMAC-SHA256 of the exact raw body, compared in constant
-//! time (`Mac::verify_slice`). Never over a re-serialisation of the parsed JSON.
+//! Webhook signatures: lower-case hex HMAC-SHA256 (HMAC-SHA1 for Vercel, docs/API.md §3.5) of
+//! the exact raw body, compared in constant time (`Mac::verify_slice`). Never over a
+//! re-serialisation of the parsed JSON.
 
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
+type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
 /// `hex(HMAC-SHA256(secret, body))`, as senders put it in their signature headers.
 pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
@@ -23,6 +25,30 @@ pub fn verify_hex(secret: &[u8], body: &[u8], presented_hex: &str) -> bool {
         return false;
     };
     mac(secret, body).is_some_and(|m| m.verify_slice(&presented).is_ok())
+}
+
+/// `hex(HMAC-SHA1(secret, body))`: Vercel's `x-vercel-signature`.
+pub fn sign_hex_sha1(secret: &[u8], body: &[u8]) -> String {
+    match <HmacSha1 as KeyInit>::new_from_slice(secret) {
+        Ok(mut m) => {
+            m.update(body);
+            hex(&m.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether `presented_hex` is the HMAC-SHA1 of `body` under `secret` (Vercel's scheme).
+/// Malformed hex is a mismatch.
+pub fn verify_hex_sha1(secret: &[u8], body: &[u8], presented_hex: &str) -> bool {
+    let Some(presented) = unhex(presented_hex.trim()) else {
+        return false;
+    };
+    let Ok(mut m) = <HmacSha1 as KeyInit>::new_from_slice(secret) else {
+        return false;
+    };
+    m.update(body);
+    m.verify_slice(&presented).is_ok()
 }
 
 /// The MAC over `body`. HMAC takes keys of any length, so this is always `Some`.
@@ -65,6 +91,28 @@ mod tests {
             sign_hex(b"test-secret", b""),
             "a41bc6d81d6413576ae0994995e0ad89a416ec97389515c3604f47722122eeeb"
         );
+    }
+
+    /// RFC 2202's HMAC-SHA1 test cases 1 and 2, and a body signed the way Vercel signs one.
+    #[test]
+    fn sha1_vectors() {
+        assert_eq!(
+            sign_hex_sha1(&[0x0b; 20], b"Hi There"),
+            "b617318655057264e28bc0b6fb378c8ef146be00"
+        );
+        assert_eq!(
+            sign_hex_sha1(b"Jefe", b"what do ya want for nothing?"),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        let sig = sign_hex_sha1(b"vercel", b"{\"id\":\"evt\"}");
+        assert_eq!(sig.len(), 40);
+        assert!(verify_hex_sha1(b"vercel", b"{\"id\":\"evt\"}", &sig));
+        assert!(verify_hex_sha1(b"vercel", b"{\"id\":\"evt\"}", &sig.to_uppercase()));
+        assert!(!verify_hex_sha1(b"vercel", b"{\"id\":\"evT\"}", &sig));
+        assert!(!verify_hex_sha1(b"other", b"{\"id\":\"evt\"}", &sig));
+        // A SHA-256 signature of the same body is not a SHA-1 one.
+        assert!(!verify_hex_sha1(b"vercel", b"x", &sign_hex(b"vercel", b"x")));
+        assert!(!verify_hex_sha1(b"vercel", b"x", ""));
     }
 
     #[test]

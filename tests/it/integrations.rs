@@ -64,7 +64,18 @@ fn status_and_configure_are_per_org_with_the_environment_for_default() {
         .collect();
     assert_eq!(
         ids,
-        ["pagerduty", "linear", "sentry", "slack", "github", "discord", "telegram", "whatsapp"]
+        [
+            "pagerduty",
+            "linear",
+            "sentry",
+            "slack",
+            "github",
+            "discord",
+            "telegram",
+            "whatsapp",
+            "vercel",
+            "deploy"
+        ]
     );
     assert_eq!(
         status_of(&s, "pagerduty"),

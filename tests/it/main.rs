@@ -16,6 +16,7 @@ mod codespar_forms;
 mod conformance;
 mod console;
 mod crash_loop;
+mod deploy_webhooks;
 mod durability;
 mod engine;
 mod event_stream;

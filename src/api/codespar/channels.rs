@@ -19,7 +19,7 @@ use crate::upstream::{UpstreamError, blocking};
 /// The chat channels, in the order `GET /api/channels` lists them (plus `web`).
 const CHAT_CHANNELS: [&str; 4] = ["whatsapp", "slack", "discord", "telegram"];
 /// What `POST /api/channels/configure` takes: chat channels and webhook secrets.
-const CONFIGURABLE: &str = "telegram, whatsapp, discord, slack, github, sentry";
+const CONFIGURABLE: &str = "telegram, whatsapp, discord, slack, github, sentry, vercel, deploy";
 const MAX_KEYS: usize = 20;
 const MAX_VALUE: usize = 2048;
 
@@ -196,7 +196,7 @@ fn check_required(channel: &str, config: &BTreeMap<String, String>) -> Result<()
     let needed: &[&str] = match channel {
         "telegram" => &["botToken"],
         "whatsapp" => &["evolutionApiUrl", "evolutionApiKey", "evolutionInstance"],
-        "github" | "sentry" => &["webhookSecret"],
+        "github" | "sentry" | "vercel" | "deploy" => &["webhookSecret"],
         _ => &[],
     };
     if let Some(missing) = needed.iter().find(|k| !has(k)) {

@@ -17,7 +17,7 @@ use super::channels::{URL_KEYS, check_egress, config_values, keep_stored_secrets
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::engine::channels as resolve;
-use crate::engine::channels::{github_secret, github_token};
+use crate::engine::channels::{deploy_secret, github_secret, github_token, vercel_secret};
 use crate::settings::Secret;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::channels;
@@ -27,9 +27,20 @@ use crate::upstream::pagerduty::PagerDuty;
 use crate::upstream::sentry::Sentry;
 use crate::upstream::{self, UpstreamError};
 
-/// What `GET /api/integrations/status` lists, in order.
-const LISTED: [&str; 8] =
-    ["pagerduty", "linear", "sentry", "slack", "github", "discord", "telegram", "whatsapp"];
+/// What `GET /api/integrations/status` lists, in order: the deploy webhooks last, configured
+/// by their secret alone (docs/API.md §2.13).
+const LISTED: [&str; 10] = [
+    "pagerduty",
+    "linear",
+    "sentry",
+    "slack",
+    "github",
+    "discord",
+    "telegram",
+    "whatsapp",
+    "vercel",
+    "deploy",
+];
 const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack, github";
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
@@ -53,6 +64,8 @@ fn configured(state: &State, org: &str, name: &str) -> Result<bool, ApiError> {
             github_token(&read, &state.settings, org)?.is_some()
                 || github_secret(&read, &state.settings, org)?.is_some()
         }
+        "vercel" => vercel_secret(&state.store.read()?, &state.settings, org)?.is_some(),
+        "deploy" => deploy_secret(&state.store.read()?, &state.settings, org)?.is_some(),
         chat => resolve::target(&state.store.read()?, &state.settings, org, chat)?.is_some(),
     })
 }

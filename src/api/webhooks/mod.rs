@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | POST | `/webhooks/github` | [`Endpoint::Github`] |
 //! | POST | `/webhooks/sentry` (also `/api/webhooks/sentry`, in the CodeSpar API's paths) | [`Endpoint::Sentry`] |
+//! | POST | `/webhooks/vercel` | [`Endpoint::Vercel`] |
+//! | POST | `/webhooks/deploy` | [`Endpoint::Deploy`] |
 //!
 //! Order of work: resolve the org (the secret depends on it), verify the signature over the raw
 //! bytes, decode, then record in one transaction with the delivery's receipt (so a redelivery is
@@ -24,10 +26,12 @@ use super::scope::OrgId;
 use super::{Auth, Bucket, Request, Response, State, body};
 use crate::api::scope::ScopeError;
 use crate::clock;
-use crate::engine::channels::{github_secret, sentry_secret};
+use crate::engine::channels::{deploy_secret, github_secret, sentry_secret, vercel_secret};
+use crate::engine::deploy::{self, DeployEvent};
 use crate::engine::github::{self, Parsed};
 use crate::engine::incidents::{self, Outcome};
 use crate::engine::{self, Ingested, sentry, signature};
+use crate::settings::Secret;
 use crate::store::{StoreError, orgs, projects};
 
 const MAX_DELIVERY_ID: usize = 128;
@@ -36,6 +40,8 @@ endpoints! {
     pub enum Endpoint {
         Github => "github_webhook",
         Sentry => "sentry_webhook",
+        Vercel => "vercel_webhook",
+        Deploy => "deploy_webhook",
     }
 }
 
@@ -53,6 +59,8 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
     let endpoint = match segs {
         ["webhooks", "github"] => Endpoint::Github,
         ["webhooks", "sentry"] => Endpoint::Sentry,
+        ["webhooks", "vercel"] => Endpoint::Vercel,
+        ["webhooks", "deploy"] => Endpoint::Deploy,
         _ => return Routed::NoRoute,
     };
     Routed::arm((method == Method::Post).then_some(endpoint), &[Method::Post])
@@ -62,6 +70,8 @@ pub async fn handle(state: &State, endpoint: Endpoint, req: Request) -> Response
     let answer = match endpoint {
         Endpoint::Github => github(state, &req).await,
         Endpoint::Sentry => sentry(state, &req).await,
+        Endpoint::Vercel => vercel(state, &req).await,
+        Endpoint::Deploy => generic_deploy(state, &req).await,
     };
     answer.unwrap_or_else(|e| e.into_response(&req.request_id))
 }
@@ -184,6 +194,136 @@ async fn sentry(state: &State, req: &Request) -> Result<Response, WebhookError> 
     Ok(Response::ok(&answer))
 }
 
+/// `POST /webhooks/vercel` (docs/API.md §3.5).
+async fn vercel(state: &State, req: &Request) -> Result<Response, WebhookError> {
+    // Parsed before verification only to find the org (by the repository Vercel names); not
+    // acted on, nor its errors answered, until verified.
+    let parsed = deploy::parse_vercel(&req.body).map_err(WebhookError::from);
+    let repo = parsed.as_ref().ok().and_then(|v| v.repo.clone());
+    let org = webhook_org(state, req, repo.as_deref())?;
+    let secret = vercel_secret(&state.store.read()?, &state.settings, &org.id)?;
+    verify_hex(state, &org.id, req, secret, Scheme::VERCEL)?;
+    let org = org.known()?;
+    let vercel = parsed?;
+    let event = match vercel.parsed {
+        deploy::Parsed::Deploy(event) => event,
+        deploy::Parsed::Intermediate { state } => {
+            return Ok(Response::ok(&json!({
+                "received": true, "type": vercel.kind, "state": state, "processed": false,
+                "reason": "intermediate_state",
+            })));
+        }
+        deploy::Parsed::Unhandled => {
+            return Ok(Response::ok(&json!({
+                "received": true, "type": vercel.kind, "processed": false,
+                "reason": "Event type not handled",
+            })));
+        }
+    };
+    let answer = json!({ "received": true, "type": vercel.kind, "state": event.state });
+    record_deploy(state, req, org, event, vercel.id, answer).await
+}
+
+/// `POST /webhooks/deploy` (docs/API.md §3.6): any pipeline's deploy outcome.
+async fn generic_deploy(state: &State, req: &Request) -> Result<Response, WebhookError> {
+    let parsed = deploy::parse_generic(&req.body).map_err(WebhookError::from);
+    let repo = parsed.as_ref().ok().and_then(|g| g.repo.clone());
+    let org = webhook_org(state, req, repo.as_deref())?;
+    let secret = deploy_secret(&state.store.read()?, &state.settings, &org.id)?;
+    verify_hex(state, &org.id, req, secret, Scheme::DEPLOY)?;
+    let org = org.known()?;
+    let generic = parsed?;
+    let event = match generic.parsed {
+        deploy::Parsed::Deploy(event) => event,
+        deploy::Parsed::Intermediate { .. } | deploy::Parsed::Unhandled => {
+            return Ok(Response::ok(&json!({
+                "received": true, "status": generic.status, "processed": false,
+                "reason": "intermediate_state",
+            })));
+        }
+    };
+    let answer = json!({ "received": true, "status": generic.status });
+    record_deploy(state, req, org, event, None, answer).await
+}
+
+/// Records a verified deploy in one write with its receipts (the delivery id when the sender
+/// has one, and the body's digest), and answers `answer` plus what was recorded.
+async fn record_deploy(
+    state: &State,
+    req: &Request,
+    org: String,
+    event: Box<DeployEvent>,
+    delivery: Option<String>,
+    mut answer: Value,
+) -> Result<Response, WebhookError> {
+    let digest = signature::digest_hex(&req.body);
+    let policy = state.policy;
+    let ingested = state
+        .store
+        .write(move |tx| {
+            let receipt = engine::Receipt {
+                source: event.source,
+                delivery: delivery.as_deref(),
+                digest: &digest,
+            };
+            deploy::ingest(tx, &org, &event, receipt, policy)
+        })
+        .await?;
+    match ingested {
+        Ingested::Event { event_id, project_id, deliveries } => {
+            state.signals.recorded(deliveries);
+            answer["processed"] = true.into();
+            answer["eventId"] = event_id.into();
+            answer["projectId"] = project_id.map_or(Value::Null, Value::from);
+            Ok(Response::ok(&answer))
+        }
+        Ingested::Duplicate | Ingested::Ping | Ingested::Ignored => {
+            Ok(Response::ok(&json!({ "received": true, "duplicate": true })))
+        }
+    }
+}
+
+/// How a sender signs: the header and the HMAC over the raw body, as bare hex.
+struct Scheme {
+    sender: &'static str,
+    /// Lower case, as looked up.
+    header: &'static str,
+    sha1: bool,
+}
+
+impl Scheme {
+    /// `x-vercel-signature`: hex HMAC-SHA1 (docs/API.md §3.5).
+    const VERCEL: Self = Self { sender: "Vercel", header: "x-vercel-signature", sha1: true };
+    /// `x-deploy-signature`: hex HMAC-SHA256 (docs/API.md §3.6).
+    const DEPLOY: Self = Self { sender: "Deploy", header: "x-deploy-signature", sha1: false };
+}
+
+/// A configured secret requires a valid signature; no secret accepts (with a warning) unless
+/// strict mode is on, as for GitHub (docs/API.md §3.1).
+fn verify_hex(
+    state: &State,
+    org: &str,
+    req: &Request,
+    secret: Option<Secret>,
+    scheme: Scheme,
+) -> Result<(), WebhookError> {
+    let Some(secret) = secret else {
+        if state.settings.webhook_strict_mode {
+            return Err(WebhookError::SecretNotConfigured(scheme.sender));
+        }
+        warn_unsigned(scheme.sender, org);
+        return Ok(());
+    };
+    let header = req.header(scheme.header).ok_or(WebhookError::MissingSignature(scheme.header))?;
+    let key = secret.expose().as_bytes();
+    let valid = if scheme.sha1 {
+        signature::verify_hex_sha1(key, &req.body, header.trim())
+    } else {
+        signature::verify_hex(key, &req.body, header.trim())
+    };
+    if valid { Ok(()) } else { Err(WebhookError::InvalidSignature) }
+}
+
 /// `Sentry-Hook-Signature` is the hex HMAC-SHA256 of the raw body with the org's sentry
 /// `webhookSecret` (or `SENTRY_WEBHOOK_SECRET` for org `default`; docs/API.md §3.2).
 fn verify_sentry(state: &State, org: &str, req: &Request) -> Result<(), WebhookError> {
@@ -255,7 +395,8 @@ impl WebhookOrg {
 }
 
 /// The org a delivery belongs to: `?orgId=`, else `x-org-id`, else the org of the project whose
-/// repository sent it, else `default`.
+/// repository sent it (GitHub's `repository.full_name`, Vercel's commit repository, a generic
+/// deploy's `project` of the form `owner/name`), else `default`.
 fn webhook_org(
     state: &State,
     req: &Request,
@@ -331,7 +472,7 @@ fn warn_unsigned(source: &str, org: &str) {
         tracing::warn!(
             org,
             source,
-            "webhook accepted without a signature check: no secret is configured (set GITHUB_WEBHOOK_SECRET or SENTRY_WEBHOOK_SECRET, or WEBHOOK_STRICT_MODE=true to refuse)"
+            "webhook accepted without a signature check: no secret is configured (set the org's webhookSecret, or GITHUB_WEBHOOK_SECRET, SENTRY_WEBHOOK_SECRET, VERCEL_WEBHOOK_SECRET or DEPLOY_WEBHOOK_SECRET; or WEBHOOK_STRICT_MODE=true to refuse)"
         );
     }
 }
