@@ -459,3 +459,35 @@ fn finished_tasks_go_after_their_retention_and_open_ones_stay() {
     assert_eq!(a2a[0]["metadata"]["removed"], 1);
     assert_eq!(s.get("/api/audit/verify").json()["valid"], true);
 }
+
+#[test]
+fn a_backup_holds_the_tasks_and_their_listing() {
+    let s = Server::with(&["--rate-limit-api", "0"], &[]);
+    submit(&s, json!({"id": "kept-1", "skill": "correlate", "input": {"text": "one"}}));
+    submit(&s, json!({"id": "kept-2", "skill": "refactor", "input": {"text": "two"}}));
+    assert_eq!(s.post("/a2a/tasks/kept-1/cancel", &json!({})).status, 200);
+    let work = tempfile::tempdir().expect("temp");
+    let file = work.path().join("spar.backup");
+    let spar = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spar"))
+            .args(args)
+            .output()
+            .expect("run spar");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (data, file_arg) = (s.data_dir().display().to_string(), file.display().to_string());
+    spar(&["backup", "--data-dir", &data, "--out", &file_arg]);
+    let restored = tempfile::tempdir().expect("temp");
+    let target = restored.path().join("data");
+    let key = s.data_dir().join("secret.key").display().to_string();
+    spar(&["restore", &file_arg, "--data-dir", &target.display().to_string(), "--key-file", &key]);
+    let dir = tempfile::TempDir::new_in(restored.path()).expect("temp");
+    std::fs::remove_dir(dir.path()).expect("empty");
+    std::fs::rename(&target, dir.path()).expect("move");
+    let r = Server::on_dir(dir, &["--rate-limit-api", "0"], &[]);
+    assert_eq!(r.get("/a2a/tasks").json(), s.get("/a2a/tasks").json());
+    assert_eq!(r.get("/a2a/tasks/kept-1").json()["status"], "cancelled");
+    assert_eq!(r.get("/a2a/tasks?status=submitted").json()["total"], 1);
+    r.post("/a2a/tasks", &json!({"id": "kept-2", "skill": "refactor", "input": {"text": "x"}}))
+        .expect_error(409, "TASK_ALREADY_EXISTS");
+}
