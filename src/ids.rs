@@ -38,6 +38,23 @@ pub fn secret_hex(bytes: usize) -> Result<String, getrandom::Error> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// A ULID (26 Crockford base32 digits: 48 bits of Unix milliseconds, then 80 random bits), so
+/// ids made from it sort by time: A2A task ids, `task-<ULID>` (docs/API.md §1.8).
+pub fn ulid(now_ms: i64) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut random = [0u8; 10];
+    if getrandom::fill(&mut random).is_err() {
+        // Uniqueness, not secrecy, is what matters here (the store refuses a duplicate).
+        let (a, b) = (random_u64().to_be_bytes(), random_u64().to_be_bytes());
+        random[..8].copy_from_slice(&a);
+        random[8..].copy_from_slice(&b[..2]);
+    }
+    let time = u128::from(u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff);
+    let n = random.iter().fold(time, |acc, b| (acc << 8) | u128::from(*b));
+    let digits: Vec<u8> = (0..26).rev().map(|i| ALPHABET[((n >> (i * 5)) & 31) as usize]).collect();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
 /// A request id for `X-Request-Id` and the log lines of that request: a random per-process
 /// prefix and a counter, 16 hex digits (cheap: it is made for every request).
 pub fn request_id() -> String {
@@ -117,7 +134,16 @@ seq_id!(
 
 #[cfg(test)]
 mod tests {
-    use super::{DeliveryId, IncidentId, base36};
+    use super::{DeliveryId, IncidentId, base36, ulid};
+
+    #[test]
+    fn ulids_are_26_crockford_digits_in_time_order() {
+        let (a, b) = (ulid(1_700_000_000_000), ulid(1_700_000_000_001));
+        assert_eq!(a.len(), 26);
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()), "{a}");
+        assert!(a < b, "{a} {b}");
+        assert_ne!(ulid(5), ulid(5));
+    }
 
     #[test]
     fn sequence_ids_read_back_what_they_write() {

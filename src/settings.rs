@@ -43,13 +43,14 @@ impl Default for Retention {
 
 impl Retention {
     /// Every kind and its default.
-    pub const KINDS: [(&'static str, u32); 6] = [
+    pub const KINDS: [(&'static str, u32); 7] = [
         ("agents", 30),
         ("incidents", 90),
         ("receipts", 7),
         ("deliveries", 30),
         ("events", 30),
         ("approvals", 30),
+        ("a2a", 30),
     ];
     /// Receipts are how redeliveries are recognised: never kept shorter than the dedupe window.
     pub const MIN_RECEIPT_DAYS: u32 = 7;

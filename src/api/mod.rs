@@ -8,7 +8,7 @@
 //!
 //! | family | paths | credential | errors |
 //! |---|---|---|---|
-//! | [`codespar`] | `/api/*`, `/health`, `/metrics`, `/openapi.json` | bearer token when `ENGINE_API_TOKEN` is set | `{"error","code","status"}` |
+//! | [`codespar`] | `/api/*`, `/a2a/*`, `/health`, `/metrics`, `/openapi.json`, `/.well-known/agent.json` | bearer token when `ENGINE_API_TOKEN` is set (an org token confines) | `{"error","code","status"}` |
 //! | [`webhooks`] | `/webhooks/*` | the sender's signature | `{"error","code","status"}` |
 //! | [`spike`] | `/integrations*`, `/ingest/:token`, `/:token/push-events` | `x-api-key` and `x-team-id`; the ingest token | `{"message","error"}` |
 //! | [`potpie`] | `/api/v1/integrations/*`, `/api/v2/integrations/save` | `x-api-key` | FastAPI's `{"detail"}` |
@@ -84,6 +84,8 @@ impl Family {
             ["api", "v1" | "v2", "integrations", ..] => Some(Self::Potpie),
             ["webhooks", ..] => Some(Self::Webhooks),
             ["api", ..] | ["health" | "metrics" | "openapi.json"] => Some(Self::CodeSpar),
+            // Only the card itself: the rest of `/.well-known` is no family's.
+            [".well-known", "agent.json"] | ["a2a", ..] => Some(Self::CodeSpar),
             ["integrations", ..] | ["ingest", ..] | [_, "push-events"] => Some(Self::Spike),
             ["admin", ..] => Some(Self::Admin),
             [] | ["ui", ..] => Some(Self::Console),
@@ -232,7 +234,9 @@ impl Endpoint {
             Self::CodeSpar(e) => {
                 matches!(
                     e,
-                    codespar::Endpoint::EventStream | codespar::Endpoint::SentryWebhookAlias
+                    codespar::Endpoint::EventStream
+                        | codespar::Endpoint::SentryWebhookAlias
+                        | codespar::Endpoint::WellKnownAgentCard
                 )
             }
             Self::Webhooks(_) | Self::Spike(_) | Self::Potpie(_) | Self::Console(_) => true,
@@ -312,6 +316,10 @@ mod tests {
         assert_eq!(of("/api/webhooks/sentry"), Some(Family::CodeSpar));
         assert_eq!(of("/admin/api-keys"), Some(Family::Admin));
         assert_eq!(of("/health/x"), None);
+        assert_eq!(of("/.well-known/agent.json"), Some(Family::CodeSpar));
+        assert_eq!(of("/.well-known/other"), None);
+        assert_eq!(of("/a2a/tasks"), Some(Family::CodeSpar));
+        assert_eq!(of("/v1/.well-known/agent.json"), None);
         assert_eq!(of("/nothing"), None);
     }
 

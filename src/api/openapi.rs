@@ -112,6 +112,11 @@ const ACKNOWLEDGE: &str = r#"{"type":"object","properties":{"acknowledgedBy":{"t
 const DELIVERY_DETAIL: &str = r#"{"type":"object","required":["id","status","attempts","attemptLog"],"properties":{"id":{"type":"string"},"eventId":{"type":"string"},"eventType":{"type":"string"},"routeId":{"type":"string"},"channel":{"type":"string"},"channelId":{"type":"string"},"status":{"type":"string","enum":["pending","delivered","dead"]},"attempts":{"type":"integer","minimum":0},"lastError":{"type":["string","null"]},"nextAttemptAt":{"type":["string","null"]},"createdAt":{"type":"string"},"deliveredAt":{"type":["string","null"]},"attemptLog":{"type":"array","items":{"type":"object","required":["at","durationMs","outcome","error","httpStatus"],"properties":{"at":{"type":"string"},"durationMs":{"type":"integer","minimum":0},"outcome":{"type":"string","enum":["delivered","retry","dead"]},"error":{"type":["string","null"],"enum":["timeout","unreachable","refused","http","rejected","not_configured","internal",null]},"httpStatus":{"type":["integer","null"]}},"additionalProperties":false}}}}"#;
 const POTPIE_SAVE: &str = r#"{"type":"object","required":["name","integration_type"],"properties":{"name":{"type":"string"},"integration_type":{"type":"string"},"status":{"type":"string"},"active":{"type":"boolean"},"unique_identifier":{"type":"string"},"auth_data":{"type":"object"},"scope_data":{"type":"object"},"metadata":{"type":"object"}}}"#;
 
+/// The agent card of one type (docs/API.md §2.17).
+const CARD: &str = r#"{"type":"object","required":["type","name","lifecycle","description","skills"],"properties":{"type":{"type":"string"},"name":{"type":"string"},"lifecycle":{"type":"string","enum":["persistent","ephemeral"]},"description":{"type":"string"},"skills":{"type":"array","items":{"type":"string"}}}}"#;
+const CARD_LIST: &str = r#"{"type":"array","items":{"type":"object","required":["type","name","lifecycle","description","skills"],"properties":{"type":{"type":"string"},"name":{"type":"string"},"lifecycle":{"type":"string"},"description":{"type":"string"},"skills":{"type":"array","items":{"type":"string"}}}}}"#;
+const AGENT_CARD: &str = r#"{"type":"object","required":["name","description","url","version","capabilities","skills"],"properties":{"name":{"type":"string"},"description":{"type":"string"},"url":{"type":"string"},"version":{"type":"string"},"capabilities":{"type":"object","required":["streaming","pushNotifications"],"properties":{"streaming":{"type":"boolean"},"pushNotifications":{"type":"boolean"}}},"skills":{"type":"array","items":{"type":"object","required":["id","name","description","agentType"],"properties":{"id":{"type":"string"},"name":{"type":"string"},"description":{"type":"string"},"agentType":{"type":"string"}}}}}}"#;
+
 /// Every public operation. Admin-listener routes (`/admin/*`) are not here: the public
 /// listener never serves them (docs/API.md describes them).
 static OPERATIONS: &[Op] = &[
@@ -228,6 +233,23 @@ static OPERATIONS: &[Op] = &[
     op("post", "/api/scheduler/{name}/pause", "pause_task", "scheduler", "Pause a task", CodeSpar),
     op("post", "/api/scheduler/{name}/resume", "resume_task", "scheduler", "Resume a task", CodeSpar),
     op("post", "/api/scheduler/{name}/run", "run_task", "scheduler", "Run a task now", CodeSpar),
+    op("get", "/.well-known/agent.json", "well_known_agent_card", "a2a", "The A2A agent card: every skill (not under /v1)", Public)
+        .returns(Returns::Schema(AGENT_CARD)),
+    op("get", "/api/agent-cards", "list_agent_cards", "a2a", "The card of each agent type", CodeSpar)
+        .returns(Returns::Schema(CARD_LIST)),
+    op("get", "/api/agent-cards/{type}", "get_agent_card", "a2a", "The card of one agent type", CodeSpar)
+        .returns(Returns::Schema(CARD)),
+    op("post", "/a2a/tasks", "submit_a2a_task", "a2a", "Submit a task for a skill; it is routed to an agent of the skill's type", CodeSpar)
+        .body(r#"{"type":"object","required":["skill","input"],"properties":{"id":{"type":"string","maxLength":128},"skill":{"type":"string"},"input":{"type":"object","required":["text"],"properties":{"text":{"type":"string"},"attachments":{"type":"array","maxItems":20,"items":{"type":"object"}}},"additionalProperties":false},"metadata":{"type":"object","properties":{"projectId":{"type":"string"}}}},"additionalProperties":false}"#)
+        .created()
+        .returns(Returns::Schema(r#"{"type":"object","required":["id","status","skill","agentType","agentId","createdAt"],"properties":{"id":{"type":"string"},"status":{"type":"string","enum":["submitted"]},"skill":{"type":"string"},"agentType":{"type":"string"},"agentId":{"type":"string"},"createdAt":{"type":"string"}}}"#)),
+    op("get", "/a2a/tasks", "list_a2a_tasks", "a2a", "A2A tasks, newest first", CodeSpar)
+        .query(&[("limit", "integer", false), ("offset", "integer", false), ("project", "string", false), ("status", "string", false)])
+        .returns(Returns::Schema(r#"{"type":"object","required":["tasks","total","limit","offset"],"properties":{"tasks":{"type":"array","items":{"type":"object","required":["id","status","skill","agentType","createdAt","updatedAt"],"properties":{"id":{"type":"string"},"status":{"type":"string"},"skill":{"type":"string"},"agentType":{"type":"string"},"agentId":{"type":"string"},"projectId":{"type":["string","null"]},"createdAt":{"type":"string"},"updatedAt":{"type":"string"}}}},"total":{"type":"integer","minimum":0},"limit":{"type":"integer"},"offset":{"type":"integer"}}}"#)),
+    op("get", "/a2a/tasks/{id}", "get_a2a_task", "a2a", "One A2A task with its input", CodeSpar)
+        .returns(Returns::Schema(r#"{"type":"object","required":["id","status","skill","agentType","agentId","input","output","metadata","createdAt","updatedAt"],"properties":{"id":{"type":"string"},"status":{"type":"string","enum":["submitted","working","completed","failed","cancelled"]},"skill":{"type":"string"},"agentType":{"type":"string"},"agentId":{"type":"string"},"projectId":{"type":["string","null"]},"input":{"type":"object","required":["text"],"properties":{"text":{"type":"string"},"attachments":{"type":"array","items":{"type":"object"}}}},"output":{},"metadata":{"type":"object"},"createdAt":{"type":"string"},"updatedAt":{"type":"string"},"cancelledAt":{"type":["string","null"]}}}"#)),
+    op("post", "/a2a/tasks/{id}/cancel", "cancel_a2a_task", "a2a", "Cancel a submitted or working task", CodeSpar)
+        .returns(Returns::Schema(r#"{"type":"object","required":["id","status","cancelledAt"],"properties":{"id":{"type":"string"},"status":{"type":"string","enum":["cancelled"]},"cancelledAt":{"type":"string"}}}"#)),
     op("get", "/integrations/available", "spike_available", "spike", "Spike: integration types", Spike),
     op("post", "/integrations/create", "spike_create", "spike", "Spike: create an integration", Spike)
         .body(r#"{"type":"object","required":["slug"],"properties":{"slug":{"type":"string"},"customName":{"type":"string"},"desc":{"type":"string"},"service":{"type":"string"},"escalation":{"type":"string"},"ackTimeout":{"type":"integer","minimum":1},"repeatEscalation":{"type":"boolean"}}}"#),
@@ -273,7 +295,7 @@ fn document() -> Value {
         "info": {
             "title": "Spar",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The CodeSpar control plane (REST and integrations API), with the integration-management APIs of Spike and Potpie, from one store. Every path is also served under /v1.",
+            "description": "The CodeSpar control plane (REST and integrations API), with the integration-management APIs of Spike and Potpie, from one store. Every path is also served under /v1, except /.well-known/agent.json.",
         },
         "servers": [{ "url": "/" }],
         "paths": paths,

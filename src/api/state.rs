@@ -41,3 +41,22 @@ pub struct State {
     /// Turns true when the server shuts down: ends event streams.
     pub(crate) closing: watch::Receiver<bool>,
 }
+
+impl State {
+    /// This server's base URL as clients should call it (ingest URLs, the agent card's `url`):
+    /// `WEBHOOK_BASE_URL` when set; else the host this request reached (an address its client
+    /// can reach, unlike a listen address of `0.0.0.0`); else the listen address. Computed per
+    /// answer, never stored, so a client's `Host` reaches only that client.
+    pub fn public_base(&self, req: &super::Request) -> String {
+        if let Some(base) = &self.settings.webhook_base_url {
+            return base.clone();
+        }
+        let plausible = |h: &&str| {
+            h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        };
+        match req.header("host").map(str::trim).filter(|h| !h.is_empty()).filter(plausible) {
+            Some(host) => format!("http://{host}"),
+            None => self.settings.public_base_url(),
+        }
+    }
+}

@@ -74,7 +74,7 @@ pub struct ServeArgs {
     #[argh(option)]
     audit_retention_days: Option<u32>,
     /// days a kind of record is kept, as kind=days, repeatable: agents (30), incidents (90),
-    /// receipts (7, the least), deliveries (30), events (30), approvals (30)
+    /// receipts (7, the least), deliveries (30), events (30), approvals (30), a2a (30)
     /// [env SPAR_RETENTION: kind=days,…]
     #[argh(option)]
     retention: Vec<String>,

@@ -7,6 +7,7 @@
 //!   and the caller hears back only after the commit is on disk.
 //! - Keys start with the org id, except the lookups that find an org (see `tables.rs`).
 
+pub mod a2a;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

@@ -63,6 +63,135 @@ impl AgentType {
     }
 }
 
+impl AgentType {
+    /// The name its agent card shows (docs/API.md §2.17).
+    pub fn card_name(self) -> &'static str {
+        match self {
+            Self::Project => "Project Agent",
+            Self::Task => "Task Agent",
+            Self::Review => "Review Agent",
+            Self::Deploy => "Deploy Agent",
+            Self::Incident => "Incident Agent",
+            Self::Coordinator => "Coordinator Agent",
+        }
+    }
+
+    /// The skills agents of this type offer to other agents, in catalogue order.
+    pub fn skills(self) -> impl Iterator<Item = &'static Skill> {
+        SKILLS.iter().filter(move |s| s.agent_type == self)
+    }
+}
+
+/// A skill an agent type offers over A2A (docs/API.md §2.17): what the well-known card and the
+/// agent cards list, and what a submitted task must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skill {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub agent_type: AgentType,
+}
+
+const fn skill(
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    agent_type: AgentType,
+) -> Skill {
+    Skill { id, name, description, agent_type }
+}
+
+/// The skill catalogue: the one list the card, the agent cards and task validation read.
+pub const SKILLS: &[Skill] = &[
+    skill(
+        "build-status",
+        "Build Status",
+        "Report the latest CI/CD build status of a project",
+        AgentType::Project,
+    ),
+    skill(
+        "diff-summary",
+        "Diff Summary",
+        "Summarize the changes of a commit, branch or pull request",
+        AgentType::Project,
+    ),
+    skill(
+        "instruct-task",
+        "Instruct Task",
+        "Hand a coding instruction to the project's agents",
+        AgentType::Project,
+    ),
+    skill(
+        "deploy-trigger",
+        "Deploy Trigger",
+        "Request a deployment of a project",
+        AgentType::Project,
+    ),
+    skill(
+        "log-tail",
+        "Log Tail",
+        "Show the recent log and activity of a project",
+        AgentType::Project,
+    ),
+    skill("code-edit", "Code Edit", "Edit existing code as instructed", AgentType::Task),
+    skill("code-generate", "Code Generate", "Write new code from a description", AgentType::Task),
+    skill("test-write", "Test Write", "Write tests for existing code", AgentType::Task),
+    skill(
+        "refactor",
+        "Refactor",
+        "Restructure code without changing its behaviour",
+        AgentType::Task,
+    ),
+    skill("pr-review", "PR Review", "Review a pull request", AgentType::Review),
+    skill("risk-classify", "Risk Classify", "Classify the risk of a change", AgentType::Review),
+    skill(
+        "review-summary",
+        "Review Summary",
+        "Summarize the reviews of a pull request",
+        AgentType::Review,
+    ),
+    skill("deploy-staging", "Deploy Staging", "Deploy to staging", AgentType::Deploy),
+    skill(
+        "deploy-production",
+        "Deploy Production",
+        "Deploy to production (with approval)",
+        AgentType::Deploy,
+    ),
+    skill("rollback", "Rollback", "Roll a deployment back (with approval)", AgentType::Deploy),
+    skill("health-check", "Health Check", "Check a deployment's health", AgentType::Deploy),
+    skill("investigate", "Investigate", "Investigate a failure or an alert", AgentType::Incident),
+    skill(
+        "correlate",
+        "Correlate",
+        "Correlate an incident with recent changes",
+        AgentType::Incident,
+    ),
+    skill("hotfix", "Hotfix", "Propose a fix for an incident", AgentType::Incident),
+    skill(
+        "cascade-deploy",
+        "Cascade Deploy",
+        "Deploy dependent projects in order",
+        AgentType::Coordinator,
+    ),
+    skill(
+        "resource-lock",
+        "Resource Lock",
+        "Coordinate exclusive use of a shared resource",
+        AgentType::Coordinator,
+    ),
+    skill(
+        "cross-project-query",
+        "Cross-Project Query",
+        "Answer a question across projects",
+        AgentType::Coordinator,
+    ),
+];
+
+/// The skill named `id`, if the catalogue has it.
+pub fn skill_named(id: &str) -> Option<&'static Skill> {
+    SKILLS.iter().find(|s| s.id == id)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AgentStatus {
@@ -710,4 +839,64 @@ pub enum TaskAction {
     Digest { event_type: String, window_hours: u32 },
     /// POSTs `body` (JSON) to `url`.
     Webhook { url: String, body: serde_json::Value },
+}
+
+/// Where an A2A task is (docs/API.md §2.17): `submitted → working → completed | failed |
+/// cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum A2aTaskStatus {
+    Submitted,
+    Working,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl A2aTaskStatus {
+    pub const ALL: [A2aTaskStatus; 5] =
+        [Self::Submitted, Self::Working, Self::Completed, Self::Failed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::Working => "working",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Only a task not yet finished can be cancelled.
+    pub fn cancellable(self) -> bool {
+        matches!(self, Self::Submitted | Self::Working)
+    }
+}
+
+/// A task another agent submitted over A2A (docs/API.md §2.17), routed to `agent_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct A2aTaskRecord {
+    pub id: String,
+    pub org_id: String,
+    /// Its place in the org's listing order (a server-wide counter).
+    pub seq: u64,
+    pub status: A2aTaskStatus,
+    pub skill: String,
+    pub agent_type: AgentType,
+    pub agent_id: String,
+    pub project_id: Option<String>,
+    pub text: String,
+    pub attachments: Option<Vec<serde_json::Value>>,
+    pub metadata: Option<serde_json::Value>,
+    pub output: Option<serde_json::Value>,
+    /// Who submitted it (`X-Actor`).
+    pub submitted_by: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub cancelled_at_ms: Option<i64>,
 }

@@ -4,9 +4,9 @@
 //! audit entry per org it touched.
 //!
 //! What stays whatever its age: agents that are not ephemeral (project and coordinator agents)
-//! or not terminated, incidents not resolved, pending deliveries and approvals, and the
-//! registries that keep ids from being reused (`agent_ids`, `approval_tokens`, …). Memory is
-//! knowledge, not history: it has no retention.
+//! or not terminated, incidents not resolved, pending deliveries and approvals, A2A tasks not
+//! finished, and the registries that keep ids from being reused (`agent_ids`,
+//! `approval_tokens`, …). Memory is knowledge, not history: it has no retention.
 
 use std::collections::BTreeMap;
 
@@ -15,11 +15,11 @@ use redb::ReadableTable;
 use super::StoreError;
 use super::audit::{self, ActorType, AuditDraft};
 use super::records::{
-    AgentRecord, AgentStatus, ApprovalRecord, ApprovalStatus, DeliveryRecord, DeliveryStatus,
-    EventRecord, IncidentRecord, IncidentStatus,
+    A2aTaskRecord, AgentRecord, AgentStatus, ApprovalRecord, ApprovalStatus, DeliveryRecord,
+    DeliveryStatus, EventRecord, IncidentRecord, IncidentStatus,
 };
 use super::tables::{
-    AgentNames, Agents, AgentsByProject, Approvals, DEAD_DELIVERIES_KEY, Deliveries,
+    A2aTasks, AgentNames, Agents, AgentsByProject, Approvals, DEAD_DELIVERIES_KEY, Deliveries,
     DeliveriesBySeq, Events, EventsBySeq, IncidentAgents, IncidentIds, Incidents, Meta,
     WebhookReceipts,
 };
@@ -41,16 +41,19 @@ pub enum Kind {
     Events,
     /// Approvals voted on or expired, by when they were created.
     Approvals,
+    /// A2A tasks completed, failed or cancelled, by when they last changed.
+    A2aTasks,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Self::Agents,
         Self::Incidents,
         Self::Receipts,
         Self::Deliveries,
         Self::Events,
         Self::Approvals,
+        Self::A2aTasks,
     ];
 
     /// Its name in settings (`SPAR_RETENTION`), audit entries and logs.
@@ -62,6 +65,7 @@ impl Kind {
             Self::Deliveries => "deliveries",
             Self::Events => "events",
             Self::Approvals => "approvals",
+            Self::A2aTasks => "a2a",
         }
     }
 
@@ -79,6 +83,7 @@ pub enum Expired {
     Delivery { org: String, seq: u64 },
     Event { org: String, seq: u64 },
     Approval { org: String, token: String },
+    A2aTask { org: String, id: String },
 }
 
 impl Expired {
@@ -89,7 +94,8 @@ impl Expired {
             | Self::Receipt { org, .. }
             | Self::Delivery { org, .. }
             | Self::Event { org, .. }
-            | Self::Approval { org, .. } => org,
+            | Self::Approval { org, .. }
+            | Self::A2aTask { org, .. } => org,
         }
     }
 }
@@ -145,6 +151,12 @@ pub fn expired(
                     .then(|| Expired::Approval { org: org.to_owned(), token: token.to_owned() }))
             })
         }
+        Kind::A2aTasks => first_expired(src.open::<A2aTasks>()?.iter()?, limit, |(key, value)| {
+            let task: A2aTaskRecord = decode("a2a task", value.value())?;
+            let (org, id) = key.value();
+            Ok(a2a_task_expired(&task, cutoff_ms)
+                .then(|| Expired::A2aTask { org: org.to_owned(), id: id.to_owned() }))
+        }),
     }
 }
 
@@ -286,7 +298,19 @@ fn remove_one(tx: &WriteTx<'_>, record: &Expired, cutoff_ms: i64) -> Result<bool
             tx.table_mut::<Approvals>()?.remove(key)?;
             Ok(true)
         }
+        Expired::A2aTask { org, id } => {
+            let Some(task) = super::a2a::get(tx, org, id)? else { return Ok(false) };
+            if !a2a_task_expired(&task, cutoff_ms) {
+                return Ok(false);
+            }
+            super::a2a::remove(tx, &task)?;
+            Ok(true)
+        }
     }
+}
+
+fn a2a_task_expired(task: &A2aTaskRecord, cutoff_ms: i64) -> bool {
+    !task.status.cancellable() && task.updated_at_ms < cutoff_ms
 }
 
 fn agent_expired(agent: &AgentRecord, cutoff_ms: i64) -> bool {

@@ -167,6 +167,18 @@ tables! {
     PotpieIntegrations / potpie_integrations = "potpie_integrations": (&'static str, &'static str) => &'static [u8];
     /// `(org, task name) -> TaskRecord` (JSON): the scheduler's tasks and their run counts.
     Tasks / tasks = "tasks": (&'static str, &'static str) => &'static [u8];
+    /// `(org, task id) -> A2aTaskRecord` (JSON): tasks other agents submitted (docs/API.md
+    /// §2.17). Ids are the client's or generated, unique within an org.
+    A2aTasks / a2a_tasks = "a2a_tasks": (&'static str, &'static str) => &'static [u8];
+    /// `(org, facet, seq) -> task id`: each task under every listing filter it matches (`""`
+    /// all, `s:<status>`, `p:<project>`, `p:<project>|s:<status>`), so a filtered page is one
+    /// range read newest first.
+    A2aTaskIndex / a2a_task_index = "a2a_task_index": (&'static str, &'static str, u64) => &'static str;
+    /// `(org, facet) -> tasks`: the `total` of each listing, kept as tasks change.
+    A2aTaskCounts / a2a_task_counts = "a2a_task_counts": (&'static str, &'static str) => u64;
+    /// `(org, agent type) -> agent id`: the agent the org's A2A tasks of that type went to last,
+    /// so routing costs one lookup while that agent lives.
+    A2aAgents / a2a_agents = "a2a_agents": (&'static str, &'static str) => &'static str;
 }
 
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -182,5 +194,6 @@ pub const EVENT_SEQ_KEY: &str = "event_seq";
 pub const ROUTE_SEQ_KEY: &str = "route_seq";
 pub const INCIDENT_SEQ_KEY: &str = "incident_seq";
 pub const DELIVERY_SEQ_KEY: &str = "delivery_seq";
+pub const A2A_TASK_SEQ_KEY: &str = "a2a_task_seq";
 /// How many deliveries are `dead` right now (for `/health`).
 pub const DEAD_DELIVERIES_KEY: &str = "deliveries_dead";

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod a2a;
 mod agents;
 mod api_keys;
 mod audit;

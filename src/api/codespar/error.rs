@@ -101,6 +101,15 @@ pub enum ApiError {
         account: String,
         identity: String,
     },
+    // Agent cards and A2A tasks (docs/API.md §2.17).
+    AgentTypeNotFound(String),
+    UnknownSkill(String),
+    TaskNotCancellable {
+        id: String,
+        status: &'static str,
+    },
+    /// No agent can take a task of this type, and none may be spawned for it.
+    NoAgentAvailable(String),
 }
 
 impl ApiError {
@@ -122,7 +131,8 @@ impl ApiError {
             | Self::DeliveryNotFound(_)
             | Self::ApprovalNotFound(_)
             | Self::IncidentNotFound(_)
-            | Self::TaskNotFound(_) => 404,
+            | Self::TaskNotFound(_)
+            | Self::AgentTypeNotFound(_) => 404,
             Self::ApprovalExpired(_) => 410,
             Self::Forbidden(_) => 403,
             Self::FieldTooLarge { .. } => 413,
@@ -143,7 +153,8 @@ impl ApiError {
             | Self::InvalidIntegration(_)
             | Self::IntegrationNotConfigured(_)
             | Self::UnknownLabel(_)
-            | Self::InvalidSchedule(_) => 400,
+            | Self::InvalidSchedule(_)
+            | Self::UnknownSkill(_) => 400,
             Self::AgentAlreadyExists(_)
             | Self::InvalidState(_)
             | Self::AgentHasProject { .. }
@@ -158,7 +169,9 @@ impl ApiError {
             | Self::TaskRunning(_)
             | Self::TooManyTasks(_)
             | Self::VerificationRunning
-            | Self::TooManyRoutes(_) => 409,
+            | Self::TooManyRoutes(_)
+            | Self::TaskNotCancellable { .. }
+            | Self::NoAgentAvailable(_) => 409,
             Self::Upstream(UpstreamError::Timeout { .. }) => 504,
             Self::Upstream(_) => 502,
         }
@@ -216,6 +229,10 @@ impl ApiError {
             Self::TooManyRoutes(_) => "TOO_MANY_ROUTES",
             Self::OrgAlreadyExists(_) | Self::OrgIdTaken(_) => "ORG_ALREADY_EXISTS",
             Self::IdentityAlreadyExists { .. } => "IDENTITY_ALREADY_EXISTS",
+            Self::AgentTypeNotFound(_) => "AGENT_TYPE_NOT_FOUND",
+            Self::UnknownSkill(_) => "UNKNOWN_SKILL",
+            Self::TaskNotCancellable { .. } => "TASK_NOT_CANCELLABLE",
+            Self::NoAgentAvailable(_) => "NO_AGENT_AVAILABLE",
         }
     }
 
@@ -348,6 +365,15 @@ impl fmt::Display for ApiError {
             Self::IdentityAlreadyExists { account, identity } => {
                 write!(f, "Account '{account}' is already linked to identity '{identity}'")
             }
+            Self::AgentTypeNotFound(t) => write!(f, "No agent card found for type '{t}'"),
+            Self::UnknownSkill(skill) => {
+                let ids: Vec<&str> = crate::store::records::SKILLS.iter().map(|s| s.id).collect();
+                write!(f, "Unknown skill '{skill}'. Available skills: {}", ids.join(", "))
+            }
+            Self::TaskNotCancellable { id, status } => {
+                write!(f, "Task '{id}' cannot be cancelled (status: {status})")
+            }
+            Self::NoAgentAvailable(why) => write!(f, "{why}"),
         }
     }
 }

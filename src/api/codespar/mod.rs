@@ -1,11 +1,13 @@
 //! The CodeSpar API (docs/API.md §2): agents, orgs, the audit trail, memory, identity, projects,
-//! channels and routes, deliveries, approvals, the event stream, integrations, incidents and
-//! the scheduler, plus `/health`, `/metrics` and `/openapi.json`. One file per resource; the
+//! channels and routes, deliveries, approvals, the event stream, integrations, incidents, the
+//! scheduler, agent cards and A2A tasks (`/a2a/tasks`, `/.well-known/agent.json`), plus
+//! `/health`, `/metrics` and `/openapi.json`. One file per resource; the
 //! router and its table are in `routes.rs`, the error type in `error.rs`.
 //!
 //! Bearer token when `ENGINE_API_TOKEN` is set (checked by `http/` from [`Endpoint::auth`]),
 //! `{"error","code","status"}` errors.
 
+mod a2a;
 mod activity;
 pub(crate) mod agents;
 mod approvals;
@@ -134,6 +136,20 @@ async fn dispatch(state: &State, endpoint: Endpoint, req: &Request) -> Result<Re
         }
         E::RunTask(name) => scheduler::run(state, &default_org()?, &name).await,
         E::DeleteTask(name) => scheduler::delete(state, &default_org()?, req, &name).await,
+        // No org data: the card is public and ignores `x-org-id`, like `/health`.
+        E::WellKnownAgentCard => Ok(a2a::well_known(state, req)),
+        E::ListAgentCards => {
+            no_org()?;
+            Ok(a2a::cards())
+        }
+        E::GetAgentCard(t) => {
+            no_org()?;
+            a2a::card(&t)
+        }
+        E::SubmitA2aTask => a2a::submit(state, &default_org()?, req).await,
+        E::ListA2aTasks => a2a::list(state, &default_org()?, req),
+        E::GetA2aTask(id) => a2a::get(state, &default_org()?, &id),
+        E::CancelA2aTask(id) => a2a::cancel(state, &default_org()?, req, &id).await,
         // Handled above, by the webhooks family.
         E::SentryWebhookAlias => Err(ApiError::internal("the Sentry alias is a webhook")),
     }

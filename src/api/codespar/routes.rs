@@ -51,6 +51,12 @@
 //! | GET, POST | `/api/integrations/linear/issues` | [`Endpoint::LinearIssues`], [`Endpoint::LinearCreateIssue`] | required |
 //! | GET | `/api/integrations/sentry/issues` | [`Endpoint::SentryIssues`] | required |
 //! | POST | `/api/webhooks/sentry` (the Sentry webhook, also under `/api`) | [`Endpoint::SentryWebhookAlias`] | `?orgId=` (docs/API.md §3.2) |
+//! | GET | `/.well-known/agent.json` (no `/v1` alias; public) | [`Endpoint::WellKnownAgentCard`] | — |
+//! | GET | `/api/agent-cards` | [`Endpoint::ListAgentCards`] | — |
+//! | GET | `/api/agent-cards/:type` | [`Endpoint::GetAgentCard`] | — |
+//! | GET, POST | `/a2a/tasks` | [`Endpoint::ListA2aTasks`], [`Endpoint::SubmitA2aTask`] | `default` |
+//! | GET | `/a2a/tasks/:id` | [`Endpoint::GetA2aTask`] | `default` |
+//! | POST | `/a2a/tasks/:id/cancel` | [`Endpoint::CancelA2aTask`] | `default` |
 //! | GET | `/api/observability/incidents` | [`Endpoint::ListIncidents`] | `default` |
 //! | POST | `/api/observability/incidents/:id/acknowledge` | [`Endpoint::AcknowledgeIncident`] | `default` |
 
@@ -121,21 +127,33 @@ endpoints! {
         DeleteTask(String) => "delete_task",
         SentryWebhookAlias => "sentry_webhook_alias",
         Activity => "activity",
+        WellKnownAgentCard => "well_known_agent_card",
+        ListAgentCards => "list_agent_cards",
+        GetAgentCard(String) => "get_agent_card",
+        SubmitA2aTask => "submit_a2a_task",
+        ListA2aTasks => "list_a2a_tasks",
+        GetA2aTask(String) => "get_a2a_task",
+        CancelA2aTask(String) => "cancel_a2a_task",
     }
 }
 
 impl Endpoint {
     pub fn auth(&self) -> Auth {
         match self {
-            Self::Health | Self::Metrics | Self::OpenApi | Self::Session => Auth::Public,
+            Self::Health
+            | Self::Metrics
+            | Self::OpenApi
+            | Self::Session
+            | Self::WellKnownAgentCard => Auth::Public,
             _ => Auth::Bearer,
         }
     }
 
-    /// `/health`, `/metrics` and `/openapi.json` are never rate limited (docs/API.md §1.6).
+    /// `/health`, `/metrics`, `/openapi.json` and the agent card are never rate limited
+    /// (docs/API.md §1.6).
     pub fn bucket(&self) -> Option<Bucket> {
         match self {
-            Self::Health | Self::Metrics | Self::OpenApi => None,
+            Self::Health | Self::Metrics | Self::OpenApi | Self::WellKnownAgentCard => None,
             _ => Some(Bucket::Api),
         }
     }
@@ -327,6 +345,29 @@ pub fn route(method: Method, segs: &[&str]) -> Routed<Endpoint> {
         }
         ["api", "observability", "incidents", id, "acknowledge"] => {
             (matches!(method, Post).then(|| E::AcknowledgeIncident((*id).to_owned())), &[Post])
+        }
+        [".well-known", "agent.json"] => {
+            (matches!(method, Get).then_some(E::WellKnownAgentCard), &[Get, Head])
+        }
+        ["api", "agent-cards"] => {
+            (matches!(method, Get).then_some(E::ListAgentCards), &[Get, Head])
+        }
+        ["api", "agent-cards", t] => {
+            (matches!(method, Get).then(|| E::GetAgentCard((*t).to_owned())), &[Get, Head])
+        }
+        ["a2a", "tasks"] => (
+            match method {
+                Get => Some(E::ListA2aTasks),
+                Post => Some(E::SubmitA2aTask),
+                _ => None,
+            },
+            &[Get, Head, Post],
+        ),
+        ["a2a", "tasks", id] => {
+            (matches!(method, Get).then(|| E::GetA2aTask((*id).to_owned())), &[Get, Head])
+        }
+        ["a2a", "tasks", id, "cancel"] => {
+            (matches!(method, Post).then(|| E::CancelA2aTask((*id).to_owned())), &[Post])
         }
         ["api", "webhooks", "sentry"] => {
             (matches!(method, Post).then_some(E::SentryWebhookAlias), &[Post])

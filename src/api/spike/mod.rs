@@ -132,22 +132,6 @@ fn name_of(slug: &str) -> &'static str {
     AVAILABLE.iter().find(|(s, ..)| *s == slug).map_or("Webhook", |(_, name, ..)| name)
 }
 
-/// Where ingest URLs point: `WEBHOOK_BASE_URL` when set; else the host this request reached
-/// (an address its client can reach, unlike a listen address of `0.0.0.0`); else the listen
-/// address. Computed per answer, never stored, so a client's `Host` reaches only that client.
-fn ingest_base(state: &State, req: &Request) -> String {
-    if let Some(base) = &state.settings.webhook_base_url {
-        return base.clone();
-    }
-    let plausible = |h: &&str| {
-        h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-    };
-    match req.header("host").map(str::trim).filter(|h| !h.is_empty()).filter(plausible) {
-        Some(host) => format!("http://{host}"),
-        None => state.settings.public_base_url(),
-    }
-}
-
 fn view(base: &str, i: &SpikeIntegrationRecord) -> Value {
     let url = format!("{base}/ingest/{}", i.token);
     json!({
@@ -258,7 +242,7 @@ pub async fn create(state: &State, req: &Request) -> Result<Response, SpikeError
             Ok(())
         })
         .await?;
-    Ok(Response::ok(&json!({ "integration": view(&ingest_base(state, req), &record) })))
+    Ok(Response::ok(&json!({ "integration": view(&state.public_base(req), &record) })))
 }
 
 /// The team's integration with this token (archived ones included).
@@ -269,13 +253,13 @@ fn find(state: &State, org: &str, token: &str) -> Result<SpikeIntegrationRecord,
 pub fn get(state: &State, req: &Request, token: &str) -> Result<Response, SpikeError> {
     let key = authenticate(state, req)?;
     let found = find(state, &key.org_id, token)?;
-    Ok(Response::ok(&json!({ "integration": view(&ingest_base(state, req), &found) })))
+    Ok(Response::ok(&json!({ "integration": view(&state.public_base(req), &found) })))
 }
 
 pub fn list(state: &State, req: &Request) -> Result<Response, SpikeError> {
     let key = authenticate(state, req)?;
     let all = spike::list(&state.store.read()?, &key.org_id)?;
-    let base = ingest_base(state, req);
+    let base = state.public_base(req);
     let views: Vec<Value> = all.iter().filter(|i| !i.is_archived).map(|i| view(&base, i)).collect();
     Ok(Response::ok(&json!({ "integrations": views })))
 }
@@ -298,7 +282,7 @@ pub async fn archive(state: &State, req: &Request, token: &str) -> Result<Respon
         })
         .await?;
     Ok(Response::ok(
-        &json!({ "message": "Integration archived", "integration": view(&ingest_base(state, req), &archived) }),
+        &json!({ "message": "Integration archived", "integration": view(&state.public_base(req), &archived) }),
     ))
 }
 
