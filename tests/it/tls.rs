@@ -98,8 +98,17 @@ impl TlsSlack {
         self.seen.lock().expect("seen").requests.clone()
     }
 
-    fn handshake_errors(&self) -> Vec<String> {
-        self.seen.lock().expect("seen").handshake_errors.clone()
+    /// The failed handshakes, once there are `n` (the fake records one on its own thread, after
+    /// the client has already hung up), or what there is after 5 s.
+    fn handshake_errors(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let seen = self.seen.lock().expect("seen").handshake_errors.clone();
+            if seen.len() >= n || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -199,7 +208,7 @@ fn a_ca_file_makes_a_private_ca_trusted_on_both_agents() {
     let bearer = Some(format!("Bearer {SLACK_TOKEN}"));
     let auth_test = ("POST /api/auth.test".to_owned(), bearer);
     assert_eq!(slack.requests(), [auth_test.clone(), auth_test]);
-    assert_eq!(slack.handshake_errors(), Vec::<String>::new());
+    assert_eq!(slack.handshake_errors(0), Vec::<String>::new());
     assert!(s.log().contains("trusting the CAs of SPAR_CA_FILE too"), "{}", s.log());
 }
 
@@ -251,7 +260,8 @@ fn without_the_ca_file_the_certificate_is_refused_as_an_upstream_failure() {
     refused(slack_channel(&s));
     assert!(slack.requests().is_empty(), "{:?}", slack.requests());
     // Both agents reached the fake and hung up in the handshake.
-    assert_eq!(slack.handshake_errors().len(), 2, "{:?}", slack.handshake_errors());
+    let failed = slack.handshake_errors(2);
+    assert_eq!(failed.len(), 2, "{failed:?}");
     // The server is still up and answering.
     assert_eq!(s.get("/health").status, 200);
 }
