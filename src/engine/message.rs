@@ -115,6 +115,12 @@ fn parts(event: &EventRecord) -> Parts {
         put("Error", text("error"));
         // A failed deploy is read on the sender's dashboard, where its log is.
         link = text("inspectorUrl").or(link);
+    } else if kind.starts_with("a2a.") {
+        // A2A tasks (docs/API.md §2.17): what was asked of which agent.
+        put("Task", text("taskId"));
+        put("Skill", text("skill"));
+        put("Agent", text("agentId"));
+        put("Request", text("text"));
     } else if kind.starts_with("ci.") {
         put("Workflow", text("name"));
         put("Branch", text("branch"));

@@ -9,6 +9,7 @@
 //! transaction as everything it caused, so a redelivery, even after a crash, is a duplicate
 //! exactly when the first delivery was committed (as every acknowledged one was).
 
+pub mod a2a;
 pub mod alert_types;
 pub mod channels;
 pub mod deploy;

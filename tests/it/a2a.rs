@@ -491,3 +491,65 @@ fn a_backup_holds_the_tasks_and_their_listing() {
     r.post("/a2a/tasks", &json!({"id": "kept-2", "skill": "refactor", "input": {"text": "x"}}))
         .expect_error(409, "TASK_ALREADY_EXISTS");
 }
+
+#[test]
+fn a_task_is_an_event_its_agent_handles_and_routes_send() {
+    use crate::common::fake::{FakeChat, SLACK_TOKEN};
+    let chat = FakeChat::start();
+    let mut env = chat.env();
+    env.push(("SPAR_OUTBOX_BACKOFF_MS".into(), "100".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = Server::with(&["--rate-limit-api", "0"], &env);
+    let org = [("x-org-id", "default")];
+    let configure = json!({ "channel": "slack", "config": { "botToken": SLACK_TOKEN } });
+    assert_eq!(s.call("POST", "/api/channels/configure", &org, Some(&configure)).status, 200);
+    let route = json!({ "eventType": "a2a.*", "channel": "slack", "channelId": "C0A2A" });
+    assert_eq!(s.call("POST", "/api/channel-routes", &org, Some(&route)).status, 201);
+
+    let task = submit(
+        &s,
+        json!({ "skill": "investigate", "input": { "text": "Why did checkout fail?" } }),
+    );
+    let id = task["id"].as_str().expect("id").to_owned();
+    let agent = task["agentId"].as_str().expect("agent").to_owned();
+    let sent = chat.wait_for(1);
+    let text = sent[0].json()["text"].as_str().expect("text").to_owned();
+    for words in [
+        "a2a.task.submitted",
+        id.as_str(),
+        "Skill: investigate",
+        agent.as_str(),
+        "Why did checkout fail?",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    assert_eq!(sent[0].json()["channel"], "C0A2A");
+
+    let r = s.post(&format!("/a2a/tasks/{id}/cancel"), &json!({}));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let sent = chat.wait_for(2);
+    assert!(sent[1].json()["text"].as_str().is_some_and(|t| t.contains("a2a.task.cancelled")));
+
+    // Both are events of the org's stream, handled by the task's agent.
+    let events = crate::deploy_webhooks::streamed(&s, "default", 2);
+    let kinds: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(kinds, ["a2a.task.submitted", "a2a.task.cancelled"]);
+    let first = &events[0].1["data"];
+    assert_eq!(first["source"], "a2a");
+    assert_eq!(first["agentId"], agent.as_str());
+    assert_eq!(first["details"]["taskId"], id.as_str());
+    assert!(
+        first["actions"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|x| x.as_str().is_some_and(|x| x.starts_with("notify:")))),
+        "{first}"
+    );
+    // A suspended agent records the next task's event and sends nothing.
+    let r = s.post(&format!("/api/agents/{agent}/action"), &json!({ "action": "suspend" }));
+    assert_eq!(r.status, 200);
+    submit(&s, json!({ "skill": "investigate", "input": { "text": "again" } }));
+    let events = crate::deploy_webhooks::streamed(&s, "default", 3);
+    assert_eq!(events[2].1["data"]["actions"], json!(["suspended"]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(chat.messages().len(), 2);
+}

@@ -95,7 +95,7 @@ fn integration(s: &Server, org: &str, id: &str) -> Value {
 
 /// The org's events after `Last-Event-ID: 0`, read from the event stream (docs/API.md §2.12)
 /// until `n` have arrived: (SSE event name, data).
-fn streamed(s: &Server, org: &str, n: usize) -> Vec<(String, Value)> {
+pub(crate) fn streamed(s: &Server, org: &str, n: usize) -> Vec<(String, Value)> {
     let mut stream = TcpStream::connect(s.addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let req = format!(

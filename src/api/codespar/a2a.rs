@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::ApiError;
 use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
+use crate::engine::a2a::{self as task_events, TaskChange};
 use crate::ids;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::records::{
@@ -270,7 +271,8 @@ pub async fn submit(state: &State, org: &OrgId, req: &Request) -> Result<Respons
         cancelled_at_ms: None,
     };
     let org = org.to_string();
-    let task = state
+    let policy = state.policy;
+    let (task, notified) = state
         .store
         .write(move |tx| {
             if a2a::get(tx, &org, &record.id)?.is_some() {
@@ -302,9 +304,12 @@ pub async fn submit(state: &State, org: &OrgId, req: &Request) -> Result<Respons
                 draft = draft.meta("projectId", p.as_str());
             }
             audit::append(tx, &org, draft)?;
-            Ok(task)
+            let notified =
+                task_events::record(tx, &task, TaskChange::Submitted, Some(agent), policy)?;
+            Ok((task, notified))
         })
         .await?;
+    state.signals.recorded(notified);
     Ok(Response::json(
         201,
         &json!({
@@ -392,7 +397,8 @@ pub async fn cancel(
     id: &str,
 ) -> Result<Response, ApiError> {
     let (org, id, actor) = (org.to_string(), id.to_owned(), req.actor().to_owned());
-    let task = state
+    let policy = state.policy;
+    let (task, notified) = state
         .store
         .write(move |tx| {
             let before =
@@ -413,9 +419,12 @@ pub async fn cancel(
                 .meta("agentId", after.agent_id.as_str())
                 .meta("previousStatus", before.status.as_str());
             audit::append(tx, &org, draft)?;
-            Ok(after)
+            let agent = agents::get(tx, &org, &after.agent_id)?;
+            let notified = task_events::record(tx, &after, TaskChange::Cancelled, agent, policy)?;
+            Ok((after, notified))
         })
         .await?;
+    state.signals.recorded(notified);
     Ok(Response::ok(&json!({
         "id": task.id,
         "status": task.status,
