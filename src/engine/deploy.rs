@@ -16,12 +16,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::github::{PayloadError, decode};
-use super::{Ingested, Policy, Receipt, react};
+use super::{Handler, Ingested, Policy, Receipt, react};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
 use crate::store::memory::NewMemory;
 use crate::store::records::{EventAction, EventRecord, ProjectRecord};
-use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
+use crate::store::{StoreError, WriteTx, events, memory, projects};
 
 /// Longest kept text of a name, branch, author or state; of a commit message's first line; of
 /// an error; of a URL (longer ones are cut, not refused: docs/API.md §3.5).
@@ -384,14 +384,7 @@ pub fn ingest(
     }
     let delivery = receipt.delivery;
     let project = project_of(tx, org, deploy)?;
-    let (project_id, agent_id) = match &project {
-        Some(p) => (Some(p.id.clone()), Some(p.agent_id.clone())),
-        None => (None, None),
-    };
-    let agent = match &agent_id {
-        Some(id) => agents::get(tx, org, id)?,
-        None => None,
-    };
+    let Handler { project_id, agent_id, agent } = Handler::of(tx, org, project.as_ref())?;
     let now = clock::now_ms();
     let seq = events::next_seq(tx)?;
     let risk = if deploy.is_failure() { "high" } else { "low" };

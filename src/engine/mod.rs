@@ -29,7 +29,7 @@ use serde_json::{Map, Value, json};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft, AuditResult};
 use crate::store::memory::NewMemory;
-use crate::store::records::{EventAction, EventRecord};
+use crate::store::records::{AgentRecord, EventAction, EventRecord, ProjectRecord};
 use crate::store::{StoreError, WriteTx, agents, events, memory, projects};
 use github::{CiEvent, Parsed};
 pub use react::Policy;
@@ -91,6 +91,28 @@ impl Receipt<'_> {
     }
 }
 
+/// Who handles an event about a project (docs/API.md §4.2): the project's agent.
+pub(crate) struct Handler {
+    pub project_id: Option<String>,
+    pub agent_id: Option<String>,
+    /// The agent's record, when it still exists.
+    pub agent: Option<AgentRecord>,
+}
+
+impl Handler {
+    pub(crate) fn of(
+        tx: &WriteTx<'_>,
+        org: &str,
+        project: Option<&ProjectRecord>,
+    ) -> Result<Self, StoreError> {
+        let Some(p) = project else {
+            return Ok(Self { project_id: None, agent_id: None, agent: None });
+        };
+        let agent = agents::get(tx, org, &p.agent_id)?;
+        Ok(Self { project_id: Some(p.id.clone()), agent_id: Some(p.agent_id.clone()), agent })
+    }
+}
+
 /// Records a parsed GitHub delivery for `org`, unless it was already recorded.
 pub fn ingest(
     tx: &WriteTx<'_>,
@@ -131,14 +153,7 @@ fn record_ci(
     policy: Policy,
 ) -> Result<Ingested, StoreError> {
     let project = projects::by_repo(tx, org, &ci.repo)?;
-    let (project_id, agent_id) = match &project {
-        Some(p) => (Some(p.id.clone()), Some(p.agent_id.clone())),
-        None => (None, None),
-    };
-    let agent = match &agent_id {
-        Some(id) => agents::get(tx, org, id)?,
-        None => None,
-    };
+    let Handler { project_id, agent_id, agent } = Handler::of(tx, org, project.as_ref())?;
     let now = clock::now_ms();
     let seq = events::next_seq(tx)?;
     let mut event = EventRecord {
