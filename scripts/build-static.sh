@@ -14,7 +14,7 @@ if ! command -v musl-gcc >/dev/null; then
 fi
 
 cargo build --locked --profile dist --target "$TARGET" --bin spar
-bin="target/$TARGET/dist/spar"
+bin="${CARGO_TARGET_DIR:-target}/$TARGET/dist/spar"
 
 echo "== $(file -b "$bin")"
 if ldd "$bin" 2>&1 | grep -q '=>'; then echo "not static: $(ldd "$bin")" >&2; exit 1; fi

@@ -266,6 +266,7 @@ fn log_writer_stats(stats: &crate::store::WriterStats) {
         avg_batch = writes as f64 / batches.max(1) as f64,
         avg_run_micros = per_batch(stats.run_micros.load(Relaxed)),
         avg_commit_micros = per_batch(stats.commit_micros.load(Relaxed)),
+        checkpoints = stats.checkpoints.load(Relaxed),
         "group commit"
     );
 }

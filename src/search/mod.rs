@@ -66,7 +66,7 @@ const POLL_QUIET: Duration = Duration::from_millis(100);
 /// ... and under load. Each tantivy commit writes a segment and syncs it, competing with group
 /// commit for the disk, so busy periods are indexed in larger, rarer commits (filtered listings
 /// see new entries at once anyway).
-const POLL_BUSY: Duration = Duration::from_millis(500);
+const POLL_BUSY: Duration = Duration::from_millis(1000);
 /// Documents per catch-up (about 2,000 writes/s at the quiet pace) from which it counts as busy.
 const BUSY_BATCH: u64 = 200;
 

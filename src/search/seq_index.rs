@@ -8,15 +8,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tantivy::schema::Schema;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 use super::SearchError;
 use crate::store::{ReadTx, Snapshots, Store};
 
 /// Documents added per commit at most (bounds memory while catching up).
 const BATCH: usize = 20_000;
-/// tantivy's indexing memory budget, one thread (15 MB is its minimum).
-const WRITER_BYTES: usize = 32 * 1024 * 1024;
+/// tantivy's indexing memory budget, one thread (15 MB is its minimum). A busy second of
+/// ingest is about 10,000 small documents, far below it; each index holds its budget for good,
+/// so it counts twice toward the resident memory (BENCHMARKS.md).
+const WRITER_BYTES: usize = 16 * 1024 * 1024;
 
 /// What an index mirrors: a store stream read in seq order.
 pub trait Stream: Send + Sync {
@@ -44,6 +46,10 @@ pub struct SeqIndex<S> {
     indexed: AtomicU64,
     /// `indexed`, for waiters (`Search::reach`).
     published: tokio::sync::watch::Sender<u64>,
+    /// The newest searcher and the highest seq it holds (every document in it has a seq at most
+    /// this), replaced after each reload, before `indexed` moves: a query can leave out a seq
+    /// bound that would match every document of its searcher.
+    current: Mutex<(Searcher, u64)>,
     dir: PathBuf,
 }
 
@@ -97,9 +103,11 @@ impl<S: Stream> SeqIndex<S> {
     fn assemble(dir: &Path, stream: S, index: Index, indexed: u64) -> Result<Self, SearchError> {
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        let current = Mutex::new((reader.searcher(), indexed));
         Ok(Self {
             stream,
             index,
+            current,
             reader,
             writer: Mutex::new(writer),
             indexed: AtomicU64::new(indexed),
@@ -133,6 +141,23 @@ impl<S: Stream> SeqIndex<S> {
         &self.reader
     }
 
+    /// The newest searcher, and the highest seq any of its documents has.
+    pub fn searcher(&self) -> (Searcher, u64) {
+        match self.current.lock() {
+            Ok(current) => current.clone(),
+            // Poisoned only by a panic while replacing it: the reader's own is as new, and
+            // `u64::MAX` keeps every seq bound in the query.
+            Err(_) => (self.reader.searcher(), u64::MAX),
+        }
+    }
+
+    /// After a reload: the reader's searcher now holds everything up to `seq`.
+    fn publish_searcher(&self, seq: u64) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = (self.reader.searcher(), seq);
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -164,6 +189,7 @@ impl<S: Stream> SeqIndex<S> {
             commit.commit()?;
             drop(writer);
             self.reader.reload()?;
+            self.publish_searcher(last);
             // Published only once searchable, so readers may trust `indexed`.
             self.indexed.store(last, Ordering::Release);
             self.published.send_replace(last);
@@ -182,6 +208,7 @@ impl<S: Stream> SeqIndex<S> {
         commit.commit()?;
         drop(writer);
         self.reader.reload()?;
+        self.publish_searcher(self.indexed());
         Ok(())
     }
 

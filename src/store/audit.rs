@@ -497,8 +497,10 @@ pub fn chain_hash(
     let mut canon = String::new();
     canonical_json(metadata, &mut canon);
     h.update(canon.as_bytes());
-    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    h.finalize().iter().fold(String::with_capacity(64), |mut s, &b| {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
         s
     })
 }

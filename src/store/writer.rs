@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -85,6 +85,8 @@ pub struct WriterStats {
     /// Time spent running jobs, and committing (fsync included), in microseconds.
     pub run_micros: AtomicU64,
     pub commit_micros: AtomicU64,
+    /// Empty commits that saved redb's allocator state when the writer fell idle (see [`run`]).
+    pub checkpoints: AtomicU64,
 }
 
 impl WriterStats {
@@ -96,14 +98,46 @@ impl WriterStats {
     }
 }
 
+/// How long the writer waits, after a commit, before saving redb's allocator state (see [`run`]).
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(50);
+
 /// The writer thread's loop: runs until every sender is dropped, then returns.
+///
+/// **Crash recovery.** After a crash (`kill -9`, power loss) redb must rebuild its allocator
+/// state before the store opens, by walking every page: about 18 s for a 6.4 GB store (10 million
+/// audit entries) on this project's machine. A commit with redb's quick repair saves that state,
+/// so the next open is immediate, but it is a two-phase commit (a second fsync), which would slow
+/// every batch under load. So batches commit without it, and once no job has arrived for
+/// [`CHECKPOINT_IDLE`] after a commit, the writer makes an empty commit with quick repair. A
+/// crash while the writer is idle, or after the end of a burst, opens at once; only a crash in
+/// the middle of a burst (or within 50 ms of its end) pays the full walk on the next start.
 pub(super) fn run(
     db: Arc<redb::Database>,
     sealer: Option<Arc<Sealer>>,
     mut jobs: mpsc::Receiver<BoxedJob>,
     stats: Arc<WriterStats>,
 ) {
-    while let Some(first) = jobs.blocking_recv() {
+    // A clock to wait on the queue with a timeout; without one, no checkpoints (still correct).
+    let timer = tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
+    // Whether the last commit saved the allocator state (an open store starts from a clean one).
+    let mut saved = true;
+    loop {
+        let first = match (&timer, saved) {
+            (Some(timer), false) => {
+                // The timeout is made inside `block_on`: its timer needs the runtime's context.
+                let waited = timer
+                    .block_on(async { tokio::time::timeout(CHECKPOINT_IDLE, jobs.recv()).await });
+                match waited {
+                    Ok(job) => job,
+                    Err(_) => {
+                        saved = checkpoint(&db, &stats);
+                        continue;
+                    }
+                }
+            }
+            _ => jobs.blocking_recv(),
+        };
+        let Some(first) = first else { return };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -112,6 +146,26 @@ pub(super) fn run(
             }
         }
         commit_batch(&db, sealer.as_deref(), batch, &stats);
+        saved = false;
+    }
+}
+
+/// An empty commit that saves redb's allocator state (quick repair); whether it did.
+fn checkpoint(db: &redb::Database, stats: &WriterStats) -> bool {
+    let saved = db.begin_write().map_err(|e| e.to_string()).and_then(|mut txn| {
+        txn.set_quick_repair(true);
+        txn.commit().map_err(|e| e.to_string())
+    });
+    match saved {
+        Ok(()) => {
+            stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        Err(e) => {
+            // Nothing is lost: the next start repairs the long way.
+            tracing::warn!(error = %e, "could not save the store's allocator state");
+            false
+        }
     }
 }
 
