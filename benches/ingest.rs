@@ -39,10 +39,16 @@ fn push(nonce: &str) -> String {
     serde_json::to_string_pretty(&push).expect("json")
 }
 
-fn app(dir: &std::path::Path) -> Arc<api::State> {
+/// The appliance on `dir`, with the project the pushes' repository belongs to.
+fn app(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Arc<api::State> {
     let settings =
         Settings { github_webhook_secret: Some(Secret::new(SECRET)), ..Settings::default() };
-    App::open(dir, settings).expect("app").state()
+    let state = App::open(dir, settings).expect("app").state();
+    rt.block_on(api::handle(
+        &state,
+        common::request(Method::Post, "/api/projects", r#"{"repo":"acme/api-gateway"}"#),
+    ));
+    state
 }
 
 fn delivery(n: u64) -> api::Request {
@@ -77,11 +83,7 @@ fn pieces(c: &mut Criterion) {
 fn write_job(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let state = app(dir.path());
-    rt.block_on(api::handle(
-        &state,
-        common::request(Method::Post, "/api/projects", r#"{"repo":"acme/api-gateway"}"#),
-    ));
+    let state = app(&rt, dir.path());
     let parsed = github::parse("push", push("job").as_bytes()).expect("parse");
     let mut n = 0u64;
     let mut group = c.benchmark_group("ingest");
@@ -128,11 +130,7 @@ fn write_job(c: &mut Criterion) {
 fn handler(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let state = app(dir.path());
-    rt.block_on(api::handle(
-        &state,
-        common::request(Method::Post, "/api/projects", r#"{"repo":"acme/api-gateway"}"#),
-    ));
+    let state = app(&rt, dir.path());
     let mut n = 0u64;
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(SENDERS as u64));

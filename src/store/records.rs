@@ -362,6 +362,10 @@ pub struct MemoryEntry {
     pub created_at: String,
 }
 
+/// The roles an identity may have (docs/API.md §2.6).
+pub const ROLES: [&str; 6] =
+    ["owner", "maintainer", "operator", "reviewer", "read-only", "emergency_admin"];
+
 /// A person, known by their accounts on chat channels (docs/API.md §2.6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

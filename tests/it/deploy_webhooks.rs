@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::fake::{FakeChat, SLACK_TOKEN};
-use crate::common::{Resp, Server, fixture, sign, stamped};
+use crate::common::{Resp, Server, fixture, replay_answers, sign, stamped};
 
 const VERCEL_SECRET: &str = "vercel-hook-secret";
 const DEPLOY_SECRET: &str = "deploy-hook-secret";
@@ -713,21 +713,6 @@ fn replay(s: &Server, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Stri
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Each fixture's printed line: (file, status, answer).
-fn answers(stdout: &str) -> Vec<(String, u16, Value)> {
-    stdout
-        .lines()
-        .filter(|l| l.contains(".json"))
-        .map(|l| {
-            let mut parts = l.splitn(3, "  ");
-            let file = parts.next().unwrap_or("").to_owned();
-            let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            let answer = serde_json::from_str(parts.next().unwrap_or("")).unwrap_or(Value::Null);
-            (file, status, answer)
-        })
-        .collect()
-}
-
 #[test]
 fn replay_signs_the_deploy_fixtures_with_each_senders_scheme() {
     let s = server(&[]);
@@ -737,7 +722,7 @@ fn replay_signs_the_deploy_fixtures_with_each_senders_scheme() {
     // The secret from the environment, as the server's.
     let (code, stdout) = replay(&s, &[vercel_dir], &[("VERCEL_WEBHOOK_SECRET", VERCEL_SECRET)]);
     assert_eq!(code, Some(0), "{stdout}");
-    let lines = answers(&stdout);
+    let lines = replay_answers(&stdout);
     assert_eq!(lines.len(), 4, "{stdout}");
     for (file, status, answer) in &lines {
         assert_eq!(*status, 200, "{file}: {answer}");
@@ -748,13 +733,13 @@ fn replay_signs_the_deploy_fixtures_with_each_senders_scheme() {
     // Replayed again: new deliveries (fresh ids), not duplicates.
     let (code, stdout) = replay(&s, &["--builtin", "vercel", "--secret", VERCEL_SECRET], &[]);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(answers(&stdout).iter().all(|(_, _, a)| a["duplicate"].is_null()), "{stdout}");
+    assert!(replay_answers(&stdout).iter().all(|(_, _, a)| a["duplicate"].is_null()), "{stdout}");
     assert_eq!(audit(&s, "default", "action=deploy_event")["total"], 6);
 
     let (code, stdout) =
         replay(&s, &["--builtin", "deploy"], &[("DEPLOY_WEBHOOK_SECRET", DEPLOY_SECRET)]);
     assert_eq!(code, Some(0), "{stdout}");
-    let lines = answers(&stdout);
+    let lines = replay_answers(&stdout);
     assert_eq!(lines.len(), 3, "{stdout}");
     let processed = lines.iter().filter(|(_, _, a)| a["processed"] == true).count();
     assert_eq!(processed, 2, "success and failure; pending is intermediate: {stdout}");
@@ -767,7 +752,9 @@ fn replay_signs_the_deploy_fixtures_with_each_senders_scheme() {
     let (code, stdout) = replay(&s, &["--builtin", "vercel", "--secret", "wrong"], &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
-        answers(&stdout).iter().all(|(_, st, a)| *st == 401 && a["code"] == "INVALID_SIGNATURE"),
+        replay_answers(&stdout)
+            .iter()
+            .all(|(_, st, a)| *st == 401 && a["code"] == "INVALID_SIGNATURE"),
         "{stdout}"
     );
 }

@@ -54,7 +54,7 @@ fn a_codespar_data_dir_is_imported_whole_and_its_trail_verifies() {
         "agent-states.json: agent-widgets: CodeSpar no longer has this agent (audit agent.removed",
         "projects.json: agent-gadgets: a repository link for an agent CodeSpar does not have",
         "projects.json: coordinator: \"https://github.com/not a repo\" is not a GitHub repository",
-        "orgs/org-acme-corp/channel-configs.json: vercel-api: Spar configures only",
+        "orgs/org-acme-corp/channel-configs.json: vercel-api: Spar stores no configuration of that name",
         "project-envs.json: Spar has no project environments",
     ] {
         assert!(said.contains(skipped), "{skipped:?} not reported in:\n{said}");

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::Server;
-use serde_json::{Value, json};
+use crate::common::{Server, replay_answers};
+use serde_json::json;
 
 const SECRET: &str = "replay-secret";
 
@@ -21,21 +21,6 @@ fn replay(s: &Server, args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The JSON answer printed on each fixture's line (`<file>  <status>  <answer>`).
-fn answers(stdout: &str) -> Vec<(String, u16, Value)> {
-    stdout
-        .lines()
-        .filter(|l| l.contains(".json"))
-        .map(|l| {
-            let mut parts = l.splitn(3, "  ");
-            let file = parts.next().unwrap_or("").to_owned();
-            let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            let answer = serde_json::from_str(parts.next().unwrap_or("")).unwrap_or(Value::Null);
-            (file, status, answer)
-        })
-        .collect()
-}
-
 #[test]
 fn replay_posts_every_github_fixture_signed_and_each_is_processed() {
     let s = Server::with(&[], &[("GITHUB_WEBHOOK_SECRET", SECRET)]);
@@ -47,7 +32,7 @@ fn replay_posts_every_github_fixture_signed_and_each_is_processed() {
 
     let (code, stdout) = replay(&s, &["--secret", SECRET]);
     assert_eq!(code, Some(0), "{stdout}");
-    let lines = answers(&stdout);
+    let lines = replay_answers(&stdout);
     assert_eq!(lines.len(), fixtures, "{stdout}");
     for (file, status, answer) in &lines {
         assert_eq!(*status, 200, "{file}: {answer}");
@@ -73,7 +58,7 @@ fn replay_posts_every_github_fixture_signed_and_each_is_processed() {
     let (code, stdout) = replay(&s, &["--secret", "wrong"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
-        answers(&stdout)
+        replay_answers(&stdout)
             .iter()
             .all(|(_, status, a)| *status == 401 && a["code"] == "INVALID_SIGNATURE"),
         "{stdout}"

@@ -78,7 +78,8 @@ struct CreateRoute {
 }
 
 impl CreateRoute {
-    fn is_codespars(&self) -> Result<bool, ApiError> {
+    /// Whether the body is in CodeSpar's form; fields of both forms are 400.
+    fn is_codespar_form(&self) -> Result<bool, ApiError> {
         let theirs = self.channel_type.is_some()
             || self.alert_types.is_some()
             || self.channel_name.is_some()
@@ -99,7 +100,7 @@ impl CreateRoute {
 
 pub async fn create(state: &State, org: &OrgId, req: &Request) -> Result<Response, ApiError> {
     let input: CreateRoute = body::json(&req.body)?;
-    if input.is_codespars()? {
+    if input.is_codespar_form()? {
         return create_by_destination(state, org, req, input).await;
     }
     let event_type = body::required(input.event_type, "eventType")?.trim().to_owned();
@@ -213,6 +214,10 @@ async fn create_by_destination(
         ))
     })?;
     let filter = input.project_filter.filter(|p| !p.trim().is_empty());
+    let mut route = json!({
+        "channelType": channel, "channelId": channel_id,
+        "alertTypes": types.iter().map(|t| t.trim()).collect::<Vec<_>>(),
+    });
     let org = org.to_string();
     let actor = req.actor().to_owned();
     let (routes, project) = state
@@ -255,12 +260,6 @@ async fn create_by_destination(
         })
         .await?;
     let views: Vec<RouteView> = routes.iter().map(RouteView::from).collect();
-    let first = routes.first();
-    let mut route = json!({
-        "channelType": first.map(|r| r.channel.as_str()),
-        "channelId": first.map(|r| r.channel_id.as_str()),
-        "alertTypes": types.iter().map(|t| t.trim()).collect::<Vec<_>>(),
-    });
     if let Some(name) = &input.channel_name {
         route["channelName"] = json!(name);
     }

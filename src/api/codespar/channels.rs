@@ -20,6 +20,12 @@ use crate::upstream::{UpstreamError, blocking};
 const CHAT_CHANNELS: [&str; 4] = ["whatsapp", "slack", "discord", "telegram"];
 /// What `POST /api/channels/configure` takes: chat channels and webhook secrets.
 const CONFIGURABLE: &str = "telegram, whatsapp, discord, slack, github, sentry, vercel, deploy";
+
+/// Whether Spar stores a configuration under `name`, through `POST /api/channels/configure` or
+/// `POST /api/integrations/configure` (one table holds both, docs/API.md §2.13).
+pub fn is_configurable(name: &str) -> bool {
+    CONFIGURABLE.split(", ").chain(super::integrations::CONFIGURABLE.split(", ")).any(|c| c == name)
+}
 const MAX_KEYS: usize = 20;
 const MAX_VALUE: usize = 2048;
 

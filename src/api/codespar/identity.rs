@@ -8,10 +8,8 @@ use crate::api::{OrgId, Request, Response, State, body};
 use crate::clock;
 use crate::store::audit::{self, ActorType, AuditDraft};
 use crate::store::identity;
-use crate::store::records::{ChannelAccount, IdentityRecord};
+use crate::store::records::{ChannelAccount, IdentityRecord, ROLES};
 
-const ROLES: [&str; 6] =
-    ["owner", "maintainer", "operator", "reviewer", "read-only", "emergency_admin"];
 const CHANNEL_TYPES: [&str; 4] = ["slack", "whatsapp", "discord", "telegram"];
 const MAX_NAME: usize = 100;
 

@@ -41,7 +41,7 @@ const LISTED: [&str; 10] = [
     "vercel",
     "deploy",
 ];
-const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack, github";
+pub(super) const CONFIGURABLE: &str = "pagerduty, linear, sentry, slack, github";
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
 

@@ -28,6 +28,7 @@ mod projects;
 mod routes;
 mod scheduler;
 
+pub use channels::is_configurable;
 pub use error::ApiError;
 pub use routes::{Endpoint, route};
 

@@ -15,13 +15,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::api::OrgId;
+use crate::api::codespar::is_configurable;
 use crate::clock;
 use crate::engine::alert_types;
 use crate::store::audit::{ActorType, AuditResult};
 use crate::store::orgs::DEFAULT_ORG;
 use crate::store::records::{
     AgentRecord, AgentStats, AgentStatus, AgentType, ChannelAccount, IdentityRecord, OrgRecord,
-    ProjectRecord,
+    ProjectRecord, ROLES,
 };
 use crate::upstream::github::RepoRef;
 
@@ -35,21 +36,6 @@ const KNOWN_FILES: [&str; 7] = [
     "channel-configs.json",
     "project-envs.json",
 ];
-/// Channels and integrations Spar keeps a configuration for (docs/API.md §2.8, §2.13, §3).
-const CONFIGURABLE: [&str; 10] = [
-    "telegram",
-    "whatsapp",
-    "discord",
-    "slack",
-    "github",
-    "sentry",
-    "pagerduty",
-    "linear",
-    "vercel",
-    "deploy",
-];
-const ROLES: [&str; 6] =
-    ["owner", "maintainer", "operator", "reviewer", "read-only", "emergency_admin"];
 /// CodeSpar's agent that exists in every installation (docs/MIGRATING.md §2).
 const COORDINATOR: &str = "coordinator";
 /// What a memory entry may hold (the API's limit, docs/API.md §2.5).
@@ -604,8 +590,8 @@ impl OrgReader<'_> {
         const FILE: &str = "channel-configs.json";
         let mut out = Vec::new();
         for (channel, stored) in configs {
-            if !CONFIGURABLE.contains(&channel.as_str()) {
-                let why = format!("Spar configures only {}", CONFIGURABLE.join(", "));
+            if !is_configurable(&channel) {
+                let why = "Spar stores no configuration of that name (docs/API.md §2.8, §2.13)";
                 self.skip(FILE, &channel, why);
                 continue;
             }

@@ -119,7 +119,7 @@ fn staging_dir(data_dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// The store in `dir`, with every record of `plan`, and its search indexes.
-fn build(dir: &Path, plan: Plan, now: i64) -> Result<Plan, String> {
+fn build(dir: &Path, plan: Plan, now: i64) -> Result<Arc<Plan>, String> {
     let key = std::env::var("SPAR_SECRET_KEY").ok().filter(|k| !k.trim().is_empty());
     let (sealer, origin) = Sealer::for_data_dir(dir, key.as_deref()).map_err(|e| e.to_string())?;
     if let KeyOrigin::Made(path) = &origin {
@@ -138,7 +138,7 @@ fn build(dir: &Path, plan: Plan, now: i64) -> Result<Plan, String> {
     drop(store);
     written.map_err(|e: StoreError| format!("cannot write the store: {e}"))?;
     rebuild_indexes(dir)?;
-    Arc::try_unwrap(plan).map_err(|_| "the import's plan is still in use".to_owned())
+    Ok(plan)
 }
 
 /// Every record in one transaction: orgs, agents, projects, configurations, routes,

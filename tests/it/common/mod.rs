@@ -566,3 +566,18 @@ pub fn verify_audit_cli(server: &Server) -> (Option<i32>, String) {
         .expect("run spar verify-audit");
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// What `spar replay` printed for each fixture: its line's (`<file>  <status>  <answer>`).
+pub fn replay_answers(stdout: &str) -> Vec<(String, u16, Value)> {
+    stdout
+        .lines()
+        .filter(|l| l.contains(".json"))
+        .map(|l| {
+            let mut parts = l.splitn(3, "  ");
+            let file = parts.next().unwrap_or("").to_owned();
+            let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let answer = serde_json::from_str(parts.next().unwrap_or("")).unwrap_or(Value::Null);
+            (file, status, answer)
+        })
+        .collect()
+}
